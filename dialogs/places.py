@@ -1,0 +1,511 @@
+"""Where does a resident live? A pure resolver from free text to municipality and programme site.
+
+The data (``dialogs/data/*.csv``, built from ``shared/reference/places``) is read once, on first
+use; a call does no I/O. Matching works on folded text (lower case, č/š/ž → c/s/z) in three
+stages, each tried only when the one before found nothing:
+
+1. names: official municipality and settlement names, aliases and foreign places, in any of the
+   case forms Slovenian gives them ("iz Raven", "v Radljah", "na Svetem Primožu nad Muto"), and
+   names with their qualifier dropped ("Ravne" for "Ravne na Koroškem", weaker);
+2. a Koroška postal code (a strong hint, confirmed with the resident);
+3. typos: one edit (two in long words) away from a known name form.
+
+The answer is one of ``resolved``, ``ambiguous``, ``outside`` or ``unknown``; ``confirm`` says
+when the bot should ask "Ste mislili …?" before it trusts the answer.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+KOROSKA = "Koroška"
+SITES = ("slovenj-gradec", "radlje-ob-dravi")
+
+# Alias kinds that are guesses about what a person meant, not names of their own.
+_GUESS_ALIAS_KINDS = {"colloquial", "abbreviation", "ambiguous"}
+# Words between a name and its qualifier ("Ravne *na* Koroškem").
+_QUALIFIER_WORDS = {"na", "ob", "pri", "nad", "pod", "v"}
+# Place names that are everyday words too ("kot", "vas", "šele"): matched only when they are the
+# whole answer, never inside a sentence.
+_COMMON_WORDS = {
+    "kot", "vas", "lom", "plat", "breg", "sele", "vrata", "topla", "vic", "brda", "gmajna",
+    "paka", "vrhe", "poljana", "mlake", "velka", "legen", "javnik", "kozjak", "brezno",
+}
+_PREPOSITIONS = {"v", "na", "iz", "z", "s", "pri", "od", "do"}
+# Words around a place that carry no place information.
+_FILLER = {
+    "v", "na", "iz", "z", "s", "iz", "pri", "od", "do", "blizu", "zivim", "zivimo", "sem", "smo",
+    "doma", "stanujem", "stanujemo", "prihajam", "obcina", "obcini", "obcine", "mesto", "vas",
+    "kraj", "je", "moj", "moja", "in", "pa", "ja", "da", "tam", "tu", "ulica", "cesta",
+}
+_ABBREVIATIONS = {
+    "sveti": {"sv"}, "sveta": {"sv"}, "sveto": {"sv"},
+    "spodnja": {"sp"}, "spodnji": {"sp"}, "zgornja": {"zg"}, "zgornji": {"zg"},
+    "srednji": {"sr"}, "gornji": {"g"},
+    "trije": {"treh", "trem", "tremi"},
+}
+_VOWELS = set("aeiou")
+_POSTAL_RE = re.compile(r"(?<!\d)(?:si\s*-?\s*)?(\d{4})(?!\d)", re.IGNORECASE)
+_TOKEN_RE = re.compile(r"[a-z0-9]+")
+MAX_INPUT = 500  # characters looked at; a place is never longer
+
+
+@dataclass(frozen=True)
+class Candidate:
+    municipality: str | None
+    site: str | None
+    place: str | None = None  # the settlement or alias the resident named, for a button label
+
+    def to_json(self) -> dict:
+        return {"municipality": self.municipality, "site": self.site, "place": self.place}
+
+
+@dataclass(frozen=True)
+class Resolution:
+    status: str  # resolved | ambiguous | outside | unknown
+    municipality: str | None = None
+    site: str | None = None
+    region: str | None = None
+    candidates: tuple[Candidate, ...] = ()
+    place: str | None = None
+    confirm: bool = False
+    social_work_centre: str | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "status": self.status,
+            "municipality": self.municipality,
+            "site": self.site,
+            "region": self.region,
+            "candidates": [c.to_json() for c in self.candidates],
+            "place": self.place,
+            "confirm": self.confirm,
+            "social_work_centre": self.social_work_centre,
+        }
+
+
+UNKNOWN = Resolution(status="unknown")
+
+
+# --------------------------------------------------------------------------- text
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics: 'Črna na Koroškem' → 'crna na koroskem'."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("đ", "d")
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN_RE.findall(fold(text))
+
+
+def _units(stem: str) -> list[str]:
+    """Letters, with the digraphs lj and nj as one consonant."""
+    out: list[str] = []
+    i = 0
+    while i < len(stem):
+        if stem[i : i + 2] in ("lj", "nj"):
+            out.append(stem[i : i + 2])
+            i += 2
+        else:
+            out.append(stem[i])
+            i += 1
+    return out
+
+
+def _with_fleeting_e(stem: str) -> str:
+    """Genitive plural with a fleeting e: ravn → raven, radlj → radelj, kotlj → kotelj."""
+    u = _units(stem)
+    if len(u) >= 3 and u[-1][0] not in _VOWELS and u[-2][0] not in _VOWELS:
+        return "".join(u[:-1]) + "e" + u[-1]
+    return stem
+
+
+def word_forms(word: str) -> set[str]:
+    """The case forms of one folded word of a place name (a generous over-approximation)."""
+    forms = {word}
+    forms |= _ABBREVIATIONS.get(word, set())
+    if word in _QUALIFIER_WORDS or len(word) < 3 or word.isdigit():
+        return forms
+    if word.endswith("i"):  # adjective, masculine: Otiški, Sveti, Zgornji
+        stem = word[:-1]
+        forms |= {stem + s for s in ("ega", "em", "emu", "im", "ih", "ima")}
+    elif word.endswith("a"):  # feminine: Muta, Mežica; plural neuter: Brda
+        stem = word[:-1]
+        forms |= {stem + s for s in ("e", "i", "o", "ih", "ah", "am")}
+        forms.add(stem)
+    elif word.endswith("e"):  # plural: Ravne, Prevalje, Kotlje, Dravče
+        stem = word[:-1]
+        forms |= {stem + s for s in ("ah", "am", "ami", "ih", "i")}
+        forms |= {stem, _with_fleeting_e(stem)}
+    elif word.endswith("o"):  # neuter: Šmartno
+        stem = word[:-1]
+        forms |= {stem + s for s in ("a", "u", "om", "em", "ega", "emu")}
+    else:  # consonant: Dravograd, Vuhred, Gradec (fleeting e), Vas
+        forms |= {word + s for s in ("a", "u", "om", "em", "i", "ju", "ja")}
+        if word.endswith("ec"):
+            stem = word[:-2] + "c"
+            forms |= {stem + s for s in ("a", "u", "em", "om", "i")}
+        if word.endswith("el") or word.endswith("en"):
+            stem = word[:-2] + word[-1]
+            forms |= {stem + s for s in ("a", "u", "om")}
+    return forms
+
+
+def _deletes(word: str, depth: int) -> set[str]:
+    out = {word}
+    frontier = {word}
+    for _ in range(depth):
+        frontier = {w[:i] + w[i + 1 :] for w in frontier for i in range(len(w))}
+        out |= frontier
+    return out
+
+
+def _distance(a: str, b: str, limit: int) -> int:
+    """Optimal-string-alignment distance (Damerau–Levenshtein with adjacent swaps), capped."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        if min(cur) > limit:
+            return limit + 1
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def _typo_budget(word: str) -> int:
+    if len(word) < 5:
+        return 0
+    return 1 if len(word) < 9 else 2
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class _Entry:
+    """One name the resolver knows, and what it points to."""
+
+    name: str
+    municipalities: tuple[str, ...]
+    kind: str  # municipality | settlement | alias | foreign
+    strength: int  # 3: a name of its own; 2: a qualifier dropped
+    guess: bool  # the resident should confirm
+    slots: list[set[str]] = field(default_factory=list)
+
+
+@dataclass
+class _Data:
+    region_of: dict[str, str]
+    site_of: dict[str, str]
+    postal: dict[str, str]
+    centre_of_region: dict[str, list[str]]
+    centre_of_seat_area: dict[str, str]
+    entries: list[_Entry]
+    by_first: dict[str, list[int]]
+    typo_index: dict[str, set[str]]
+    canonical: dict[str, str]
+
+
+def _read(name: str) -> list[dict[str, str]]:
+    text = resources.files("dialogs").joinpath("data", name).read_text(encoding="utf-8")
+    return list(csv.DictReader(text.splitlines()))
+
+
+def _split_municipalities(value: str) -> tuple[str, ...]:
+    return tuple(re.sub(r"\s*\(.*?\)\s*", "", part).strip() for part in value.split(";"))
+
+
+@cache
+def _data() -> _Data:
+    region_of = {r["municipality"]: r["statistical_region"] for r in _read("municipalities.csv")}
+    site_of = {r["municipality"]: r["site"] for r in _read("sites.csv")}
+    postal = {r["postal_code"]: r["municipalities"] for r in _read("postal_codes.csv")}
+    centre_of_region: dict[str, list[str]] = {}
+    centre_of_seat_area: dict[str, str] = {}
+    for r in _read("social_work_centres.csv"):
+        centre_of_region.setdefault(r["statistical_region"], []).append(r["centre"])
+        for area in r["upravne_enote"].split(";"):
+            centre_of_seat_area[area.strip()] = r["centre"]
+
+    raw: list[tuple[str, tuple[str, ...], str, bool]] = []
+    for m in region_of:
+        raw.append((m, (m,), "municipality", False))
+        if " / " in m or "/" in m:  # bilingual names: Lendava/Lendva
+            for part in m.split("/"):
+                raw.append((part.strip(), (m,), "municipality", False))
+    for r in _read("settlements.csv"):
+        raw.append((r["settlement"], (r["municipality"],), "settlement", False))
+    for r in _read("aliases.csv"):
+        munis = _split_municipalities(r["municipality"])
+        raw.append((r["alias"], munis, "alias", r["kind"] in _GUESS_ALIAS_KINDS))
+    for r in _read("foreign.csv"):
+        raw.append((r["name"], (), "foreign", False))
+
+    entries: list[_Entry] = []
+    for name, munis, kind, guess in raw:
+        words = tokens(name)
+        if not words:
+            continue
+        entries.append(_Entry(name, munis, kind, 3, guess, [word_forms(w) for w in words]))
+        # "Ravne na Koroškem" is also said "Ravne": keep the head, weaker and to be confirmed.
+        for i, w in enumerate(words):
+            if i > 0 and w in _QUALIFIER_WORDS and kind != "foreign":
+                head = words[:i]
+                entries.append(_Entry(name, munis, kind, 2, True, [word_forms(x) for x in head]))
+                break
+
+    by_first: dict[str, list[int]] = {}
+    typo_index: dict[str, set[str]] = {}
+    canonical: dict[str, str] = {}
+    for idx, e in enumerate(entries):
+        for form in e.slots[0]:
+            by_first.setdefault(form, []).append(idx)
+        for base, slot in zip(tokens(e.name), e.slots):
+            if _typo_budget(base) == 0:
+                continue  # short words ("Dol", "Vič") are too easy to hit by mistake
+            for form in slot:
+                for d in _deletes(form, _typo_budget(form)):
+                    typo_index.setdefault(d, set()).add(form)
+    for m in region_of:
+        canonical[fold(m)] = m
+    return _Data(region_of, site_of, postal, centre_of_region, centre_of_seat_area, entries,
+                 by_first, typo_index, canonical)
+
+
+def municipalities_of_site(site: str) -> list[str]:
+    return [m for m, s in _data().site_of.items() if s == site]
+
+
+def koroska_municipalities() -> list[str]:
+    return list(_data().site_of)
+
+
+def site_of(municipality: str) -> str | None:
+    return _data().site_of.get(municipality)
+
+
+def region_of(municipality: str) -> str | None:
+    return _data().region_of.get(municipality)
+
+
+def all_municipalities() -> list[str]:
+    return list(_data().region_of)
+
+
+# --------------------------------------------------------------------------- matching
+
+
+@dataclass(frozen=True)
+class _Match:
+    start: int
+    end: int
+    entry: int
+    typos: int
+
+
+def _match_at(data: _Data, words: list[str], start: int, alternatives: list[set[str]] | None
+              ) -> list[_Match]:
+    """Entries whose words stand at words[start:], exactly or (with alternatives) with typos."""
+    found: list[_Match] = []
+    firsts = alternatives[start] if alternatives is not None else {words[start]}
+    seen: set[int] = set()
+    for first in firsts:
+        for idx in data.by_first.get(first, ()):
+            if idx in seen:
+                continue
+            seen.add(idx)
+            entry = data.entries[idx]
+            end = start + len(entry.slots)
+            if end > len(words):
+                continue
+            typos = 0
+            ok = True
+            for k, slot in enumerate(entry.slots):
+                w = words[start + k]
+                if w in slot:
+                    continue
+                if alternatives is not None and alternatives[start + k] & slot:
+                    typos += 1
+                    continue
+                ok = False
+                break
+            if ok and (alternatives is None or 0 < typos <= 1):
+                found.append(_Match(start, end, idx, typos))
+    return found
+
+
+def _find(data: _Data, words: list[str], alternatives: list[set[str]] | None) -> list[_Match]:
+    matches: list[_Match] = []
+    for i in range(len(words)):
+        matches.extend(_match_at(data, words, i, alternatives))
+    if not matches:
+        return []
+    # A name inside a longer name does not count ("Paka" in "Šmartno ob Paki").
+    kept = _find_best(matches)
+    # Everyday words ("kot", "vas") count only when the answer is the name and a preposition.
+    return [
+        m for m in kept
+        if not _is_common(data, m)
+        or all(w in _PREPOSITIONS for w in words[: m.start] + words[m.end :])
+    ]
+
+
+def _is_common(data: _Data, m: _Match) -> bool:
+    return m.end - m.start == 1 and fold(data.entries[m.entry].name).split()[0] in _COMMON_WORDS
+
+
+def _find_best(matches: list[_Match]) -> list[_Match]:
+    return [
+        m for m in matches
+        if not any(o.start <= m.start and m.end <= o.end and (o.end - o.start) > (m.end - m.start)
+                   for o in matches)
+    ]
+
+
+def _prefer_koroska(data: _Data, matches: list[_Match]) -> list[_Match]:
+    """A typo as close to a Koroška name as to one elsewhere is read as the Koroška one."""
+    local = [m for m in matches
+             if any(x in data.site_of for x in data.entries[m.entry].municipalities)]
+    return local or matches
+
+
+def _typo_alternatives(data: _Data, words: list[str]) -> list[set[str]]:
+    out: list[set[str]] = []
+    for w in words:
+        alts: set[str] = set()
+        budget = _typo_budget(w)
+        if budget and w not in _FILLER:
+            for d in _deletes(w, budget):
+                for form in data.typo_index.get(d, ()):
+                    if form[0] == w[0] and form != w and _distance(w, form, budget) <= budget:
+                        alts.add(form)
+        out.append(alts)
+    return out
+
+
+# --------------------------------------------------------------------------- deciding
+
+
+def _classify(data: _Data, cands: dict[str, str | None], guess: bool, place: str | None
+              ) -> Resolution:
+    """From {municipality: place named} to an answer."""
+    munis = sorted(cands)
+    candidates = tuple(Candidate(m, data.site_of.get(m), cands[m]) for m in munis)
+    if len(munis) == 1:
+        m = munis[0]
+        region = data.region_of.get(m)
+        if m in data.site_of:
+            return Resolution("resolved", m, data.site_of[m], KOROSKA, candidates, place, guess)
+        centre = data.centre_of_seat_area.get(m)
+        if centre is None and region and len(data.centre_of_region.get(region, [])) == 1:
+            centre = data.centre_of_region[region][0]
+        return Resolution("outside", m, None, region, candidates, place, guess, centre)
+    sites = {data.site_of.get(m) for m in munis}
+    site = sites.pop() if len(sites) == 1 else None
+    regions = {data.region_of.get(m) for m in munis}
+    region = regions.pop() if len(regions) == 1 else None
+    return Resolution("ambiguous", None, site, region, candidates, place, True)
+
+
+def _postal_hint(data: _Data, text: str) -> str | None:
+    for match in _POSTAL_RE.finditer(text):
+        muni = data.postal.get(match.group(1))
+        if muni:
+            return muni
+    return None
+
+
+def resolve(text: str) -> Resolution:
+    """Where does this person live? Never raises; any string gives an answer."""
+    if not isinstance(text, str):
+        return UNKNOWN
+    text = text[:MAX_INPUT]
+    data = _data()
+    words = tokens(text)[:60]
+    postal_muni = _postal_hint(data, text)
+
+    matches = _find(data, words, None)
+    typo = False
+    covered = {i for m in matches for i in range(m.start, m.end)}
+    loose = [i for i, w in enumerate(words) if i not in covered and _typo_budget(w)
+             and w not in _FILLER]
+    if loose and (not matches or postal_muni is None):
+        alternatives = _typo_alternatives(data, words)
+        if any(alternatives):
+            fuzzy = _find(data, words, alternatives)
+            if matches:
+                # A typo may only lengthen a name already found: "Ribnica na Pohrju".
+                fuzzy = [f for f in fuzzy if any(f.start <= m.start and m.end <= f.end
+                                                 and f.end - f.start > m.end - m.start
+                                                 for m in matches)]
+                if fuzzy:
+                    matches = _find_best(matches + fuzzy)
+                    typo = True
+            elif fuzzy:
+                matches, typo = _prefer_koroska(data, fuzzy), True
+
+    if matches:
+        best = max(data.entries[m.entry].strength for m in matches)
+        chosen = [m for m in matches if data.entries[m.entry].strength == best]
+        # Several mentions of one place in one answer are one mention.
+        cands: dict[str, str | None] = {}
+        foreign = False
+        guess = typo
+        places: list[str] = []
+        for m in chosen:
+            e = data.entries[m.entry]
+            if e.kind == "foreign":
+                foreign = True
+                continue
+            guess = guess or e.guess or _is_common(data, m)
+            label = e.name if e.kind != "municipality" else None
+            if e.kind != "municipality":
+                places.append(e.name)
+            for muni in e.municipalities:
+                if muni in data.region_of:
+                    cands.setdefault(muni, label)
+        if foreign and not cands:
+            return UNKNOWN
+        if cands:
+            place = places[0] if len(set(places)) == 1 else None
+            if postal_muni is not None:
+                if postal_muni in cands and len(cands) > 1:
+                    return _classify(data, {postal_muni: cands[postal_muni]}, True, place)
+                if postal_muni not in cands:
+                    koroska = [m for m in cands if m in data.site_of]
+                    if len(cands) == 1 and koroska:
+                        return _classify(data, cands, True, place)
+                    cands = {**cands, postal_muni: None}
+                    return _classify(data, cands, True, place)
+            return _classify(data, cands, guess, place)
+
+    if postal_muni is not None:
+        return _classify(data, {postal_muni: None}, True, None)
+    return UNKNOWN
+
+
+def canonical_municipality(name: str) -> str | None:
+    """The official short name for a folded spelling of a municipality name, or None."""
+    return _data().canonical.get(fold(name).strip())
+
+
+__all__ = [
+    "Candidate", "Resolution", "UNKNOWN", "resolve", "fold", "tokens", "word_forms",
+    "koroska_municipalities", "municipalities_of_site", "site_of", "region_of",
+    "all_municipalities", "canonical_municipality", "KOROSKA", "SITES",
+]
+
