@@ -21,7 +21,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 KOROSKA = "Koroška"
 SITES = ("slovenj-gradec", "radlje-ob-dravi")
@@ -52,6 +52,7 @@ _ABBREVIATIONS = {
 _VOWELS = set("aeiou")
 _POSTAL_RE = re.compile(r"(?<!\d)(?:si\s*-?\s*)?(\d{4})(?!\d)", re.IGNORECASE)
 _TOKEN_RE = re.compile(r"[a-z0-9]+")
+_DATA_DIR = Path(__file__).resolve().parent / "data"
 MAX_INPUT = 500  # characters looked at; a place is never longer
 
 
@@ -221,7 +222,7 @@ class _Data:
 
 
 def _read(name: str) -> list[dict[str, str]]:
-    text = resources.files("dialogs").joinpath("data", name).read_text(encoding="utf-8")
+    text = (_DATA_DIR / name).read_text(encoding="utf-8")
     return list(csv.DictReader(text.splitlines()))
 
 

@@ -1,0 +1,100 @@
+"""The `korak` command: run, chat, where, bench."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import TextIO
+
+from dialogs import places
+from dialogs.intake import SITE_LABEL
+
+from .config import Settings
+from .i18n import Texts
+
+
+def _texts(settings: Settings) -> Texts:
+    return Texts(settings.locales_dir, settings.locale, settings.timezone)
+
+
+def describe_place(texts: Texts, res: places.Resolution) -> str:
+    if res.status == "resolved":
+        line = texts("cli.where_resolved", municipality=res.municipality,
+                     site=texts(SITE_LABEL[res.site]) if res.site else "", region=res.region)
+    elif res.status == "ambiguous":
+        names = [f"{c.place or c.municipality} ({c.municipality})" for c in res.candidates]
+        line = texts("cli.where_ambiguous", candidates="; ".join(names))
+    elif res.status == "outside":
+        line = texts("cli.where_outside", municipality=res.municipality, region=res.region)
+    else:
+        line = texts("cli.where_unknown")
+    if res.confirm and res.status == "resolved":
+        line += " " + texts("cli.where_confirm")
+    return line
+
+
+def cmd_where(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    settings = Settings()
+    if args.text == ["-"]:
+        for line in sys.stdin:
+            res = places.resolve(line.rstrip("\n"))
+            out.write(json.dumps(res.to_json(), ensure_ascii=False) + "\n")
+            out.flush()
+        return 0
+    res = places.resolve(" ".join(args.text))
+    if args.json:
+        out.write(json.dumps(res.to_json(), ensure_ascii=False) + "\n")
+    else:
+        out.write(describe_place(_texts(settings), res) + "\n")
+    return 0
+
+
+def cmd_run(_args: argparse.Namespace) -> int:
+    settings = Settings()
+    if not settings.bot_token:
+        print(_texts(settings)("cli.no_token"), file=sys.stderr)
+        return 2
+    from .app import run_bot
+
+    try:
+        asyncio.run(run_bot(settings))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_chat(_args: argparse.Namespace) -> int:
+    from .terminal import chat
+
+    return asyncio.run(chat(Settings()))
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from . import bench
+
+    return bench.main(args.what, args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="korak", description="korak: Socialna aktivacija Koroška")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start the Telegram bot (long polling)").set_defaults(func=cmd_run)
+    sub.add_parser("chat", help="the same conversation in this terminal").set_defaults(func=cmd_chat)
+    where = sub.add_parser("where", help="which site serves a place: korak where Kotlje")
+    where.add_argument("--json", action="store_true", help="one JSON object per answer")
+    where.add_argument("text", nargs="+", help="what a resident wrote, or - for one per line on stdin")
+    where.set_defaults(func=cmd_where)
+    bench = sub.add_parser("bench", help="benchmarks that print figures")
+    bench.add_argument("what", choices=["places"])
+    bench.add_argument("--rounds", type=int, default=20)
+    bench.set_defaults(func=cmd_bench)
+    args = parser.parse_args(argv)
+    if getattr(args, "text", None) == ["-"]:
+        args.json = True
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

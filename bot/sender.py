@@ -1,0 +1,107 @@
+"""The one path every outgoing message takes. It keeps within Telegram's limits (about 30
+messages/s in all, 1/s per chat with short bursts, 20/min per group), waits out 429
+`retry_after`, backs off on 5xx and network errors, and reports 403 (blocked) once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import (TelegramBadRequest, TelegramForbiddenError,
+                                TelegramNetworkError, TelegramRetryAfter, TelegramServerError)
+
+log = logging.getLogger("korak.sender")
+
+
+class Bucket:
+    """Token bucket: `rate` tokens a second, at most `capacity` saved up."""
+
+    def __init__(self, rate: float, capacity: float, clock: Callable[[], float]) -> None:
+        self.rate, self.capacity, self.clock = rate, capacity, clock
+        self.tokens = capacity
+        self.stamp = clock()
+
+    def wait_time(self) -> float:
+        now = self.clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+class Undeliverable(Exception):
+    """The message could not be delivered and will not be tried again here."""
+
+
+class Sender:
+    def __init__(self, bot: Bot, *, global_rate: float = 25.0, chat_rate: float = 1.0,
+                 chat_burst: float = 4.0, group_per_minute: float = 20.0,
+                 max_attempts: int = 5, base_backoff: float = 0.5,
+                 on_forbidden: Callable[[int], Awaitable[None]] | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
+        self.bot = bot
+        self.clock, self.sleep = clock, sleep
+        self.max_attempts, self.base_backoff = max_attempts, base_backoff
+        self.on_forbidden = on_forbidden
+        self.global_bucket = Bucket(global_rate, global_rate, clock)
+        self.chat_rate, self.chat_burst = chat_rate, chat_burst
+        self.group_rate = group_per_minute / 60.0
+        self.buckets: dict[int, Bucket] = {}
+        self.chat_locks: dict[int, asyncio.Lock] = {}
+        self.global_lock = asyncio.Lock()
+
+    def _bucket(self, chat_id: int) -> Bucket:
+        bucket = self.buckets.get(chat_id)
+        if bucket is None:
+            if chat_id < 0:  # groups and supergroups
+                bucket = Bucket(self.group_rate, 3, self.clock)
+            else:
+                bucket = Bucket(self.chat_rate, self.chat_burst, self.clock)
+            self.buckets[chat_id] = bucket
+        return bucket
+
+    async def _pace(self, chat_id: int) -> None:
+        bucket = self._bucket(chat_id)
+        while (delay := bucket.wait_time()) > 0:
+            await self.sleep(delay)
+        async with self.global_lock:
+            while (delay := self.global_bucket.wait_time()) > 0:
+                await self.sleep(delay)
+
+    async def call(self, chat_id: int, method: Callable[[], Awaitable[Any]]) -> Any:
+        """Run one Bot API call for `chat_id` within the limits, retrying what can be
+        retried. Raises Undeliverable when it gives up."""
+        lock = self.chat_locks.setdefault(chat_id, asyncio.Lock())
+        async with lock:  # messages to one chat keep their order
+            attempt = 0
+            while True:
+                attempt += 1
+                await self._pace(chat_id)
+                try:
+                    return await method()
+                except TelegramRetryAfter as exc:
+                    log.warning("429 from Telegram", extra={"retry_after": exc.retry_after})
+                    await self.sleep(float(exc.retry_after))
+                    if attempt >= self.max_attempts * 2:
+                        raise Undeliverable("rate limited") from exc
+                except TelegramForbiddenError as exc:
+                    log.info("chat unreachable", extra={"chat": "resident" if chat_id > 0 else "group"})
+                    if self.on_forbidden is not None:
+                        await self.on_forbidden(chat_id)
+                    raise Undeliverable("forbidden") from exc
+                except (TelegramServerError, TelegramNetworkError, asyncio.TimeoutError) as exc:
+                    if attempt >= self.max_attempts:
+                        raise Undeliverable(type(exc).__name__) from exc
+                    await self.sleep(self.base_backoff * (2 ** (attempt - 1)))
+                except TelegramBadRequest as exc:
+                    raise Undeliverable(f"bad request: {exc.message}") from exc
+
+    async def send_message(self, chat_id: int, text: str, **kwargs: Any) -> Any:
+        return await self.call(chat_id, lambda: self.bot.send_message(chat_id, text, **kwargs))

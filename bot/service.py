@@ -1,0 +1,148 @@
+"""The application service: one resident event in, the conversation moved on and stored, the
+replies out. Shared by the Telegram handlers and `korak chat`. Dialog rules live in dialogs/;
+queries live in storage/; this module only orders them inside one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from dialogs import intake
+from dialogs.intake import Choice, Ctx, Event, RequestInfo, State, Typed
+from dialogs.replies import DeleteAll, Forget, Say, SubmitRequest
+from storage import repo
+from storage.db import Database
+
+from .config import Settings
+from .i18n import Texts
+
+log = logging.getLogger("korak.intake")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Person:
+    telegram_id: int
+    chat_id: int
+    first_name: str | None = None
+
+
+class KeyedLocks:
+    """One lock per resident, so two updates of the same person never interleave."""
+
+    def __init__(self) -> None:
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._users: dict[int, int] = {}
+
+    def lock(self, key: int) -> _Held:
+        return _Held(self, key)
+
+
+class _Held:
+    def __init__(self, owner: KeyedLocks, key: int) -> None:
+        self.owner, self.key = owner, key
+
+    async def __aenter__(self) -> None:
+        lock = self.owner._locks.setdefault(self.key, asyncio.Lock())
+        self.owner._users[self.key] = self.owner._users.get(self.key, 0) + 1
+        await lock.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.owner._locks[self.key].release()
+        self.owner._users[self.key] -= 1
+        if self.owner._users[self.key] == 0:
+            del self.owner._users[self.key]
+            del self.owner._locks[self.key]
+
+
+class IntakeService:
+    def __init__(self, db: Database, settings: Settings, texts: Texts,
+                 clock: Callable[[], datetime] = utcnow,
+                 on_outbox: Callable[[], None] | None = None) -> None:
+        self.db = db
+        self.settings = settings
+        self.texts = texts
+        self.clock = clock
+        self.on_outbox = on_outbox
+        self.locks = KeyedLocks()
+
+    def _ctx(self, person: Person, now: datetime, reqs: list, open_req) -> Ctx:
+        def info(r) -> RequestInfo:
+            return RequestInfo(r.id, r.status, repo.as_utc(r.created_at), r.site, r.answers)
+
+        return Ctx(
+            now=now, first_name=person.first_name,
+            open_request=info(open_req) if open_req else None,
+            requests=tuple(info(r) for r in reqs),
+            contact_days=self.settings.contact_within_days,
+            controller=self.settings.controller_name,
+            controller_contact=self.settings.controller_contact,
+            retention_months=self.settings.retention_months,
+        )
+
+    def _as_choice(self, state: State, ctx: Ctx, event: Event) -> Event:
+        """Text equal to a current button's label (a reply-keyboard press, or typed) is that
+        button."""
+        if not isinstance(event, Typed):
+            return event
+        typed = " ".join(event.text.split()).casefold()
+        for say in intake.ask(state, ctx):
+            for row in say.buttons:
+                for button in row:
+                    if self.texts.render(button.label).casefold() == typed:
+                        return Choice(state.step, button.id)
+        return event
+
+    async def handle(self, person: Person, event: Event, update_id: int | None = None
+                     ) -> list[Say]:
+        """Move the conversation on. A repeated update id returns no replies and changes
+        nothing."""
+        created = False
+        async with self.locks.lock(person.telegram_id):
+            async with self.db.transaction() as s:
+                now = self.clock()
+                if update_id is not None:
+                    if await repo.already_processed(s, update_id):
+                        log.info("duplicate update skipped", extra={"update_id": update_id})
+                        return []
+                    await repo.mark_processed(s, update_id, now)
+                resident = await repo.get_resident(s, person.telegram_id, lock=True)
+                state = State.from_json(resident.state if resident else None)
+                reqs = await repo.requests_of(s, person.telegram_id)
+                open_req = next((r for r in reversed(reqs) if r.status in repo.OPEN_STATUSES),
+                                None)
+                ctx = self._ctx(person, now, reqs, open_req)
+                out = intake.handle(state, self._as_choice(state, ctx, event), ctx)
+                keep_state = True
+                for effect in out.effects:
+                    if isinstance(effect, SubmitRequest):
+                        _, created = await repo.create_request(
+                            s, telegram_id=person.telegram_id, chat_id=person.chat_id,
+                            answers=effect.answers, now=now,
+                            staff_chat_id=self.settings.staff_chat_id)
+                    elif isinstance(effect, DeleteAll):
+                        await repo.delete_everything(s, person.telegram_id, now,
+                                                     self.settings.staff_chat_id)
+                        keep_state = False
+                        created = True  # the staff chat is told
+                    elif isinstance(effect, Forget):
+                        await repo.forget_resident(s, person.telegram_id)
+                        keep_state = False
+                if keep_state:
+                    await repo.save_state(s, person.telegram_id, person.chat_id,
+                                          out.state.to_json(), now)
+        if created and self.on_outbox is not None:
+            self.on_outbox()
+        log.info("step", extra={"step": out.state.step, "event": type(event).__name__})
+        return out.says
+
+    async def current_step(self, telegram_id: int) -> State:
+        async with self.db.transaction() as s:
+            resident = await repo.get_resident(s, telegram_id)
+            return State.from_json(resident.state if resident else None)

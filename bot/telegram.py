@@ -1,0 +1,157 @@
+"""aiogram 3: Telegram updates become plain dialog events; plain replies become messages."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import (CallbackQuery, ErrorEvent, InlineKeyboardButton,
+                           InlineKeyboardMarkup, KeyboardButton, Message, ReplyKeyboardMarkup,
+                           ReplyKeyboardRemove)
+
+from dialogs.intake import Choice, Command, Event, Media, SharedContact, Start, Typed
+from dialogs.replies import Say
+
+from .config import Settings
+from .i18n import Texts
+from .sender import Sender, Undeliverable
+from .service import IntakeService, Person
+
+log = logging.getLogger("korak.bot")
+
+CALLBACK_PREFIX = "s"
+COMMANDS = {
+    "start": "start", "pomoc": "pomoc", "help": "pomoc", "preklici": "preklici",
+    "cancel": "preklici", "moji_podatki": "moji_podatki", "izbrisi": "izbrisi",
+    "status": "status",
+}
+
+
+def callback_data(step: str, choice: str) -> str:
+    return f"{CALLBACK_PREFIX}|{step}|{choice}"
+
+
+def parse_callback(data: str | None) -> tuple[str, str] | None:
+    if not data:
+        return None
+    parts = data.split("|", 2)
+    if len(parts) != 3 or parts[0] != CALLBACK_PREFIX:
+        return None
+    return parts[1], parts[2]
+
+
+def render(texts: Texts, say: Say, step: str) -> tuple[str, Any]:
+    """One plain reply as (text, reply_markup)."""
+    text = texts.render(say.text)
+    if say.share_contact is not None:
+        rows = [[KeyboardButton(text=texts.render(say.share_contact), request_contact=True)]]
+        rows += [[KeyboardButton(text=texts.render(b.label))] for row in say.buttons for b in row]
+        return text, ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True,
+                                         one_time_keyboard=True)
+    if say.buttons:
+        return text, InlineKeyboardMarkup(inline_keyboard=[
+            [InlineKeyboardButton(text=texts.render(b.label), callback_data=callback_data(step, b.id))
+             for b in row] for row in say.buttons])
+    return text, None
+
+
+def message_event(message: Message) -> Event:
+    if message.contact is not None:
+        own = message.from_user is not None and message.contact.user_id == message.from_user.id
+        return SharedContact(message.contact.phone_number or "", own)
+    text = message.text
+    if text is None:
+        return Media(str(message.content_type))
+    if text.startswith("/"):
+        head, _, rest = text[1:].partition(" ")
+        name = head.split("@", 1)[0].lower()
+        command = COMMANDS.get(name)
+        if command == "start":
+            payload = rest.strip()[:64] or None
+            return Start(payload)
+        return Command(command or name)
+    return Typed(text[:4096])
+
+
+class TelegramFront:
+    """Wires the handlers to the service and the sending path."""
+
+    def __init__(self, service: IntakeService, sender: Sender, texts: Texts,
+                 settings: Settings) -> None:
+        self.service, self.sender, self.texts, self.settings = service, sender, texts, settings
+        self.router = Router(name="resident")
+        private = F.chat.type == "private"
+        self.router.message.register(self.on_message, private)
+        self.router.callback_query.register(self.on_callback)
+        self.router.errors.register(self.on_error)
+
+    async def reply(self, chat_id: int, says: list[Say], step: str) -> None:
+        hide_keyboard = True
+        for say in says:
+            text, markup = render(self.texts, say, step)
+            if markup is None and hide_keyboard:
+                markup = ReplyKeyboardRemove()
+                hide_keyboard = False
+            try:
+                await self.sender.send_message(chat_id, text, reply_markup=markup)
+            except Undeliverable as exc:
+                log.warning("reply not delivered", extra={"error": str(exc)})
+                return
+
+    async def _run(self, person: Person, event: Event, update_id: int | None) -> None:
+        says = await self.service.handle(person, event, update_id)
+        if says:
+            state = await self.service.current_step(person.telegram_id)
+            await self.reply(person.chat_id, says, state.step)
+
+    async def on_message(self, message: Message, event_update: Any = None) -> None:
+        if message.from_user is None or message.from_user.is_bot:
+            return
+        person = Person(message.from_user.id, message.chat.id, message.from_user.first_name)
+        update_id = getattr(event_update, "update_id", None)
+        await self._run(person, message_event(message), update_id)
+
+    async def on_callback(self, query: CallbackQuery, event_update: Any = None) -> None:
+        try:
+            await query.answer()
+        except Exception:  # an old query can no longer be answered; the tap still counts
+            log.debug("callback answer failed")
+        msg = query.message
+        if msg is None or getattr(msg, "chat", None) is None or msg.chat.type != "private":
+            return
+        parsed = parse_callback(query.data)
+        person = Person(query.from_user.id, msg.chat.id, query.from_user.first_name)
+        event: Event = Choice(*parsed) if parsed else Choice("", "")
+        await self._run(person, event, getattr(event_update, "update_id", None))
+
+    async def on_error(self, event: ErrorEvent) -> bool:
+        log.exception("update failed", exc_info=event.exception)
+        update = event.update
+        chat = None
+        if update.message is not None and update.message.chat.type == "private":
+            chat = update.message.chat.id
+        elif update.callback_query is not None and update.callback_query.message is not None:
+            chat = update.callback_query.message.chat.id
+        if chat is not None and chat > 0:
+            try:
+                await self.sender.send_message(chat, self.texts("error.try_again"))
+            except Exception:
+                log.warning("error notice not delivered")
+        return True
+
+
+def make_bot(settings: Settings) -> Bot:
+    api = TelegramAPIServer.from_base(settings.telegram_api_url.rstrip("/"))
+    session = AiohttpSession(api=api)
+    return Bot(token=settings.bot_token or "", session=session,
+               default=DefaultBotProperties(link_preview_is_disabled=True))
+
+
+def make_dispatcher(front: TelegramFront) -> Dispatcher:
+    dp = Dispatcher()
+    dp.include_router(front.router)
+    return dp

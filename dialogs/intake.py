@@ -1,0 +1,725 @@
+"""The resident's conversation: welcome, consent, place, target-group questions, contact, summary.
+
+Pure: ``handle(state, event, ctx)`` returns the next state, what to say and what to store. No
+clock, database or Telegram here; time and stored facts come in through ``Ctx``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from . import places
+from .answers import DONT_KNOW, NO, YES, understand
+from .phone import display_phone, normalize_phone
+from .replies import Button, DeleteAll, Effect, Forget, N_, Say, SubmitRequest, Text
+
+MAX_NAME = 64
+MAX_HOPES = 500
+
+# ----------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class Start:
+    payload: str | None = None
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # pomoc, preklici, moji_podatki, izbrisi, status
+
+
+@dataclass(frozen=True)
+class Typed:
+    text: str
+
+
+@dataclass(frozen=True)
+class Choice:
+    step: str
+    id: str
+
+
+@dataclass(frozen=True)
+class SharedContact:
+    phone: str
+    own: bool
+
+
+@dataclass(frozen=True)
+class Media:
+    kind: str
+
+
+Event = Start | Command | Typed | Choice | SharedContact | Media
+
+# ----------------------------------------------------------------------------- state
+
+
+@dataclass
+class State:
+    step: str = "idle"
+    answers: dict[str, Any] = field(default_factory=dict)
+    editing: bool = False
+    pending: dict[str, Any] = field(default_factory=dict)
+    resume: str | None = None  # the step to go back to after a side question (/start, /izbrisi)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> State:
+        if not data:
+            return cls()
+        known = {k: data[k] for k in ("step", "answers", "editing", "pending", "resume") if k in data}
+        state = cls(**known)
+        if state.step not in STEPS and state.step not in TERMINAL and state.step not in SIDE:
+            return cls()
+        return state
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    id: int
+    status: str
+    created_at: datetime
+    site: str | None
+    answers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Ctx:
+    now: datetime
+    first_name: str | None = None
+    open_request: RequestInfo | None = None
+    requests: tuple[RequestInfo, ...] = ()
+    contact_days: int = 3
+    controller: str = ""
+    controller_contact: str = ""
+    retention_months: int = 12
+
+
+@dataclass
+class Outcome:
+    state: State
+    says: list[Say] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- vocabulary
+
+SITE_LABEL = {
+    "slovenj-gradec": N_("site.slovenj-gradec"),
+    "radlje-ob-dravi": N_("site.radlje-ob-dravi"),
+}
+REQUEST_STATUS = {
+    "new": N_("request_status.new"),
+    "claimed": N_("request_status.claimed"),
+    "contacted": N_("request_status.contacted"),
+    "enrolled": N_("request_status.enrolled"),
+    "not_suitable": N_("request_status.not_suitable"),
+    "unreachable": N_("request_status.unreachable"),
+    "withdrawn": N_("request_status.withdrawn"),
+}
+GROUP_LABEL = {
+    "long_term_dsp": N_("group.long_term_dsp"),
+    "other_inactive": N_("group.other_inactive"),
+    "women_roma": N_("group.women_roma"),
+    "not_fit": N_("group.not_fit"),
+    "unclear": N_("group.unclear"),
+}
+
+# step -> [(choice id, label msgid, typed words that mean it)]
+OPTIONS: dict[str, list[tuple[str, str, set[str]]]] = {
+    "consent": [
+        ("yes", N_("button.consent_yes"), YES | {"strinjam se", "soglasam", "se strinjam"}),
+        ("no", N_("button.consent_no"), NO | {"ne strinjam se", "ne soglasam"}),
+    ],
+    "dsp": [
+        ("yes", N_("button.yes"), YES | {"prejemam"}),
+        ("no", N_("button.no"), NO | {"ne prejemam"}),
+        ("dont_know", N_("button.dont_know"), DONT_KNOW),
+    ],
+    "dsp_duration": [
+        ("short", N_("button.dsp_short"), {"manj kot eno leto", "manj kot leto", "manj",
+                                           "nekaj mesecev", "kratko"}),
+        ("long", N_("button.dsp_long"), {"eno leto ali vec", "vec kot leto", "vec", "dolgo",
+                                         "leta", "let", "vec let", "leto"}),
+        ("dont_know", N_("button.dont_know"), DONT_KNOW),
+    ],
+    "work": [
+        ("employed", N_("button.work_employed"), {"zaposlen", "zaposlena", "delam", "sluzba",
+                                                  "imam sluzbo"}),
+        ("registered", N_("button.work_registered"), {"prijavljen", "prijavljena", "zavod",
+                                                      "brezposeln", "brezposelna", "na zavodu"}),
+        ("neither", N_("button.work_neither"), {"nic od tega", "nic", "doma", "nisem nikjer",
+                                                "neaktiven", "neaktivna"}),
+        ("other", N_("button.work_other"), {"drugo", "upokojen", "upokojena", "studiram",
+                                            "bolniska", "invalid"}),
+    ],
+    "sensitive_consent": [
+        ("yes", N_("button.sensitive_consent_yes"), YES),
+        ("skip", N_("button.sensitive_consent_skip"), NO | {"preskoci", "preskocim"}),
+    ],
+    "sensitive": [
+        ("yes", N_("button.yes"), YES),
+        ("no", N_("button.no"), NO),
+        ("no_answer", N_("button.no_answer"), {"ne zelim odgovoriti", "ne zelim", "brez odgovora",
+                                               "ne povem"}),
+    ],
+    "hopes": [
+        ("skip", N_("button.skip"), {"preskoci", "preskocim", "nic", "ne vem", "-"}),
+    ],
+    "fit": [
+        ("continue", N_("button.fit_continue"), YES | {"vseeno", "naprej"}),
+        ("stop", N_("button.fit_stop"), NO | {"ne hvala"}),
+    ],
+    "name": [],
+    "phone": [
+        ("write_here", N_("button.write_here"), {"pisite mi tukaj", "pisite mi", "nimam telefona",
+                                                  "brez telefona"}),
+    ],
+    "call_time": [
+        ("morning", N_("button.time_morning"), {"dopoldne", "zjutraj", "dopoldan"}),
+        ("afternoon", N_("button.time_afternoon"), {"popoldne", "popoldan"}),
+        ("any", N_("button.time_any"), {"kadarkoli", "kadar koli", "vseeno", "karkoli"}),
+        ("write_here", N_("button.write_here"), {"pisite mi tukaj", "pisite mi", "pisi"}),
+    ],
+    "summary": [
+        ("confirm", N_("button.confirm"), YES | {"potrdi", "potrjujem", "potrdim"}),
+        ("edit", N_("button.edit"), {"popravi", "popravim", "spremeni", "ne"}),
+    ],
+    "edit_choose": [
+        ("place", N_("button.field_place"), {"kraj", "obcina"}),
+        ("dsp", N_("button.field_dsp"), {"pomoc", "denarna socialna pomoc", "dsp"}),
+        ("work", N_("button.field_work"), {"polozaj", "zaposlitev", "delo"}),
+        ("sensitive_consent", N_("button.field_sensitive"), {"obcutljivo"}),
+        ("hopes", N_("button.field_hopes"), {"zelje"}),
+        ("name", N_("button.field_name"), {"ime"}),
+        ("phone", N_("button.field_phone"), {"telefon", "stevilka"}),
+        ("call_time", N_("button.field_call_time"), {"cas", "cas klica"}),
+        ("back", N_("button.back_to_summary"), {"nazaj", "povzetek"}),
+    ],
+    "place_confirm": [
+        ("yes", N_("button.yes"), YES),
+        ("no", N_("button.no"), NO),
+    ],
+    "confirm_restart": [
+        ("restart", N_("button.restart"), YES | {"znova", "zacni znova"}),
+        ("continue", N_("button.continue"), NO | {"nadaljuj", "nadaljujem"}),
+    ],
+    "confirm_delete": [
+        ("delete", N_("button.delete"), {"izbrisi", "izbrisi vse", "da izbrisi"} | YES),
+        ("keep", N_("button.keep"), NO | {"ne brisi", "obdrzi"}),
+    ],
+}
+
+# The questions in order; a step missing from the path (dsp_duration after "no") is skipped.
+STEPS = ["consent", "place", "place_confirm", "place_choose", "place_elsewhere", "dsp",
+         "dsp_duration", "work", "sensitive_consent", "sensitive", "hopes", "fit", "name",
+         "phone", "call_time", "summary", "edit_choose"]
+TERMINAL = {"idle", "declined", "outside", "done", "stopped"}
+SIDE = {"confirm_restart", "confirm_delete"}
+
+PLACE_OTHER = "elsewhere"
+
+
+def _buttons(step: str, per_row: int = 1) -> tuple[tuple[Button, ...], ...]:
+    buttons = [Button(cid, Text(label)) for cid, label, _ in OPTIONS.get(step, [])]
+    return tuple(tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row))
+
+
+def _municipality_buttons() -> tuple[tuple[Button, ...], ...]:
+    names = places.koroska_municipalities()
+    buttons = [Button("m:" + m, Text(N_("button.place_name"), {"name": m})) for m in names]
+    rows = [tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2)]
+    rows.append((Button(PLACE_OTHER, Text(N_("button.place_elsewhere"))),))
+    return tuple(rows)
+
+
+# ----------------------------------------------------------------------------- questions
+
+
+def ask(state: State, ctx: Ctx) -> list[Say]:
+    """The current question again, with its buttons."""
+    step = state.step
+    if step == "consent":
+        return [
+            Say(Text(N_("intake.privacy_notice"), {
+                "controller": ctx.controller, "controller_contact": ctx.controller_contact,
+                "retention": Text(N_("retention.months"), {"n": ctx.retention_months},
+                                  plural=(N_("retention.months.plural"), ctx.retention_months)),
+            })),
+            Say(Text(N_("intake.ask_consent")), _buttons("consent")),
+        ]
+    if step == "place":
+        return [Say(Text(N_("intake.ask_place")), _municipality_buttons())]
+    if step == "place_confirm":
+        p = state.pending
+        return [Say(Text(N_("intake.ask_place_confirm"), {
+            "place": p.get("place") or p["municipality"], "municipality": p["municipality"]}),
+            _buttons("place_confirm", 2))]
+    if step == "place_choose":
+        rows = [
+            (Button(f"c:{i}", Text(N_("button.place_candidate"), {
+                "place": c.get("place") or c["municipality"], "municipality": c["municipality"]})),)
+            for i, c in enumerate(state.pending.get("candidates", []))
+        ]
+        rows.append((Button(PLACE_OTHER, Text(N_("button.place_none_of_these"))),))
+        return [Say(Text(N_("intake.ask_place_choose")), tuple(rows))]
+    if step == "place_elsewhere":
+        return [Say(Text(N_("intake.ask_place_elsewhere")))]
+    if step == "dsp":
+        return [Say(Text(N_("intake.ask_dsp")), _buttons("dsp"))]
+    if step == "dsp_duration":
+        return [Say(Text(N_("intake.ask_dsp_duration")), _buttons("dsp_duration"))]
+    if step == "work":
+        return [Say(Text(N_("intake.ask_work")), _buttons("work"))]
+    if step == "sensitive_consent":
+        return [Say(Text(N_("intake.ask_sensitive_consent")), _buttons("sensitive_consent"))]
+    if step == "sensitive":
+        return [Say(Text(N_("intake.ask_sensitive")), _buttons("sensitive"))]
+    if step == "hopes":
+        return [Say(Text(N_("intake.ask_hopes"), {"max": MAX_HOPES}), _buttons("hopes"))]
+    if step == "fit":
+        return [Say(Text(N_("intake.not_a_fit")), _buttons("fit"))]
+    if step == "name":
+        rows: tuple[tuple[Button, ...], ...] = ()
+        if ctx.first_name and _valid_name(ctx.first_name):
+            rows = ((Button("profile", Text(N_("button.use_name"), {"name": ctx.first_name.strip()})),),)
+        return [Say(Text(N_("intake.ask_name")), rows)]
+    if step == "phone":
+        return [Say(Text(N_("intake.ask_phone")), _buttons("phone"),
+                    share_contact=Text(N_("button.share_phone")))]
+    if step == "call_time":
+        return [Say(Text(N_("intake.ask_call_time")), _buttons("call_time", 2))]
+    if step == "summary":
+        return [Say(Text(N_("intake.summary"), describe(state.answers)), _buttons("summary", 2))]
+    if step == "edit_choose":
+        return [Say(Text(N_("intake.ask_which_field")), _buttons("edit_choose", 2))]
+    if step == "confirm_restart":
+        return [Say(Text(N_("intake.ask_restart")), _buttons("confirm_restart"))]
+    if step == "confirm_delete":
+        return [Say(Text(N_("intake.ask_delete")), _buttons("confirm_delete"))]
+    if step == "done":
+        return [Say(Text(N_("intake.already_submitted")))]
+    return [Say(Text(N_("intake.idle")))]
+
+
+def describe(answers: dict[str, Any]) -> dict[str, Any]:
+    """The answers as readable parameters, for the summary and for the staff notification."""
+    def label(step: str, value: Any) -> Any:
+        for cid, msgid, _ in OPTIONS.get(step, []):
+            if cid == value:
+                return Text(msgid)
+        return Text(N_("answer.none"))
+
+    place = answers.get("place") or answers.get("municipality") or ""
+    sensitive = answers.get("sensitive")
+    if answers.get("sensitive_consent") != "yes":
+        sensitive_text: Any = Text(N_("answer.not_asked"))
+    else:
+        sensitive_text = label("sensitive", sensitive)
+    dsp = label("dsp", answers.get("dsp"))
+    if answers.get("dsp") == "yes":
+        dsp = Text(N_("answer.dsp_with_duration"), {
+            "answer": dsp, "duration": label("dsp_duration", answers.get("dsp_duration"))})
+    phone = answers.get("phone")
+    return {
+        "place": place,
+        "municipality": answers.get("municipality") or "",
+        "site": Text(SITE_LABEL.get(answers.get("site") or "", N_("answer.none"))),
+        "dsp": dsp,
+        "work": label("work", answers.get("work")),
+        "sensitive": sensitive_text,
+        "hopes": answers.get("hopes") or Text(N_("answer.none")),
+        "name": answers.get("name") or "",
+        "phone": display_phone(phone) if phone else Text(N_("answer.no_phone")),
+        "call_time": label("call_time", answers.get("call_time")),
+        "group": Text(GROUP_LABEL[preliminary_group(answers)]),
+    }
+
+
+def preliminary_group(answers: dict[str, Any]) -> str:
+    """A first guess at the target group; the coordinator decides."""
+    work = answers.get("work")
+    if answers.get("dsp") == "yes" and answers.get("dsp_duration") == "long" and work != "employed":
+        return "long_term_dsp"
+    if answers.get("sensitive") == "yes" and work != "employed":
+        return "women_roma"
+    if answers.get("dsp") in ("no", "dont_know") and work == "neither":
+        return "other_inactive"
+    if work == "employed":
+        return "not_fit"
+    return "unclear"
+
+
+# ----------------------------------------------------------------------------- moving on
+
+
+def _next_step(step: str, answers: dict[str, Any]) -> str:
+    order = ["consent", "place", "dsp", "dsp_duration", "work", "sensitive_consent", "sensitive",
+             "hopes", "fit", "name", "phone", "call_time", "summary"]
+    i = order.index(step) + 1 if step in order else order.index("dsp")
+    while i < len(order):
+        nxt = order[i]
+        if nxt == "dsp_duration" and answers.get("dsp") != "yes":
+            i += 1
+            continue
+        if nxt == "sensitive" and answers.get("sensitive_consent") != "yes":
+            i += 1
+            continue
+        if nxt == "fit" and preliminary_group(answers) != "not_fit":
+            i += 1
+            continue
+        if nxt == "call_time" and answers.get("call_time") == "write_here" and not answers.get("phone"):
+            i += 1
+            continue
+        return nxt
+    return "summary"
+
+
+def _advance(state: State, ctx: Ctx, answered: str, says: list[Say] | None = None) -> Outcome:
+    """After ``answered`` is stored: the next question, or back to the summary when editing."""
+    nxt = _next_step(answered, state.answers)
+    if state.editing and nxt not in ("dsp_duration", "sensitive"):
+        # A changed answer may open a follow-up question; otherwise straight back.
+        nxt = "summary"
+    if nxt == "summary":
+        state = replace(state, editing=False)
+    state = replace(state, step=nxt, pending={})
+    return Outcome(state, (says or []) + ask(state, ctx))
+
+
+def _again(state: State, ctx: Ctx, msgid: str, params: dict[str, Any] | None = None) -> Outcome:
+    return Outcome(state, [Say(Text(msgid, params or {}))] + ask(state, ctx))
+
+
+def _valid_name(text: str) -> bool:
+    text = text.strip()
+    return 0 < len(text) <= MAX_NAME and any(ch.isalpha() for ch in text) and "\n" not in text
+
+
+# ----------------------------------------------------------------------------- steps
+
+
+def _set(state: State, **answers: Any) -> State:
+    return replace(state, answers={**state.answers, **answers})
+
+
+def _on_place_resolution(state: State, ctx: Ctx, res: places.Resolution) -> Outcome:
+    if res.status == "resolved" and not res.confirm:
+        return _accept_place(state, ctx, res.municipality, res.place)
+    if res.status == "resolved":
+        pending = {"municipality": res.municipality, "place": res.place}
+        return Outcome(replace(state, step="place_confirm", pending=pending),
+                       ask(replace(state, step="place_confirm", pending=pending), ctx))
+    if res.status == "ambiguous":
+        cands = [{"municipality": c.municipality, "place": c.place} for c in res.candidates]
+        s = replace(state, step="place_choose", pending={"candidates": cands})
+        return Outcome(s, ask(s, ctx))
+    if res.status == "outside":
+        return _outside(state, res)
+    return _again(replace(state, step="place"), ctx, N_("intake.place_unknown"))
+
+
+def _accept_place(state: State, ctx: Ctx, municipality: str | None, place: str | None
+                  ) -> Outcome:
+    if municipality is None:
+        return _again(replace(state, step="place"), ctx, N_("intake.place_unknown"))
+    site = places.site_of(municipality)
+    if site is None:
+        return _outside(state, places.resolve(municipality))
+    state = _set(state, municipality=municipality, place=place or municipality, site=site)
+    msgid = N_("intake.place_ok") if place and place != municipality else N_("intake.place_ok_municipality")
+    ack = Say(Text(msgid, {"place": place or municipality, "municipality": municipality,
+                           "site": Text(SITE_LABEL[site])}))
+    return _advance(state, ctx, "place", [ack])
+
+
+def _outside(state: State, res: places.Resolution) -> Outcome:
+    if res.municipality and res.region:
+        msgid = N_("intake.outside_with_centre") if res.social_work_centre else N_("intake.outside")
+        text = Text(msgid, {"municipality": res.municipality, "region": res.region,
+                            "centre": res.social_work_centre or ""})
+    else:
+        text = Text(N_("intake.outside_unknown_region"))
+    # Nothing is queued and nothing personal kept.
+    return Outcome(State(step="outside"), [Say(text)], [Forget()])
+
+
+def _step_choice(state: State, ctx: Ctx, cid: str) -> Outcome:
+    step = state.step
+    if step == "consent":
+        if cid == "yes":
+            state = _set(replace(state, step="place"), consent=True)
+            return Outcome(state, [Say(Text(N_("intake.consent_thanks")))] + ask(state, ctx))
+        return Outcome(State(step="declined"), [Say(Text(N_("intake.consent_declined")))],
+                       [Forget()])
+    if step == "place":
+        if cid == PLACE_OTHER:
+            s = replace(state, step="place_elsewhere")
+            return Outcome(s, ask(s, ctx))
+        if cid.startswith("m:"):
+            return _accept_place(state, ctx, cid[2:], None)
+    if step == "place_confirm":
+        if cid == "yes":
+            return _accept_place(state, ctx, state.pending.get("municipality"),
+                                 state.pending.get("place"))
+        s = replace(state, step="place", pending={})
+        return Outcome(s, ask(s, ctx))
+    if step == "place_choose":
+        if cid == PLACE_OTHER:
+            s = replace(state, step="place", pending={})
+            return Outcome(s, ask(s, ctx))
+        if cid.startswith("c:") and cid[2:].isdigit():
+            cands = state.pending.get("candidates", [])
+            i = int(cid[2:])
+            if i < len(cands):
+                muni = cands[i]["municipality"]
+                if places.site_of(muni) is None:
+                    return _outside(state, places.resolve(muni))
+                return _accept_place(state, ctx, muni, cands[i].get("place"))
+    if step in ("dsp", "dsp_duration", "work", "sensitive"):
+        state = _set(state, **{step: cid})
+        if step == "dsp" and cid != "yes":
+            state = _set(state, dsp_duration=None)
+        return _advance(state, ctx, step)
+    if step == "sensitive_consent":
+        state = _set(state, sensitive_consent=cid)
+        if cid != "yes":
+            state = _set(state, sensitive=None)
+        return _advance(state, ctx, step)
+    if step == "hopes" and cid == "skip":
+        return _advance(_set(state, hopes=None), ctx, step)
+    if step == "fit":
+        if cid == "continue":
+            return _advance(state, ctx, step)
+        return Outcome(State(step="stopped"), [Say(Text(N_("intake.fit_stopped")))], [Forget()])
+    if step == "name" and cid == "profile" and ctx.first_name and _valid_name(ctx.first_name):
+        return _advance(_set(state, name=ctx.first_name.strip()), ctx, step)
+    if step == "phone" and cid == "write_here":
+        return _advance(_set(state, phone=None, call_time="write_here"), ctx, "call_time")
+    if step == "call_time":
+        if cid == "write_here":
+            return _advance(_set(state, call_time=cid), ctx, step)
+        if not state.answers.get("phone"):
+            # A call needs a number: ask for it, then come back to the summary.
+            s = _set(replace(state, step="phone"), call_time=cid)
+            return _again(s, ctx, N_("intake.need_phone_for_call"))
+        return _advance(_set(state, call_time=cid), ctx, step)
+    if step == "summary":
+        if cid == "confirm":
+            return _submit(state, ctx)
+        s = replace(state, step="edit_choose")
+        return Outcome(s, ask(s, ctx))
+    if step == "edit_choose":
+        if cid == "back":
+            s = replace(state, step="summary", editing=False)
+            return Outcome(s, ask(s, ctx))
+        s = replace(state, step=cid, editing=True, pending={})
+        return Outcome(s, ask(s, ctx))
+    return _again(state, ctx, N_("intake.not_understood"))
+
+
+def _submit(state: State, ctx: Ctx) -> Outcome:
+    answers = {**state.answers, "group": preliminary_group(state.answers)}
+    site = answers.get("site") or ""
+    when = Text(N_("intake.within_days"), {"n": ctx.contact_days},
+                plural=(N_("intake.within_days.plural"), ctx.contact_days))
+    if answers.get("call_time") == "write_here":
+        msgid = N_("intake.submitted_write")
+    else:
+        msgid = N_("intake.submitted_call")
+    text = Text(msgid, {"site": Text(SITE_LABEL.get(site, N_("answer.none"))), "when": when})
+    return Outcome(State(step="done"), [Say(text), Say(Text(N_("intake.unit_address")))],
+                   [SubmitRequest(answers)])
+
+
+def _step_text(state: State, ctx: Ctx, text: str) -> Outcome:
+    step = state.step
+    if step in ("place", "place_elsewhere", "place_choose", "place_confirm"):
+        if step in ("place_choose", "place_confirm"):
+            picked = _typed_choice(state, text)
+            if picked is not None:
+                return _step_choice(state, ctx, picked)
+        res = places.resolve(text)
+        if step == "place_elsewhere" and res.status == "unknown":
+            return Outcome(State(step="outside"), [Say(Text(N_("intake.outside_unknown_region")))],
+                           [Forget()])
+        return _on_place_resolution(replace(state, step="place"), ctx, res)
+    if step == "hopes":
+        cleaned = text.strip()
+        if _typed_choice(state, cleaned) == "skip":
+            return _step_choice(state, ctx, "skip")
+        if len(cleaned) > MAX_HOPES:
+            return _again(state, ctx, N_("intake.too_long"), {"max": MAX_HOPES})
+        if not any(ch.isalnum() for ch in cleaned):
+            return _again(state, ctx, N_("intake.not_understood"))
+        return _advance(_set(state, hopes=cleaned), ctx, step)
+    if step == "name":
+        if not _valid_name(text):
+            return _again(state, ctx, N_("intake.bad_name"), {"max": MAX_NAME})
+        return _advance(_set(state, name=" ".join(text.split())), ctx, step)
+    if step == "phone":
+        if _typed_choice(state, text) == "write_here":
+            return _step_choice(state, ctx, "write_here")
+        phone = normalize_phone(text)
+        if phone is None:
+            return _again(state, ctx, N_("intake.bad_phone"))
+        return _after_phone(state, ctx, phone)
+    picked = _typed_choice(state, text)
+    if picked is not None:
+        return _step_choice(state, ctx, picked)
+    return _again(state, ctx, N_("intake.use_buttons"))
+
+
+def _after_phone(state: State, ctx: Ctx, phone: str) -> Outcome:
+    state = _set(state, phone=phone)
+    if state.answers.get("call_time") == "write_here":
+        state = _set(state, call_time=None)
+    if state.answers.get("call_time") and not state.editing:
+        # The number was asked for because a call time was chosen first.
+        s = replace(state, step="summary", editing=False)
+        return Outcome(s, ask(s, ctx))
+    return _advance(state, ctx, "phone")
+
+
+def _typed_choice(state: State, text: str) -> str | None:
+    if state.step == "place_choose":
+        cands = state.pending.get("candidates", [])
+        opts = [(f"c:{i}", {places.fold(c.get("place") or ""), places.fold(c["municipality"])})
+                for i, c in enumerate(cands)]
+        return understand(text, [(cid, sorted(w)) for cid, w in opts])
+    options = OPTIONS.get(state.step, [])
+    return understand(text, [(cid, sorted(words)) for cid, _, words in options])
+
+
+# ----------------------------------------------------------------------------- the entry point
+
+
+def _welcome(ctx: Ctx, payload: str | None) -> Outcome:
+    state = State(step="consent", answers={"source": payload} if payload else {})
+    says = [Say(Text(N_("intake.welcome"))), Say(Text(N_("intake.about_programme"))),
+            Say(Text(N_("intake.about_sites")))]
+    return Outcome(state, says + ask(state, ctx))
+
+
+def _status(ctx: Ctx) -> Say:
+    req = ctx.open_request
+    if req is None:
+        return Say(Text(N_("status.none")))
+    return Say(Text(N_("status.open"), {
+        "id": req.id, "status": Text(REQUEST_STATUS.get(req.status, N_("answer.none"))), "date": req.created_at,
+        "site": Text(SITE_LABEL.get(req.site or "", N_("answer.none")))}))
+
+
+def _command(state: State, ctx: Ctx, name: str) -> Outcome:
+    if name == "pomoc":
+        says = [Say(Text(N_("help.text")))]
+        if state.step in STEPS:
+            says += ask(state, ctx)
+        return Outcome(state, says)
+    if name == "preklici":
+        if state.step in STEPS or state.step in SIDE:
+            return Outcome(State(step="stopped"), [Say(Text(N_("intake.cancelled")))], [Forget()])
+        return Outcome(state, [Say(Text(N_("intake.nothing_to_cancel")))])
+    if name == "status":
+        return Outcome(state, [_status(ctx)])
+    if name == "moji_podatki":
+        return Outcome(state, my_data(state, ctx))
+    if name == "izbrisi":
+        if not state.answers and not ctx.requests and ctx.open_request is None:
+            return Outcome(state, [Say(Text(N_("delete.nothing")))])
+        resume = state.resume if state.step in SIDE else state.step
+        s = replace(state, step="confirm_delete", resume=resume)
+        return Outcome(s, ask(s, ctx))
+    return Outcome(state, [Say(Text(N_("intake.unknown_command")))] + ask(state, ctx))
+
+
+def my_data(state: State, ctx: Ctx) -> list[Say]:
+    """Everything stored about the resident: answers in progress and requests."""
+    in_progress = {k: v for k, v in state.answers.items() if k != "source"}
+    if not in_progress and not ctx.requests:
+        return [Say(Text(N_("mydata.nothing")))]
+    says = [Say(Text(N_("mydata.header")))]
+    if in_progress and state.step != "done":
+        says.append(Say(Text(N_("mydata.in_progress"), describe(state.answers))))
+    for req in ctx.requests:
+        says.append(Say(Text(N_("mydata.request"), {
+            "id": req.id, "date": req.created_at, **describe(req.answers),
+            "status": Text(REQUEST_STATUS.get(req.status, N_("answer.none")))})))
+    return says
+
+
+def _side_choice(state: State, ctx: Ctx, cid: str) -> Outcome:
+    back = replace(state, step=state.resume or "idle", resume=None)
+    if state.step == "confirm_restart":
+        if cid == "restart":
+            return _welcome(ctx, state.answers.get("source"))
+        return Outcome(back, ask(back, ctx) if back.step in STEPS else [])
+    if state.step == "confirm_delete":
+        if cid == "delete":
+            return Outcome(State(step="idle"), [Say(Text(N_("delete.done")))], [DeleteAll()])
+        says = [Say(Text(N_("delete.kept")))]
+        return Outcome(back, says + (ask(back, ctx) if back.step in STEPS else []))
+    return Outcome(back, ask(back, ctx))
+
+
+def handle(state: State, event: Event, ctx: Ctx) -> Outcome:
+    """One event in, the next state and what to say out. Never raises on odd input."""
+    if isinstance(event, Start):
+        if ctx.open_request is not None:
+            return Outcome(state if state.step != "idle" else State(step="done"), [_status(ctx)])
+        if state.step in STEPS and state.step != "consent":
+            s = replace(state, step="confirm_restart", resume=state.step)
+            return Outcome(s, ask(s, ctx))
+        if state.step in SIDE:
+            return Outcome(state, ask(state, ctx))
+        return _welcome(ctx, event.payload)
+    if isinstance(event, Command):
+        return _command(state, ctx, event.name)
+    if state.step in TERMINAL:
+        if state.step == "done" or ctx.open_request is not None:
+            return Outcome(state, [Say(Text(N_("intake.already_submitted")))])
+        return Outcome(state, [Say(Text(N_("intake.idle")))])
+    if isinstance(event, Choice):
+        if event.step != state.step:
+            return _again(state, ctx, N_("intake.stale_button"))
+        valid = _valid_choices(state, ctx)
+        if event.id not in valid:
+            return _again(state, ctx, N_("intake.stale_button"))
+        if state.step in SIDE:
+            return _side_choice(state, ctx, event.id)
+        return _step_choice(state, ctx, event.id)
+    if isinstance(event, Typed):
+        text = event.text or ""
+        if state.step in SIDE:
+            picked = _typed_choice(state, text)
+            if picked is not None:
+                return _side_choice(state, ctx, picked)
+            return _again(state, ctx, N_("intake.use_buttons"))
+        return _step_text(state, ctx, text)
+    if isinstance(event, SharedContact):
+        if state.step != "phone":
+            return _again(state, ctx, N_("intake.contact_not_now"))
+        if not event.own:
+            return _again(state, ctx, N_("intake.contact_not_own"))
+        phone = normalize_phone(event.phone)
+        if phone is None:
+            return _again(state, ctx, N_("intake.bad_phone"))
+        return _after_phone(state, ctx, phone)
+    if isinstance(event, Media):
+        return _again(state, ctx, N_("intake.media"))
+    return _again(state, ctx, N_("intake.not_understood"))
+
+
+def _valid_choices(state: State, ctx: Ctx) -> set[str]:
+    out: set[str] = set()
+    for say in ask(state, ctx):
+        for row in say.buttons:
+            out |= {b.id for b in row}
+    return out
+

@@ -1,0 +1,168 @@
+"""Every query korak makes. Handlers and dialogs never write SQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from .models import ContactRequest, Outbox, ProcessedUpdate, Resident
+
+OPEN_STATUSES = ("new", "claimed", "contacted")
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything korak stores is UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _locking(session: AsyncSession, stmt):
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        return stmt.with_for_update()
+    return stmt
+
+
+async def already_processed(session: AsyncSession, update_id: int) -> bool:
+    return await session.get(ProcessedUpdate, update_id) is not None
+
+
+async def mark_processed(session: AsyncSession, update_id: int, now: datetime) -> None:
+    session.add(ProcessedUpdate(update_id=update_id, processed_at=now))
+
+
+async def get_resident(session: AsyncSession, telegram_id: int, *, lock: bool = False
+                       ) -> Resident | None:
+    stmt = select(Resident).where(Resident.telegram_id == telegram_id)
+    if lock:
+        stmt = _locking(session, stmt)
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def save_state(session: AsyncSession, telegram_id: int, chat_id: int, state: dict[str, Any],
+                     now: datetime) -> Resident:
+    resident = await get_resident(session, telegram_id)
+    if resident is None:
+        resident = Resident(telegram_id=telegram_id, chat_id=chat_id, state=state, updated_at=now)
+        session.add(resident)
+    else:
+        resident.state = state
+        resident.chat_id = chat_id
+        resident.updated_at = now
+        session.add(resident)
+    await session.flush()
+    return resident
+
+
+async def forget_resident(session: AsyncSession, telegram_id: int) -> None:
+    await session.execute(delete(Resident).where(Resident.telegram_id == telegram_id))
+
+
+async def mark_unreachable(session: AsyncSession, chat_id: int, now: datetime) -> None:
+    await session.execute(update(Resident).where(Resident.chat_id == chat_id)
+                          .values(unreachable=True, updated_at=now))
+
+
+async def requests_of(session: AsyncSession, telegram_id: int) -> list[ContactRequest]:
+    stmt = (select(ContactRequest).where(ContactRequest.telegram_id == telegram_id)
+            .order_by(ContactRequest.id))
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def open_request(session: AsyncSession, telegram_id: int) -> ContactRequest | None:
+    stmt = (select(ContactRequest)
+            .where(ContactRequest.telegram_id == telegram_id,
+                   ContactRequest.status.in_(OPEN_STATUSES))
+            .order_by(ContactRequest.id.desc()))
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def get_request(session: AsyncSession, request_id: int) -> ContactRequest | None:
+    return await session.get(ContactRequest, request_id)
+
+
+async def create_request(session: AsyncSession, *, telegram_id: int, chat_id: int,
+                         answers: dict[str, Any], now: datetime, staff_chat_id: int | None
+                         ) -> tuple[ContactRequest, bool]:
+    """One open request per resident: returns (request, created). The staff notification is an
+    outbox row in the same transaction, so it is neither lost nor sent for a request that
+    was rolled back."""
+    existing = await open_request(session, telegram_id)
+    if existing is not None:
+        return existing, False
+    req = ContactRequest(
+        telegram_id=telegram_id, chat_id=chat_id, status="new", site=answers.get("site"),
+        municipality=answers.get("municipality"), source=answers.get("source"),
+        answers=answers, created_at=now, updated_at=now,
+    )
+    session.add(req)
+    await session.flush()
+    if staff_chat_id is not None:
+        session.add(Outbox(kind="staff_new_request", chat_id=staff_chat_id,
+                           payload={"request_id": req.id}, due_at=now))
+    return req, True
+
+
+async def delete_everything(session: AsyncSession, telegram_id: int, now: datetime,
+                            staff_chat_id: int | None) -> int:
+    """Delete the resident, their requests and unsent messages about them. Tells the staff chat
+    (without personal data) which requests went away. Returns how many requests were deleted."""
+    reqs = await requests_of(session, telegram_id)
+    ids = [r.id for r in reqs]
+    if ids:
+        pending = (await session.execute(select(Outbox).where(Outbox.sent_at.is_(None)))).scalars()
+        for row in pending:
+            if row.payload.get("request_id") in ids:
+                await session.delete(row)
+        await session.execute(delete(ContactRequest).where(ContactRequest.id.in_(ids)))
+        if staff_chat_id is not None:
+            for rid in ids:
+                session.add(Outbox(kind="staff_request_deleted", chat_id=staff_chat_id,
+                                   payload={"id": rid}, due_at=now))
+    await forget_resident(session, telegram_id)
+    return len(ids)
+
+
+async def claim_due(session: AsyncSession, now: datetime, *, limit: int = 50,
+                    lease: timedelta = timedelta(minutes=2)) -> list[Outbox]:
+    """Claim due, unsent rows for one dispatcher. On PostgreSQL rows locked by another
+    dispatcher are skipped; the lease lets a crashed dispatcher's rows be retried later."""
+    stmt = (select(Outbox)
+            .where(Outbox.sent_at.is_(None), Outbox.due_at <= now,
+                   (Outbox.claimed_until.is_(None)) | (Outbox.claimed_until < now))
+            .order_by(Outbox.due_at, Outbox.id).limit(limit))
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = list((await session.execute(stmt)).scalars().all())
+    for row in rows:
+        row.claimed_until = now + lease
+        row.attempts += 1
+        session.add(row)
+    return rows
+
+
+async def finish_outbox(session: AsyncSession, outbox_id: int, now: datetime,
+                        error: str | None = None, retry_at: datetime | None = None) -> None:
+    row = await session.get(Outbox, outbox_id)
+    if row is None:
+        return
+    if retry_at is not None:
+        row.due_at = retry_at
+        row.claimed_until = None
+        row.last_error = error
+    else:
+        row.sent_at = now
+        row.last_error = error
+    session.add(row)
+
+
+async def pending_outbox(session: AsyncSession) -> list[Outbox]:
+    stmt = select(Outbox).where(Outbox.sent_at.is_(None)).order_by(Outbox.id)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+__all__ = [name for name in dir() if not name.startswith("_")] + ["IntegrityError"]
