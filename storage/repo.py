@@ -130,19 +130,30 @@ async def delete_everything(session: AsyncSession, telegram_id: int, now: dateti
 async def claim_due(session: AsyncSession, now: datetime, *, limit: int = 50,
                     lease: timedelta = timedelta(minutes=2)) -> list[Outbox]:
     """Claim due, unsent rows for one dispatcher. On PostgreSQL rows locked by another
-    dispatcher are skipped; the lease lets a crashed dispatcher's rows be retried later."""
-    stmt = (select(Outbox)
-            .where(Outbox.sent_at.is_(None), Outbox.due_at <= now,
-                   (Outbox.claimed_until.is_(None)) | (Outbox.claimed_until < now))
-            .order_by(Outbox.due_at, Outbox.id).limit(limit))
+    dispatcher are skipped (FOR UPDATE SKIP LOCKED); on SQLite the claim is one UPDATE …
+    RETURNING statement, which the database runs alone. The lease lets a crashed dispatcher's
+    rows be retried later."""
+    due = (select(Outbox.id)
+           .where(Outbox.sent_at.is_(None), Outbox.due_at <= now,
+                  (Outbox.claimed_until.is_(None)) | (Outbox.claimed_until < now))
+           .order_by(Outbox.due_at, Outbox.id).limit(limit))
     if session.bind is not None and session.bind.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    rows = list((await session.execute(stmt)).scalars().all())
-    for row in rows:
-        row.claimed_until = now + lease
-        row.attempts += 1
-        session.add(row)
-    return rows
+        ids = list((await session.execute(due.with_for_update(skip_locked=True))).scalars())
+    else:
+        ids = None
+    stmt = (update(Outbox)
+            .where(Outbox.id.in_(ids if ids is not None else due.scalar_subquery()))
+            .values(claimed_until=now + lease, attempts=Outbox.attempts + 1)
+            .returning(Outbox.id))
+    if ids == []:
+        return []
+    claimed = list((await session.execute(stmt)).scalars())
+    if not claimed:
+        return []
+    rows = (await session.execute(
+        select(Outbox).where(Outbox.id.in_(claimed)).order_by(Outbox.due_at, Outbox.id)
+        .execution_options(populate_existing=True))).scalars().all()
+    return list(rows)
 
 
 async def finish_outbox(session: AsyncSession, outbox_id: int, now: datetime,

@@ -1,0 +1,355 @@
+"""The resident's conversation, driven by plain calls: every path a resident can take."""
+
+from datetime import datetime, timezone
+
+import pytest
+
+from dialogs.intake import (Choice, Command, Ctx, Media, RequestInfo, SharedContact, Start, State,
+                            Typed, handle, preliminary_group)
+from dialogs.phone import display_phone, normalize_phone
+from dialogs.replies import DeleteAll, Forget, SubmitRequest
+
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
+CTX = Ctx(now=NOW, first_name="Ana")
+
+
+class Talk:
+    """A resident talking to the pure dialog."""
+
+    def __init__(self, ctx: Ctx = CTX):
+        self.state = State()
+        self.ctx = ctx
+        self.effects = []
+        self.last = []
+
+    def send(self, event):
+        out = handle(self.state, event, self.ctx)
+        self.state, self.last = out.state, out.says
+        self.effects += out.effects
+        return out
+
+    def tap(self, choice):
+        return self.send(Choice(self.state.step, choice))
+
+    def type(self, text):
+        return self.send(Typed(text))
+
+    def msgids(self):
+        return [s.text.msgid for s in self.last]
+
+    def buttons(self):
+        return [b.id for s in self.last for row in s.buttons for b in row]
+
+
+def to_summary(t: Talk, place="Kotlje"):
+    t.send(Start("letak"))
+    t.tap("yes")
+    t.type(place)
+    t.tap("yes")            # dsp
+    t.tap("long")           # how long
+    t.tap("neither")        # work
+    t.tap("skip")           # no sensitive question
+    t.tap("skip")           # hopes
+    t.tap("profile")        # name from Telegram
+    t.type("041 123 456")
+    t.tap("morning")
+    assert t.state.step == "summary"
+
+
+def test_happy_path_submits_one_request_with_site():
+    t = Talk()
+    out = t.send(Start("letak"))
+    assert [s.text.msgid for s in out.says][:3] == ["intake.welcome", "intake.about_programme",
+                                                   "intake.about_sites"]
+    assert t.state.step == "consent" and "intake.privacy_notice" in t.msgids()
+    to_summary(Talk())
+    t = Talk()
+    to_summary(t)
+    summary = t.last[-1].text.params
+    assert summary["place"] == "Kotlje" and summary["municipality"] == "Ravne na Koroškem"
+    t.tap("confirm")
+    assert t.state.step == "done"
+    [submit] = [e for e in t.effects if isinstance(e, SubmitRequest)]
+    a = submit.answers
+    assert a["site"] == "slovenj-gradec" and a["phone"] == "+38641123456"
+    assert a["group"] == "long_term_dsp" and a["source"] == "letak" and a["name"] == "Ana"
+    assert "intake.submitted_call" in t.msgids()
+
+
+def test_double_tap_on_confirm_submits_once():
+    t = Talk()
+    to_summary(t)
+    t.tap("confirm")
+    t.send(Choice("summary", "confirm"))
+    assert sum(isinstance(e, SubmitRequest) for e in t.effects) == 1
+    assert t.msgids() == ["intake.already_submitted"]
+
+
+def test_consent_declined_forgets_and_names_entry_points():
+    t = Talk()
+    t.send(Start())
+    t.tap("no")
+    assert t.state.step == "declined" and isinstance(t.effects[-1], Forget)
+    assert t.msgids() == ["intake.consent_declined"]
+
+
+def test_outside_koroska_gets_region_and_no_request():
+    t = Talk()
+    t.send(Start())
+    t.tap("yes")
+    t.type("živim v Celju")
+    assert t.state.step == "outside"
+    [say] = t.last
+    assert say.text.params["region"] == "Savinjska" and say.text.params["centre"] == "CSD Celje"
+    assert not any(isinstance(e, SubmitRequest) for e in t.effects)
+
+
+def test_elsewhere_button_then_unknown_place_is_still_kind():
+    t = Talk()
+    t.send(Start())
+    t.tap("yes")
+    t.tap("elsewhere")
+    t.type("xyzzy")
+    assert t.state.step == "outside" and t.msgids() == ["intake.outside_unknown_region"]
+
+
+def test_fuzzy_place_is_confirmed_and_no_goes_back():
+    t = Talk()
+    t.send(Start())
+    t.tap("yes")
+    t.type("Dravogard")
+    assert t.state.step == "place_confirm"
+    assert t.last[0].text.params["municipality"] == "Dravograd"
+    t.tap("no")
+    assert t.state.step == "place"
+    t.type("Dravogard")
+    t.type("ja")
+    assert t.state.step == "dsp" and t.state.answers["site"] == "radlje-ob-dravi"
+
+
+def test_ambiguous_place_offers_candidates():
+    t = Talk()
+    t.send(Start())
+    t.tap("yes")
+    t.type("Tolsti Vrh")
+    assert t.state.step == "place_choose"
+    labels = [b.label.params for s in t.last for row in s.buttons for b in row if b.id.startswith("c:")]
+    assert {p["municipality"] for p in labels} >= {"Dravograd", "Ravne na Koroškem"}
+    idx = [p["municipality"] for p in labels].index("Dravograd")
+    t.tap(f"c:{idx}")
+    assert t.state.answers["municipality"] == "Dravograd" and t.state.step == "dsp"
+
+
+def test_unknown_place_asks_again_with_municipality_buttons():
+    t = Talk()
+    t.send(Start())
+    t.tap("yes")
+    t.type("asdf qwer")
+    assert t.state.step == "place" and t.msgids()[0] == "intake.place_unknown"
+    assert "m:Dravograd" in t.buttons() and "elsewhere" in t.buttons()
+
+
+def test_not_a_fit_is_told_gently_and_can_still_leave_contact():
+    t = Talk()
+    t.send(Start())
+    t.tap("yes")
+    t.tap("m:Muta")
+    t.tap("no")
+    t.tap("employed")
+    t.tap("skip")
+    t.tap("skip")
+    assert t.state.step == "fit" and t.msgids() == ["intake.not_a_fit"]
+    t.tap("continue")
+    assert t.state.step == "name"
+    t.type("Marko")
+    t.tap("write_here")
+    assert t.state.step == "summary"
+    t.tap("confirm")
+    [submit] = [e for e in t.effects if isinstance(e, SubmitRequest)]
+    assert submit.answers["group"] == "not_fit" and submit.answers["call_time"] == "write_here"
+    assert submit.answers.get("phone") is None
+
+
+def test_sensitive_question_only_after_its_own_consent():
+    t = Talk()
+    t.send(Start())
+    t.tap("yes")
+    t.tap("m:Prevalje")
+    t.tap("no")
+    t.tap("neither")
+    assert t.state.step == "sensitive_consent"
+    t.tap("yes")
+    assert t.state.step == "sensitive" and "no_answer" in t.buttons()
+    t.tap("yes")
+    assert preliminary_group(t.state.answers) == "women_roma"
+
+
+def test_change_one_answer_without_starting_over():
+    t = Talk()
+    to_summary(t)
+    t.tap("edit")
+    t.tap("place")
+    t.type("v Vuhredu")
+    assert t.state.step == "summary"
+    assert t.state.answers["site"] == "radlje-ob-dravi"
+    assert t.state.answers["phone"] == "+38641123456" and t.state.answers["dsp"] == "yes"
+    t.tap("edit")
+    t.tap("dsp")
+    t.tap("no")
+    assert t.state.step == "summary" and t.state.answers["dsp_duration"] is None
+
+
+def test_editing_dsp_to_yes_asks_the_follow_up_then_returns():
+    t = Talk()
+    t.send(Start())
+    t.tap("yes")
+    t.tap("m:Muta")
+    t.tap("no")
+    for choice in ("neither", "skip", "skip", "profile"):
+        t.tap(choice)
+    t.type("+386 41 123 456")
+    t.tap("any")
+    t.tap("edit")
+    t.tap("dsp")
+    t.tap("yes")
+    assert t.state.step == "dsp_duration"
+    t.tap("long")
+    assert t.state.step == "summary"
+
+
+@pytest.mark.parametrize("garbage", ["", "   ", "🙂", "x" * 5000, "\x00\x01", "/", "12345678"])
+def test_garbage_at_every_step_repeats_the_question(garbage):
+    steps = []
+    t2 = Talk()
+    t2.send(Start())
+    for action in [("tap", "yes"), ("type", "Kotlje"), ("tap", "yes"), ("tap", "long"),
+                   ("tap", "neither"), ("tap", "yes"), ("tap", "no_answer"), ("tap", "skip"),
+                   ("type", "Ana"), ("type", "041 123 456"), ("tap", "afternoon")]:
+        step = t2.state.step
+        out = t2.send(Typed(garbage))
+        steps.append(step)
+        assert out.says, step
+        if t2.state.step != step:
+            # free-text steps accept some text; the ones with buttons must not move on
+            assert step in ("hopes", "name"), (step, garbage)
+            return
+        getattr(t2, action[0])(action[1])
+    assert t2.state.step == "summary"
+
+
+def test_media_gets_a_reply_and_the_question_again():
+    t = Talk()
+    t.send(Start())
+    t.tap("yes")
+    out = t.send(Media("sticker"))
+    assert out.says[0].text.msgid == "intake.media" and t.state.step == "place"
+    assert out.says[-1].text.msgid == "intake.ask_place"
+
+
+def test_typed_answers_are_understood():
+    t = Talk()
+    t.send(Start())
+    t.type("ja")
+    assert t.state.step == "place"
+    t.type("Mežica")
+    t.type("mhm")
+    assert t.state.step == "dsp_duration"
+    t.type("2")
+    assert t.state.answers["dsp_duration"] == "long"
+    t.type("ne vem")  # not an option for work: asked again
+    assert t.state.step == "work"
+
+
+def test_stale_button_answers_sensibly():
+    t = Talk()
+    t.send(Start())
+    t.tap("yes")
+    out = t.send(Choice("consent", "yes"))
+    assert out.says[0].text.msgid == "intake.stale_button" and t.state.step == "place"
+    out = t.send(Choice("place", "m:Nowhere"))
+    assert out.says[0].text.msgid == "intake.stale_button"
+
+
+def test_shared_contact_must_be_the_senders_own():
+    t = Talk()
+    to_summary(t)
+    t.tap("edit")
+    t.tap("phone")
+    t.send(SharedContact("+38631999888", own=False))
+    assert t.state.step == "phone" and t.msgids()[0] == "intake.contact_not_own"
+    t.send(SharedContact("38631999888", own=True))
+    assert t.state.step == "summary" and t.state.answers["phone"] == "+38631999888"
+
+
+def test_restart_in_the_middle_asks_first():
+    t = Talk()
+    t.send(Start())
+    t.tap("yes")
+    t.tap("m:Muta")
+    t.send(Start())
+    assert t.state.step == "confirm_restart"
+    t.tap("continue")
+    assert t.state.step == "dsp" and t.state.answers["municipality"] == "Muta"
+    t.send(Start())
+    t.tap("restart")
+    assert t.state.step == "consent" and "municipality" not in t.state.answers
+
+
+def test_open_request_start_shows_status_instead_of_a_second_request():
+    req = RequestInfo(7, "new", NOW, "slovenj-gradec")
+    t = Talk(Ctx(now=NOW, open_request=req, requests=(req,)))
+    out = t.send(Start())
+    assert out.says[0].text.msgid == "status.open" and out.says[0].text.params["id"] == 7
+    assert not t.effects
+
+
+def test_cancel_my_data_and_delete():
+    t = Talk()
+    t.send(Start())
+    t.tap("yes")
+    t.tap("m:Muta")
+    out = t.send(Command("moji_podatki"))
+    assert out.says[1].text.params["municipality"] == "Muta"
+    t.send(Command("izbrisi"))
+    assert t.state.step == "confirm_delete"
+    t.tap("keep")
+    assert t.state.step == "dsp"
+    t.send(Command("izbrisi"))
+    t.tap("delete")
+    assert isinstance(t.effects[-1], DeleteAll) and t.state.step == "idle"
+    t = Talk()
+    t.send(Start())
+    t.send(Command("preklici"))
+    assert isinstance(t.effects[-1], Forget) and t.state.step == "stopped"
+
+
+def test_help_repeats_the_current_question():
+    t = Talk()
+    t.send(Start())
+    t.tap("yes")
+    out = t.send(Command("pomoc"))
+    assert out.says[0].text.msgid == "help.text" and out.says[-1].text.msgid == "intake.ask_place"
+
+
+def test_state_survives_json_round_trip():
+    t = Talk()
+    to_summary(t)
+    again = State.from_json(t.state.to_json())
+    assert again == t.state
+    assert State.from_json({"step": "no-such-step"}) == State()
+
+
+@pytest.mark.parametrize("typed,expected", [
+    ("041 123 456", "+38641123456"), ("+386 41 123 456", "+38641123456"),
+    ("00386 41 123 456", "+38641123456"), ("041-123-456", "+38641123456"),
+    ("041/123 456", "+38641123456"), ("02 885 01 24", "+38628850124"),
+    ("+386 (0)41 123 456", "+38641123456"), ("386 41 123 456", "+38641123456"),
+    ("123", None), ("+43 664 1234567", None), ("041 123 45", None), ("telefon", None),
+])
+def test_phone_numbers(typed, expected):
+    assert normalize_phone(typed) == expected
+
+
+def test_phone_display():
+    assert display_phone("+38641123456") == "041 123 456"
+    assert display_phone("+38628850124") == "02 885 01 24"
