@@ -1,0 +1,134 @@
+"""An aiogram Dispatcher fed with built Update objects; the bot's session is a recorder."""
+
+import itertools
+from datetime import datetime, timezone
+
+import pytest
+from aiogram import Bot
+from aiogram.client.session.base import BaseSession
+from aiogram.methods import AnswerCallbackQuery, SendMessage
+from aiogram.types import CallbackQuery, Chat, Contact, Message, Update, User
+
+from bot.config import Settings
+from bot.i18n import Texts
+from bot.outbox import OutboxDispatcher
+from bot.sender import Sender
+from bot.service import IntakeService
+from bot.telegram import TelegramFront, make_dispatcher
+from storage.db import Database
+
+STAFF = -1001234
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
+
+
+class RecordingSession(BaseSession):
+    """Answers every Bot API call locally and keeps what was asked. `fail` holds exceptions to
+    raise for the next calls, in order."""
+
+    def __init__(self):
+        super().__init__()
+        self.requests = []
+        self.fail = []
+        self.ids = itertools.count(1000)
+
+    async def make_request(self, bot, method, timeout=None):
+        if self.fail:
+            exc = self.fail.pop(0)
+            if exc is not None:
+                raise exc(method)
+        self.requests.append(method)
+        if isinstance(method, SendMessage):
+            return Message(message_id=next(self.ids), date=NOW,
+                           chat=Chat(id=method.chat_id, type="private"), text=method.text)
+        if isinstance(method, AnswerCallbackQuery):
+            return True
+        return True
+
+    async def close(self):
+        pass
+
+    async def stream_content(self, *a, **kw):  # pragma: no cover
+        raise NotImplementedError
+
+    def sent(self, chat_id=None):
+        return [r for r in self.requests if isinstance(r, SendMessage)
+                and (chat_id is None or r.chat_id == chat_id)]
+
+
+class Harness:
+    def __init__(self, tmp_path):
+        self.settings = Settings(_env_file=None, bot_token="42:TEST", staff_chat_id=STAFF,
+                                 database_url=f"sqlite+aiosqlite:///{tmp_path}/bot.db")
+        self.session = RecordingSession()
+        self.bot = Bot(token="42:TEST", session=self.session)
+        self.db = Database(self.settings.database_url)
+        self.texts = Texts(self.settings.locales_dir)
+
+        self.clock = 0.0
+        self.slept = []
+
+        async def fake_sleep(seconds):  # time moves on without waiting
+            self.slept.append(seconds)
+            self.clock += seconds
+
+        self.sender = Sender(self.bot, sleep=fake_sleep, clock=lambda: self.clock,
+                             on_forbidden=self._forbidden)
+        self.unreachable = []
+        self.outbox = OutboxDispatcher(self.db, self.texts, self.sender.send_message, lambda: NOW)
+        self.service = IntakeService(self.db, self.settings, self.texts, clock=lambda: NOW)
+        self.front = TelegramFront(self.service, self.sender, self.texts, self.settings)
+        self.dp = make_dispatcher(self.front)
+        self.update_ids = itertools.count(1)
+        self.message_ids = itertools.count(1)
+
+    async def _forbidden(self, chat_id):
+        self.unreachable.append(chat_id)
+
+    async def feed(self, update):
+        await self.dp.feed_update(self.bot, update)
+
+    def user(self, uid):
+        return User(id=uid, is_bot=False, first_name="Ana")
+
+    async def text(self, uid, text, chat_type="private", chat_id=None, update_id=None,
+                   **extra):
+        chat = Chat(id=chat_id or uid, type=chat_type)
+        msg = Message(message_id=next(self.message_ids), date=NOW, chat=chat,
+                      from_user=self.user(uid), text=text, **extra)
+        update = Update(update_id=update_id or next(self.update_ids), message=msg)
+        await self.feed(update)
+        return update
+
+    async def contact(self, uid, phone, owner):
+        msg = Message(message_id=next(self.message_ids), date=NOW, chat=Chat(id=uid, type="private"),
+                      from_user=self.user(uid),
+                      contact=Contact(phone_number=phone, first_name="A", user_id=owner))
+        await self.feed(Update(update_id=next(self.update_ids), message=msg))
+
+    async def tap(self, uid, data, update_id=None):
+        msg = Message(message_id=1, date=NOW, chat=Chat(id=uid, type="private"), text="…")
+        query = CallbackQuery(id=str(next(self.update_ids)), from_user=self.user(uid),
+                              chat_instance="ci", message=msg, data=data)
+        update = Update(update_id=update_id or next(self.update_ids), callback_query=query)
+        await self.feed(update)
+        return update
+
+    def last_buttons(self, uid):
+        for req in reversed(self.session.sent(uid)):
+            markup = req.reply_markup
+            if markup is not None and getattr(markup, "inline_keyboard", None):
+                return {b.text: b.callback_data for row in markup.inline_keyboard for b in row}
+        return {}
+
+    async def press(self, uid, label):
+        buttons = self.last_buttons(uid)
+        assert label in buttons, f"{label!r} not among {list(buttons)}"
+        await self.tap(uid, buttons[label])
+
+
+@pytest.fixture
+async def h(tmp_path):
+    harness = Harness(tmp_path)
+    await harness.db.create_all()
+    yield harness
+    await harness.db.dispose()

@@ -1,0 +1,155 @@
+"""Handlers through Dispatcher.feed_update: the texts and keyboards a resident would see."""
+
+from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter, TelegramServerError
+from aiogram.types import ReplyKeyboardMarkup
+
+from storage import repo
+
+from .conftest import STAFF
+
+U = 501
+
+
+async def complete_intake(h, uid=U):
+    await h.text(uid, "/start letak")
+    await h.press(uid, "Da, strinjam se")
+    await h.text(uid, "živim v Kotljah")
+    await h.press(uid, "Da")
+    await h.press(uid, "Eno leto ali več")
+    await h.press(uid, "Nič od tega")
+    await h.press(uid, "Ne, preskočite")
+    await h.press(uid, "Preskoči")
+    await h.press(uid, "Ana")
+    await h.text(uid, "041 123 456")
+    await h.press(uid, "Dopoldne")
+    await h.press(uid, "✅ Potrdi")
+
+
+async def test_start_welcomes_and_asks_for_consent_with_buttons(h):
+    await h.text(U, "/start")
+    texts = [m.text for m in h.session.sent(U)]
+    assert texts[0].startswith("Pozdravljeni!")
+    assert any("Socialna aktivacija" in t for t in texts)
+    assert any("Informacijskem pooblaščencu" in t for t in texts)  # the privacy notice
+    assert list(h.last_buttons(U)) == ["Da, strinjam se", "Ne, ne strinjam se"]
+
+
+async def test_whole_intake_reaches_the_staff_chat_once(h):
+    await complete_intake(h)
+    last = h.session.sent(U)[-2].text
+    assert "Vaša prošnja je oddana" in last and "Slovenj Gradec" in last
+    await h.outbox.run_once()
+    [notice] = h.session.sent(STAFF)
+    assert "Lokacija: Slovenj Gradec" in notice.text and "Kotlje" in notice.text
+    assert "041 123 456" in notice.text and "dolgotrajni prejemnik DSP" in notice.text
+    await h.tap(U, "s|summary|confirm")  # an old Potrdi button pressed again
+    await h.outbox.run_once()
+    assert len(h.session.sent(STAFF)) == 1
+    async with h.db.transaction() as s:
+        assert len(await repo.requests_of(s, U)) == 1
+
+
+async def test_double_tap_on_confirm_yields_one_request(h):
+    await h.text(U, "/start")
+    await h.press(U, "Da, strinjam se")
+    await h.press(U, "Muta")
+    for label in ("Ne", "Nič od tega", "Ne, preskočite", "Preskoči", "Ana"):
+        await h.press(U, label)
+    await h.text(U, "Raje mi pišite tukaj")  # a reply-keyboard button sends its label
+    confirm = h.last_buttons(U)["✅ Potrdi"]
+    await h.tap(U, confirm)
+    await h.tap(U, confirm)
+    async with h.db.transaction() as s:
+        assert len(await repo.requests_of(s, U)) == 1
+    assert "že oddana" in h.session.sent(U)[-1].text
+
+
+async def test_repeated_update_is_handled_once(h):
+    await h.text(U, "/start")
+    await h.press(U, "Da, strinjam se")
+    before = len(h.session.sent(U))
+    update = await h.text(U, "Mežica")
+    after = len(h.session.sent(U))
+    await h.feed(update)  # Telegram delivers it again
+    assert len(h.session.sent(U)) == after > before
+    state = await h.service.current_step(U)
+    assert state.step == "dsp"
+
+
+async def test_phone_step_offers_share_button_and_checks_owner(h):
+    await h.text(U, "/start")
+    await h.press(U, "Da, strinjam se")
+    await h.press(U, "Muta")
+    for label in ("Ne", "Nič od tega", "Ne, preskočite", "Preskoči", "Ana"):
+        await h.press(U, label)
+    markup = h.session.sent(U)[-1].reply_markup
+    assert isinstance(markup, ReplyKeyboardMarkup) and markup.keyboard[0][0].request_contact
+    await h.contact(U, "+38631000111", owner=999)
+    assert "svojo številko" in h.session.sent(U)[-2].text
+    await h.contact(U, "+38631000111", owner=U)
+    assert (await h.service.current_step(U)).step == "call_time"
+
+
+async def test_media_and_gibberish_get_a_kind_reply_and_the_question(h):
+    await h.text(U, "/start")
+    await h.press(U, "Da, strinjam se")
+    n = len(h.session.sent(U))
+    await h.text(U, "🙂")
+    replies = [m.text for m in h.session.sent(U)[n:]]
+    assert "Tega kraja žal ne poznam" in replies[0] and "V kateri občini" in replies[-1]
+
+
+async def test_group_chats_other_than_staff_are_ignored(h):
+    await h.text(U, "/start", chat_type="group", chat_id=-555)
+    assert h.session.sent() == []
+
+
+async def test_forged_callback_changes_nothing(h):
+    await h.text(U, "/start")
+    await h.tap(U, "s|summary|confirm")
+    await h.tap(U, "garbage")
+    assert (await h.service.current_step(U)).step == "consent"
+    assert sum("ne velja več" in m.text for m in h.session.sent(U)) == 2
+
+
+async def test_429_and_5xx_are_retried_and_403_marks_unreachable(h):
+    def retry(method):
+        return TelegramRetryAfter(method=method, message="Too Many Requests", retry_after=1)
+
+    def server(method):
+        return TelegramServerError(method=method, message="Bad Gateway")
+
+    h.session.fail = [retry, server]
+    await h.text(U, "/start")
+    assert h.session.sent(U)[0].text.startswith("Pozdravljeni!")
+    assert 1.0 in h.slept  # waited out retry_after
+
+    def forbidden(method):
+        return TelegramForbiddenError(method=method, message="bot was blocked by the user")
+
+    h.session.fail = [forbidden]
+    await h.text(U, "/pomoc")
+    assert h.unreachable == [U]
+
+
+async def test_every_callback_fits_telegram_limit(h):
+    await h.text(U, "/start")
+    await h.press(U, "Da, strinjam se")
+    await h.text(U, "Tolsti Vrh")
+    for req in h.session.sent(U):
+        markup = req.reply_markup
+        for row in getattr(markup, "inline_keyboard", None) or []:
+            for b in row:
+                assert len(b.callback_data.encode()) <= 64
+
+
+async def test_delete_tells_staff_without_personal_data(h):
+    await complete_intake(h)
+    await h.outbox.run_once()
+    await h.text(U, "/izbrisi")
+    await h.press(U, "Da, izbriši vse")
+    await h.outbox.run_once()
+    notice = h.session.sent(STAFF)[-1].text
+    assert "umaknjena" in notice and "041" not in notice and "Ana" not in notice
+    async with h.db.transaction() as s:
+        assert await repo.requests_of(s, U) == []
