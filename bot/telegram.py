@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from aiogram import Bot, Dispatcher, F, Router
-from aiogram.client.default import DefaultBotProperties
+from aiogram import BaseMiddleware, Bot, Dispatcher, F, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import (CallbackQuery, ErrorEvent, InlineKeyboardButton,
                            InlineKeyboardMarkup, KeyboardButton, Message, ReplyKeyboardMarkup,
-                           ReplyKeyboardRemove)
+                           ReplyKeyboardRemove, Update)
 
 from dialogs.intake import Choice, Command, Event, Media, SharedContact, Start, Typed
 from dialogs.replies import Say
@@ -19,7 +18,7 @@ from dialogs.replies import Say
 from .config import Settings
 from .i18n import Texts
 from .sender import Sender, Undeliverable
-from .service import IntakeService, Person
+from .service import IntakeService, KeyedLocks, Person
 
 log = logging.getLogger("korak.bot")
 
@@ -147,11 +146,30 @@ class TelegramFront:
 def make_bot(settings: Settings) -> Bot:
     api = TelegramAPIServer.from_base(settings.telegram_api_url.rstrip("/"))
     session = AiohttpSession(api=api)
-    return Bot(token=settings.bot_token or "", session=session,
-               default=DefaultBotProperties(link_preview_is_disabled=True))
+    return Bot(token=settings.bot_token or "", session=session)
+
+
+class PerUserOrder(BaseMiddleware):
+    """Updates of one person are handled one after another, in the order they came; different
+    people are handled concurrently."""
+
+    def __init__(self) -> None:
+        self.locks = KeyedLocks()
+
+    async def __call__(self, handler, event: Update, data: dict[str, Any]) -> Any:
+        user = None
+        if event.message is not None and event.message.from_user is not None:
+            user = event.message.from_user.id
+        elif event.callback_query is not None:
+            user = event.callback_query.from_user.id
+        if user is None:
+            return await handler(event, data)
+        async with self.locks.lock(user):
+            return await handler(event, data)
 
 
 def make_dispatcher(front: TelegramFront) -> Dispatcher:
     dp = Dispatcher()
+    dp.update.outer_middleware(PerUserOrder())
     dp.include_router(front.router)
     return dp

@@ -1,0 +1,62 @@
+// Starts telegram-test-api on 127.0.0.1 with the small fixes aiogram 3 needs:
+//  1. getMe lacks `is_bot`;                2. getUpdates ignores the long-poll `timeout`;
+//  3. callback queries lack `chat_instance`; 4. sendMessage returns `date` in milliseconds;
+//  5. answerCallbackQuery answers `null` where the Bot API answers `true`.
+// Usage: node launcher.js PORT
+'use strict';
+const path = require('path');
+const lib = path.join(__dirname, 'node_modules', 'telegram-test-api', 'lib');
+const { handle } = require(path.join(lib, 'routes', 'bot', 'utils'));
+
+// Route modules are patched before the route index reads them.
+require(path.join(lib, 'routes', 'bot', 'getMe')).getMe = (app) => {
+  handle(app, '/bot:token/getMe', (_req, res) => {
+    res.sendResult({ ok: true, result: { id: 666, is_bot: true, first_name: 'korak test', username: 'KorakTestBot' } });
+  });
+};
+require(path.join(lib, 'routes', 'bot', 'answerCallbackQuery')).answerCallbackQuery = (app) => {
+  handle(app, '/bot:token/answerCallbackQuery', (_req, res) => res.sendResult({ ok: true, result: true }));
+};
+require(path.join(lib, 'routes', 'bot', 'getUpdates')).getUpdates = (app, server) => {
+  handle(app, '/bot:token/getUpdates', (req, res) => {
+    const token = req.params.token;
+    const timeout = Number((req.body && req.body.timeout) || (req.query && req.query.timeout) || 0);
+    const deadline = Date.now() + Math.min(timeout, 30) * 1000;
+    let gone = false; // a killed bot's poll must not swallow the next updates
+    res.on('close', () => { gone = true; });
+    const poll = () => {
+      if (gone) return;
+      const result = server.getUpdates(token);
+      if (result.length > 0 || Date.now() >= deadline) {
+        res.sendResult({ ok: true, result });
+      } else {
+        setTimeout(poll, 50);
+      }
+    };
+    poll();
+  });
+};
+
+const TelegramServer = require('telegram-test-api');
+const formatUpdate = TelegramServer.formatUpdate;
+TelegramServer.formatUpdate = (update) => {
+  const out = formatUpdate(update);
+  if (out.callback_query) {
+    out.callback_query.chat_instance = String(out.callback_query.chat_instance || 'korak-test');
+  }
+  return out;
+};
+const addBotMessage = TelegramServer.prototype.addBotMessage;
+TelegramServer.prototype.addBotMessage = function patched(raw, token) {
+  const msg = addBotMessage.call(this, raw, token);
+  return { ...msg, date: Math.floor(msg.date / 1000) };
+};
+
+const port = Number(process.argv[2] || 9000);
+const server = new TelegramServer({ port, host: '127.0.0.1', storeTimeout: 3600 });
+server.start().then(() => {
+  process.stdout.write(`ready ${port}\n`);
+});
+const stop = () => server.stop().then(() => process.exit(0));
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

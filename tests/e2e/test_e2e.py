@@ -1,0 +1,209 @@
+"""The real `korak run` process against telegram-test-api on 127.0.0.1: a resident completes
+intake by tapping and the staff chat is told; the process is killed mid-intake and restarted,
+and the next resident carries on without repeating answers."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+TOKEN = "123456:korak-e2e"
+STAFF = -100777
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(shutil.which("node") is None or not (HERE / "node_modules").exists(),
+                       reason="node or tests/e2e/node_modules missing (scripts/test.sh installs it)"),
+]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Emulator:
+    def __init__(self, port):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen(["node", str(HERE / "launcher.js"), str(port)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        line = self.proc.stdout.readline()
+        assert line.startswith("ready"), line
+
+    def post(self, path, body):
+        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def person(self, uid, chat_id=None, chat_type="private"):
+        user = {"id": uid, "is_bot": False, "first_name": f"Oseba{uid}"}
+        chat = {"id": chat_id or uid, "type": chat_type, "first_name": f"Oseba{uid}"}
+        return user, chat
+
+    def say(self, uid, text, chat_id=None, chat_type="private"):
+        user, chat = self.person(uid, chat_id, chat_type)
+        self.post("/sendMessage", {"botToken": TOKEN, "from": user, "chat": chat, "text": text,
+                                   "date": int(time.time())})
+
+    def tap(self, uid, data):
+        user, chat = self.person(uid)
+        message = {"message_id": 1, "date": int(time.time()), "chat": chat, "text": "…"}
+        self.post("/sendCallback", {"botToken": TOKEN, "from": user, "message": message,
+                                    "data": data})
+
+    def inbox(self, chat_id):
+        """Bot messages to this chat not read yet."""
+        out = self.post("/getUpdates", {"token": TOKEN, "chatId": chat_id})
+        return [u["message"] for u in out["result"]]
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Chat:
+    """What one person has seen, read from the emulator as it arrives."""
+
+    def __init__(self, emu, uid):
+        self.emu, self.uid, self.seen = emu, uid, []
+
+    def wait(self, needle, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            self.seen += self.emu.inbox(self.uid)
+            for m in self.seen:
+                if needle in (m.get("text") or ""):
+                    return m
+            time.sleep(0.05)
+        raise AssertionError(f"{needle!r} never arrived; saw: {[m.get('text') for m in self.seen][-5:]}")
+
+    def button(self, label, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            self.seen += self.emu.inbox(self.uid)
+            for m in reversed(self.seen):
+                markup = m.get("reply_markup") or {}
+                for row in markup.get("inline_keyboard", []):
+                    for b in row:
+                        if b["text"] == label:
+                            return b["callback_data"]
+            time.sleep(0.05)
+        raise AssertionError(f"no button {label!r}")
+
+    def press(self, label):
+        data = self.button(label)
+        self.seen.clear()
+        self.emu.tap(self.uid, data)
+
+    def say(self, text):
+        self.seen.clear()
+        self.emu.say(self.uid, text)
+
+
+@pytest.fixture
+def emulator():
+    emu = Emulator(free_port())
+    yield emu
+    emu.stop()
+
+
+def start_bot(emu, db_path, log):
+    env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": emu.url,
+           "DATABASE_URL": f"sqlite+aiosqlite:///{db_path}", "STAFF_CHAT_ID": str(STAFF),
+           "OUTBOX_TICK_SECONDS": "1", "LOG_FORMAT": "json"}
+    return subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+def test_intake_end_to_end_and_resume_after_kill(emulator, tmp_path):
+    log = open(tmp_path / "bot.log", "w")
+    bot = start_bot(emulator, tmp_path / "e2e.db", log)
+    try:
+        a = Chat(emulator, 7001)
+        a.say("/start")
+        a.wait("Pozdravljeni")
+        a.press("Da, strinjam se")
+        a.wait("V kateri občini živite")
+        a.say("Mislinja")
+        a.wait("lokacija programa je Slovenj Gradec")
+        a.press("Ne")
+        a.press("Nič od tega")
+        a.press("Ne, preskočite")
+        a.press("Preskoči")
+        a.press("Oseba7001")
+        a.wait("Na katero številko")
+        a.say("031 222 333")
+        a.press("Popoldne")
+        a.wait("Preverite svoje odgovore")
+        a.press("✅ Potrdi")
+        a.wait("Vaša prošnja je oddana")
+        staff = Chat(emulator, STAFF)
+        notice = staff.wait("Nova prošnja")
+        assert "Lokacija: Slovenj Gradec" in notice["text"] and "031 222 333" in notice["text"]
+
+        # A second resident is in the middle of the questions when the process dies.
+        b = Chat(emulator, 7002)
+        b.say("/start")
+        b.press("Da, strinjam se")
+        b.say("v Vuhredu")
+        b.wait("lokacija programa je Radlje ob Dravi")
+        b.press("Da")
+        b.wait("Koliko časa")
+        bot.send_signal(signal.SIGKILL)
+        bot.wait(10)
+        bot = start_bot(emulator, tmp_path / "e2e.db", log)
+        b.press("Eno leto ali več")  # the button of the message sent before the crash
+        b.wait("Kaj od tega velja za vas")
+        b.press("Nič od tega")
+        b.press("Ne, preskočite")
+        b.press("Preskoči")
+        b.press("Oseba7002")
+        b.wait("Na katero številko")
+        b.say("Raje mi pišite tukaj")
+        summary = b.wait("Preverite svoje odgovore")["text"]
+        assert "Vuhred" in summary and "Da, Eno leto ali več" in summary
+        b.press("✅ Potrdi")
+        b.wait("Vaša prošnja je oddana")
+        staff.seen.clear()
+        notice = staff.wait("Nova prošnja")
+        assert "Lokacija: Radlje ob Dravi" in notice["text"]
+        assert "dolgotrajni prejemnik DSP" in notice["text"]
+        # nobody was asked the same question twice after the restart
+        asked = [m["text"] for m in b.seen]
+        assert not any("Ali prejemate denarno socialno pomoč" in t for t in asked)
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        try:
+            bot.wait(10)
+        except subprocess.TimeoutExpired:
+            bot.kill()
+        log.close()
+    text = (tmp_path / "bot.log").read_text()
+    assert "Traceback" not in text
+    for secret in ("031 222 333", "+38631222333", "Oseba7001", "Vuhred"):
+        assert secret not in text, f"personal data in the log: {secret}"
+
+
+def test_run_without_token_says_what_to_set(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "BOT_TOKEN"}
+    proc = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "Manjka BOT_TOKEN: nastavite ga v datoteki .env ali v okolju (glejte .env.example)."]
