@@ -20,7 +20,7 @@ import csv
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 KOROSKA = "Koroška"
@@ -384,18 +384,27 @@ def _prefer_koroska(data: _Data, matches: list[_Match]) -> list[_Match]:
     return local or matches
 
 
-def _typo_alternatives(data: _Data, words: list[str]) -> list[set[str]]:
-    out: list[set[str]] = []
-    for w in words:
-        alts: set[str] = set()
-        budget = _typo_budget(w)
-        if budget and w not in _FILLER:
-            for d in _deletes(w, budget):
-                for form in data.typo_index.get(d, ()):
-                    if form[0] == w[0] and form != w and _distance(w, form, budget) <= budget:
-                        alts.add(form)
-        out.append(alts)
-    return out
+def _typo_alternatives(data: _Data, words: list[str], only: set[int] | None = None
+                       ) -> list[set[str]]:
+    """For each word (or only those at the given positions), the known name forms one typo
+    away from it."""
+    return [set(_typos_of(w)) if (only is None or i in only) else set()
+            for i, w in enumerate(words)]
+
+
+@lru_cache(maxsize=8192)
+def _typos_of(word: str) -> frozenset[str]:
+    data = _data()
+    budget = _typo_budget(word)
+    if not budget or word in _FILLER:
+        return frozenset()
+    candidates: set[str] = set()
+    for d in _deletes(word, budget):
+        candidates |= data.typo_index.get(d, set())
+    return frozenset(form for form in candidates
+                     if form[0] == word[0] and form != word
+                     and abs(len(form) - len(word)) <= budget
+                     and _distance(word, form, budget) <= budget)
 
 
 # --------------------------------------------------------------------------- deciding
@@ -445,7 +454,7 @@ def resolve(text: str) -> Resolution:
     loose = [i for i, w in enumerate(words) if i not in covered and _typo_budget(w)
              and w not in _FILLER]
     if loose and (not matches or postal_muni is None):
-        alternatives = _typo_alternatives(data, words)
+        alternatives = _typo_alternatives(data, words, set(loose) if matches else None)
         if any(alternatives):
             fuzzy = _find(data, words, alternatives)
             if matches:
