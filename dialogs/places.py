@@ -39,7 +39,7 @@ _COMMON_WORDS = {
 _PREPOSITIONS = {"v", "na", "iz", "z", "s", "pri", "od", "do"}
 # Words around a place that carry no place information.
 _FILLER = {
-    "v", "na", "iz", "z", "s", "iz", "pri", "od", "do", "blizu", "zivim", "zivimo", "sem", "smo",
+    "v", "na", "iz", "z", "s", "pri", "od", "do", "blizu", "zivim", "zivimo", "sem", "smo",
     "doma", "stanujem", "stanujemo", "prihajam", "obcina", "obcini", "obcine", "mesto", "vas",
     "kraj", "je", "moj", "moja", "in", "pa", "ja", "da", "tam", "tu", "ulica", "cesta",
 }
@@ -218,7 +218,6 @@ class _Data:
     entries: list[_Entry]
     by_first: dict[str, list[int]]
     typo_index: dict[str, set[str]]
-    canonical: dict[str, str]
 
 
 def _read(name: str) -> list[dict[str, str]]:
@@ -271,7 +270,6 @@ def _data() -> _Data:
 
     by_first: dict[str, list[int]] = {}
     typo_index: dict[str, set[str]] = {}
-    canonical: dict[str, str] = {}
     for idx, e in enumerate(entries):
         for form in e.slots[0]:
             by_first.setdefault(form, []).append(idx)
@@ -281,10 +279,8 @@ def _data() -> _Data:
             for form in slot:
                 for d in _deletes(form, _typo_budget(form)):
                     typo_index.setdefault(d, set()).add(form)
-    for m in region_of:
-        canonical[fold(m)] = m
     return _Data(region_of, site_of, postal, centre_of_region, centre_of_seat_area, entries,
-                 by_first, typo_index, canonical)
+                 by_first, typo_index)
 
 
 def municipalities_of_site(site: str) -> list[str]:
@@ -508,14 +504,9 @@ def resolve(text: str) -> Resolution:
     return UNKNOWN
 
 
-def canonical_municipality(name: str) -> str | None:
-    """The official short name for a folded spelling of a municipality name, or None."""
-    return _data().canonical.get(fold(name).strip())
-
-
 __all__ = [
     "Candidate", "Resolution", "UNKNOWN", "resolve", "fold", "tokens", "word_forms",
     "koroska_municipalities", "municipalities_of_site", "site_of", "region_of",
-    "all_municipalities", "canonical_municipality", "KOROSKA", "SITES",
+    "all_municipalities", "KOROSKA", "SITES",
 ]
 
