@@ -12,9 +12,11 @@ from storage.db import Database
 from . import logs
 from .config import Settings
 from .i18n import Texts
+from .handoff import HandoffService
 from .outbox import OutboxDispatcher
 from .sender import Sender
 from .service import IntakeService, utcnow
+from .staff import StaffFront
 from .telegram import TelegramFront, make_bot, make_dispatcher
 
 log = logging.getLogger("korak")
@@ -27,22 +29,40 @@ async def run_bot(settings: Settings) -> None:
     texts = Texts(settings.locales_dir, settings.locale, settings.timezone)
     bot = make_bot(settings)
 
+    outbox: OutboxDispatcher | None = None
+
     async def unreachable(chat_id: int) -> None:
+        if chat_id < 0:  # the staff chat itself: nobody to mark, the log says it
+            log.error("the bot cannot write to the staff chat")
+            return
         async with db.transaction() as s:
-            await repo.mark_unreachable(s, chat_id, utcnow())
+            changed = await repo.mark_unreachable(s, chat_id, utcnow(), settings.staff_chat_id)
+        if changed and outbox is not None:
+            outbox.kick()
 
     sender = Sender(bot, on_forbidden=unreachable)
-    outbox = OutboxDispatcher(db, texts, sender.send_message, utcnow)
+    outbox = OutboxDispatcher(db, texts, sender, utcnow, settings.staff_topics)
     service = IntakeService(db, settings, texts, on_outbox=outbox.kick)
+    handoff = HandoffService(db, settings, utcnow, on_outbox=outbox.kick)
     front = TelegramFront(service, sender, texts, settings)
-    dp = make_dispatcher(front)
+    staff = StaffFront(handoff, sender, texts, settings)
+    dp = make_dispatcher(front, staff.router)
+
+    async def tick() -> None:
+        """Plan what has fallen due (reminders, the digest), then send the outbox."""
+        try:
+            await handoff.plan()
+        except Exception:
+            log.exception("planning reminders failed")
+        await outbox.run_once()
+
     scheduler = AsyncIOScheduler(timezone=settings.timezone)
-    scheduler.add_job(outbox.run_once, "interval", seconds=settings.outbox_tick_seconds,
+    scheduler.add_job(tick, "interval", seconds=settings.outbox_tick_seconds,
                       max_instances=1, coalesce=True, id="outbox")
     scheduler.start()
     log.info("korak started")
     try:
-        await outbox.run_once()  # what fell due while the bot was down
+        await tick()  # what fell due while the bot was down
         await dp.start_polling(bot, allowed_updates=["message", "callback_query"])
     finally:
         scheduler.shutdown(wait=False)

@@ -29,6 +29,42 @@ class Settings(BaseSettings):
     outbox_tick_seconds: float = 5.0
     log_format: str = "text"  # text | json
     log_level: str = "INFO"
+    # the coordinators' queue
+    working_hours: str = "08:00-15:00"
+    working_days: str = "1-5"  # 1 = Monday … 7 = Sunday; Slovenian public holidays are off
+    unclaimed_alert_hours: float = 8.0  # working hours before an unclaimed request is flagged
+    outcome_alert_days: int = 2  # working days a claimed request may go without an outcome
+    digest_time: str = "08:00"  # the daily digest on working days
+    staff_topics: Annotated[dict[str, int], NoDecode] = {}  # site=topic id, for forum groups
+
+    @field_validator("working_hours")
+    @classmethod
+    def _check_span(cls, value: str) -> str:
+        from dialogs.workhours import parse_span
+        parse_span(value)
+        return value
+
+    @field_validator("working_days")
+    @classmethod
+    def _check_days(cls, value: str) -> str:
+        from dialogs.workhours import parse_weekdays
+        parse_weekdays(value)
+        return value
+
+    @field_validator("digest_time")
+    @classmethod
+    def _check_clock(cls, value: str) -> str:
+        from dialogs.workhours import parse_clock
+        parse_clock(value)
+        return value
+
+    @field_validator("staff_topics", mode="before")
+    @classmethod
+    def _split_topics(cls, value: object) -> object:
+        if isinstance(value, str):
+            pairs = (part.split("=", 1) for part in value.split(",") if part.strip())
+            return {site.strip(): int(topic) for site, topic in pairs}
+        return value
 
     @field_validator("coordinator_ids", mode="before")
     @classmethod

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import gettext
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_timedelta
 
-from dialogs.replies import Text
+from dialogs.replies import Lines, Text
 
 
 class Texts:
@@ -23,7 +23,9 @@ class Texts:
     def __call__(self, msgid: str, **params: Any) -> str:
         return self.render(Text(msgid, params))
 
-    def render(self, text: Text) -> str:
+    def render(self, text: Text | Lines) -> str:
+        if isinstance(text, Lines):
+            return "\n".join(str(self.value(item)) for item in text.items)
         if text.plural is not None:
             template = self.catalog.ngettext(text.msgid, text.plural[0], text.plural[1])
         else:
@@ -32,8 +34,11 @@ class Texts:
         return template.format(**params)
 
     def value(self, val: Any) -> Any:
-        if isinstance(val, Text):
+        if isinstance(val, (Text, Lines)):
             return self.render(val)
+        if isinstance(val, timedelta):  # "3 ure", "2 dni"
+            return format_timedelta(max(val, timedelta(minutes=1)), threshold=1.5,
+                                    locale=self.locale)
         if isinstance(val, datetime):
             local = val.astimezone(self.tz) if val.tzinfo else val.replace(tzinfo=self.tz)
             return format_datetime(local, "d. M. yyyy 'ob' H.mm", tzinfo=self.tz, locale=self.locale)

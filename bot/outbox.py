@@ -1,88 +1,180 @@
-"""Sends what the outbox holds: staff notifications now, reminders and escalations later.
-APScheduler only ticks this; the database is the truth."""
+"""Sends what the outbox holds: request cards, messages relayed both ways, reminders and the
+digest. APScheduler only ticks this; the database is the truth. A row is rendered when it is
+sent, from the state of the request then, so a card never shows yesterday's status."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from dialogs.intake import describe
+from dialogs import handoff
+from dialogs.replies import N_, Text
 from storage import repo
 from storage.db import Database
 
+from .handoff import view
 from .i18n import Texts
-from .sender import Undeliverable
+from .sender import Sender, Undeliverable
+from .telegram import card_markup
 
 log = logging.getLogger("korak.outbox")
 
-Send = Callable[[int, str], Awaitable[object]]
+
+@dataclass
+class Delivery:
+    chat_id: int
+    text: str
+    markup: Any = None
+    reply_to: int | None = None
+    thread: int | None = None
+    card_of: int | None = None  # the sent message becomes this request's card
+    about: int | None = None  # the sent message belongs to this request (replies reach it)
+    edit: int | None = None  # edit this message instead of sending a new one
 
 
 class OutboxDispatcher:
-    def __init__(self, db: Database, texts: Texts, send: Send,
-                 clock: Callable[[], datetime]) -> None:
-        self.db, self.texts, self.send, self.clock = db, texts, send, clock
+    def __init__(self, db: Database, texts: Texts, sender: Sender,
+                 clock: Callable[[], datetime], topics: dict[str, int] | None = None) -> None:
+        self.db, self.texts, self.sender, self.clock = db, texts, sender, clock
+        self.topics = topics or {}
         self._running = asyncio.Lock()
+        self._again = False
         self._tasks: set[asyncio.Task] = set()
 
     def kick(self) -> None:
-        """Send what is due soon, without waiting for the next tick."""
+        """Send what is due now, without waiting for the next tick."""
         task = asyncio.get_running_loop().create_task(self.run_once())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def run_once(self) -> int:
-        """Claim and send due rows; returns how many were sent."""
+        """Claim and send due rows; returns how many were sent. A kick that arrives while a
+        run is going makes that run look once more before it stops."""
         if self._running.locked():
+            self._again = True
             return 0
         sent = 0
         async with self._running:
             while True:
+                self._again = False
                 async with self.db.transaction() as s:
                     rows = await repo.claim_due(s, self.clock(), limit=20)
                     work = [(r.id, r.kind, r.chat_id, dict(r.payload), r.attempts) for r in rows]
                 if not work:
+                    if self._again:
+                        continue
                     return sent
                 for row_id, kind, chat_id, payload, attempts in work:
                     sent += await self._deliver(row_id, kind, chat_id, payload, attempts)
 
+    async def _finish(self, row_id: int, error: str | None = None,
+                      retry_at: datetime | None = None) -> None:
+        async with self.db.transaction() as s:
+            await repo.finish_outbox(s, row_id, self.clock(), error=error, retry_at=retry_at)
+
     async def _deliver(self, row_id: int, kind: str, chat_id: int | None, payload: dict,
                        attempts: int) -> int:
         try:
-            text = await self._render(kind, payload)
+            deliveries = await self._render(kind, chat_id, payload) if chat_id else []
         except Exception:
             log.exception("outbox row could not be rendered", extra={"outbox_id": row_id})
-            text = None
-        if text is None or chat_id is None:
-            async with self.db.transaction() as s:
-                await repo.finish_outbox(s, row_id, self.clock(), error="nothing to send")
+            deliveries = []
+        if not deliveries:
+            await self._finish(row_id, error="nothing to send")
             return 0
         try:
-            await self.send(chat_id, text)
+            for d in deliveries:
+                await self._send(d)
         except Undeliverable as exc:
             retry = None
             if str(exc) != "forbidden" and attempts < 8:
                 retry = self.clock() + timedelta(seconds=min(3600, 30 * 2 ** attempts))
-            async with self.db.transaction() as s:
-                await repo.finish_outbox(s, row_id, self.clock(), error=str(exc), retry_at=retry)
+            await self._finish(row_id, error=str(exc), retry_at=retry)
             log.warning("outbox send failed", extra={"outbox_id": row_id, "error": str(exc)})
             return 0
-        async with self.db.transaction() as s:
-            await repo.finish_outbox(s, row_id, self.clock())
+        await self._finish(row_id)
         return 1
 
-    async def _render(self, kind: str, payload: dict) -> str | None:
-        if kind == "staff_new_request":
+    async def _send(self, d: Delivery) -> None:
+        if d.edit is not None:
+            await self.sender.edit_text(d.chat_id, d.edit, d.text, reply_markup=d.markup)
+            return
+        kwargs: dict[str, Any] = {}
+        if d.markup is not None:
+            kwargs["reply_markup"] = d.markup
+        if d.reply_to is not None:
+            kwargs["reply_to_message_id"] = d.reply_to
+            kwargs["allow_sending_without_reply"] = True
+        if d.thread is not None:
+            kwargs["message_thread_id"] = d.thread
+        msg = await self.sender.send_message(d.chat_id, d.text, **kwargs)
+        message_id = getattr(msg, "message_id", None)
+        request_id = d.card_of or d.about
+        if message_id is not None and request_id is not None:
             async with self.db.transaction() as s:
-                req = await repo.get_request(s, payload["request_id"])
-                if req is None:  # deleted before it was announced
-                    return None
-                params = {**describe(req.answers), "id": req.id,
-                          "date": repo.as_utc(req.created_at)}
-            return self.texts("staff.new_request", **params)
+                await repo.remember_staff_message(s, d.chat_id, message_id, request_id,
+                                                  card=d.card_of is not None)
+
+    async def _request(self, request_id: int | None):
+        """The request with its handoff view, or (None, None) when it has been deleted."""
+        if request_id is None:
+            return None, None
+        async with self.db.transaction() as s:
+            req = await repo.get_request(s, request_id)
+            if req is None:
+                return None, None
+            return req, view(req, await repo.resident_unreachable(s, req.telegram_id))
+
+    async def _render(self, kind: str, chat_id: int, payload: dict) -> list[Delivery]:
+        t, now = self.texts, self.clock()
         if kind == "staff_request_deleted":
-            return self.texts("staff.request_deleted", id=payload["id"])
+            return [Delivery(chat_id, t("staff.request_deleted", id=payload["id"]))]
+        if kind == "staff_digest":
+            async with self.db.transaction() as s:
+                reqs = [view(r) for r in await repo.open_requests(s)]
+            return [Delivery(chat_id, t.render(handoff.digest(reqs, now).text))]
+        req, current = await self._request(payload.get("request_id"))
+        if req is None:  # deleted before this was sent: nothing is said about it
+            return []
+        if kind == "staff_new_request":
+            say = handoff.card(current, now)
+            return [Delivery(chat_id, t.render(say.text), card_markup(t, say, req.id),
+                             thread=self.topics.get(req.site or ""), card_of=req.id)]
+        if kind == "resident_claimed":
+            return [Delivery(req.chat_id, t("handoff.resident_claimed", name=payload["name"]))]
+        if kind == "relay_to_resident":
+            text = t("relay.from_coordinator", name=payload["name"], text=payload["text"])
+            return [Delivery(req.chat_id, text)]
+        reply_to = req.card_message_id if req.card_chat_id == chat_id else None
+        if kind == "relay_to_staff":
+            text = t("relay.from_resident", id=req.id, name=req.answers.get("name") or "—",
+                     text=payload["text"])
+            return [Delivery(chat_id, text, reply_to=reply_to, about=req.id,
+                             thread=self.topics.get(req.site or ""))]
+        if kind == "staff_unreachable":
+            out = [Delivery(chat_id, t("handoff.resident_blocked", id=req.id),
+                            reply_to=reply_to, about=req.id)]
+            if reply_to is not None:  # the card says so too
+                say = handoff.card(current, now)
+                out.insert(0, Delivery(chat_id, t.render(say.text), card_markup(t, say, req.id),
+                                       edit=reply_to))
+            return out
+        if kind == "staff_unclaimed":
+            if req.status != "new":
+                return []
+            return [Delivery(chat_id, t.render(Text(N_("handoff.remind_unclaimed"), {
+                "id": req.id, "waited": now - current.created_at})), reply_to=reply_to,
+                about=req.id)]
+        if kind == "staff_no_outcome":
+            if req.status not in handoff.OWNED:
+                return []
+            return [Delivery(chat_id, t.render(Text(N_("handoff.remind_no_outcome"), {
+                "id": req.id, "owner": req.owner_name or "—",
+                "since": current.claimed_at or current.changed_at})), reply_to=reply_to,
+                about=req.id)]
         log.error("unknown outbox kind", extra={"kind": kind})
-        return None
+        return []

@@ -105,3 +105,13 @@ class Sender:
 
     async def send_message(self, chat_id: int, text: str, **kwargs: Any) -> Any:
         return await self.call(chat_id, lambda: self.bot.send_message(chat_id, text, **kwargs))
+
+    async def edit_text(self, chat_id: int, message_id: int, text: str, **kwargs: Any) -> Any:
+        """Edit a message in place; an edit that changes nothing counts as done."""
+        try:
+            return await self.call(chat_id, lambda: self.bot.edit_message_text(
+                text=text, chat_id=chat_id, message_id=message_id, **kwargs))
+        except Undeliverable as exc:
+            if "not modified" in str(exc):
+                return True
+            raise

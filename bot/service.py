@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from dialogs import intake
 from dialogs.intake import Choice, Ctx, Event, RequestInfo, State, Typed
-from dialogs.replies import DeleteAll, Forget, Say, SubmitRequest
+from dialogs.replies import DeleteAll, Forget, RelayToStaff, Say, SubmitRequest
 from storage import repo
 from storage.db import Database
 
@@ -131,6 +131,13 @@ class IntakeService:
                                                      self.settings.staff_chat_id)
                         keep_state = False
                         created = True  # the staff chat is told
+                    elif isinstance(effect, RelayToStaff):
+                        if self.settings.staff_chat_id is not None:
+                            await repo.add_outbox(
+                                s, kind="relay_to_staff", chat_id=self.settings.staff_chat_id,
+                                payload={"request_id": effect.request_id, "text": effect.text},
+                                due_at=now)
+                            created = True
                     elif isinstance(effect, Forget):
                         await repo.forget_resident(s, person.telegram_id)
                         keep_state = False

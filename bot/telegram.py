@@ -58,6 +58,27 @@ def render(texts: Texts, say: Say, step: str) -> tuple[str, Any]:
     return text, None
 
 
+STAFF_PREFIX = "h"
+
+
+def card_markup(texts: Texts, say: Say, request_id: int) -> InlineKeyboardMarkup | None:
+    """A request card's buttons: callback data carries ids only ("h|request|action:version");
+    the server checks everything again when one is pressed."""
+    if not say.buttons:
+        return None
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=texts.render(b.label),
+                              callback_data=f"{STAFF_PREFIX}|{request_id}|{b.id}") for b in row]
+        for row in say.buttons])
+
+
+def parse_staff_callback(data: str | None) -> tuple[int, str] | None:
+    parts = (data or "").split("|")
+    if len(parts) != 3 or parts[0] != STAFF_PREFIX or not parts[1].isdigit() or len(parts[1]) > 18:
+        return None
+    return int(parts[1]), parts[2]
+
+
 def message_event(message: Message) -> Event:
     if message.contact is not None:
         own = message.from_user is not None and message.contact.user_id == message.from_user.id
@@ -168,8 +189,11 @@ class PerUserOrder(BaseMiddleware):
             return await handler(event, data)
 
 
-def make_dispatcher(front: TelegramFront) -> Dispatcher:
+def make_dispatcher(front: TelegramFront, *before: Router) -> Dispatcher:
+    """`before` are routers that see updates first (the staff chat's)."""
     dp = Dispatcher()
     dp.update.outer_middleware(PerUserOrder())
+    for router in before:
+        dp.include_router(router)
     dp.include_router(front.router)
     return dp

@@ -13,7 +13,8 @@ from typing import Any
 from . import places
 from .answers import DONT_KNOW, NO, YES, understand
 from .phone import display_phone, normalize_phone
-from .replies import Button, DeleteAll, Effect, Forget, N_, Say, SubmitRequest, Text
+from .replies import (Button, DeleteAll, Effect, Forget, N_, RelayToStaff, Say, SubmitRequest,
+                      Text)
 
 MAX_NAME = 64
 MAX_HOPES = 500
@@ -682,6 +683,11 @@ def handle(state: State, event: Event, ctx: Ctx) -> Outcome:
     if isinstance(event, Command):
         return _command(state, ctx, event.name)
     if state.step in TERMINAL:
+        latest = ctx.open_request or (ctx.requests[-1] if ctx.requests else None)
+        if isinstance(event, Typed) and latest is not None and event.text.strip():
+            # outside any question: a message for the coordinators
+            return Outcome(state, [Say(Text(N_("relay.sent")))],
+                           [RelayToStaff(latest.id, event.text.strip())])
         if state.step == "done" or ctx.open_request is not None:
             return Outcome(state, [Say(Text(N_("intake.already_submitted")))])
         return Outcome(state, [Say(Text(N_("intake.idle")))])

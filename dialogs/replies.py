@@ -21,6 +21,13 @@ class Text:
 
 
 @dataclass(frozen=True)
+class Lines:
+    """Texts shown one per line; the renderer joins them."""
+
+    items: tuple[Text | str, ...]
+
+
+@dataclass(frozen=True)
 class Button:
     id: str
     label: Text
@@ -28,7 +35,7 @@ class Button:
 
 @dataclass(frozen=True)
 class Say:
-    text: Text
+    text: Text | Lines
     buttons: tuple[tuple[Button, ...], ...] = ()
     # Ask for the phone number with Telegram's "share my number" keyboard button.
     share_contact: Text | None = None
@@ -51,4 +58,12 @@ class Forget:
     """Keep nothing about this conversation (consent declined, questions cancelled)."""
 
 
-Effect = SubmitRequest | DeleteAll | Forget
+@dataclass(frozen=True)
+class RelayToStaff:
+    """Pass what the resident wrote to the coordinators, as a reply to their request's card."""
+
+    request_id: int
+    text: str
+
+
+Effect = SubmitRequest | DeleteAll | Forget | RelayToStaff

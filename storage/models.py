@@ -42,6 +42,46 @@ class ContactRequest(SQLModel, table=True):
     answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _when(nullable=False)
     updated_at: datetime = _when(nullable=False)
+    # the coordinators' side: who has it, since when, and which version of the card is current
+    owner_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    owner_name: str | None = None
+    claimed_at: datetime | None = _when(nullable=True)
+    status_changed_at: datetime | None = _when(nullable=True)
+    version: int = 0
+    card_chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    card_message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class RequestEvent(SQLModel, table=True):
+    """History of a request: who did what, when. Kept with the request, deleted with it."""
+
+    __tablename__ = "request_event"
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(index=True)
+    actor_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    actor_name: str | None = None
+    action: str = Field(sa_column=Column(String(32), nullable=False))
+    from_status: str = Field(sa_column=Column(String(32), nullable=False))
+    to_status: str = Field(sa_column=Column(String(32), nullable=False))
+    at: datetime = _when(nullable=False)
+
+
+class StaffMessage(SQLModel, table=True):
+    """A message in the staff chat that belongs to a request (its card, a relayed message), so
+    that a coordinator's reply to it reaches the right resident."""
+
+    __tablename__ = "staff_message"
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    message_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    request_id: int = Field(index=True)
+
+
+class Coordinator(SQLModel, table=True):
+    """Coordinators added with `korak coordinators add` (COORDINATOR_IDS adds more)."""
+
+    telegram_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    name: str | None = None
+    added_at: datetime = _when(nullable=False)
 
 
 class ProcessedUpdate(SQLModel, table=True):
@@ -66,3 +106,5 @@ class Outbox(SQLModel, table=True):
     sent_at: datetime | None = _when(nullable=True)
     attempts: int = 0
     last_error: str | None = None
+    # names a message that must exist once (a reminder, a digest): a second insert is refused
+    key: str | None = Field(default=None, sa_column=Column(String(128), unique=True, nullable=True))

@@ -9,7 +9,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from .models import ContactRequest, Outbox, ProcessedUpdate, Resident
+from .models import (ContactRequest, Coordinator, Outbox, ProcessedUpdate, RequestEvent,
+                     Resident, StaffMessage)
 
 OPEN_STATUSES = ("new", "claimed", "contacted")
 
@@ -53,6 +54,7 @@ async def save_state(session: AsyncSession, telegram_id: int, chat_id: int, stat
         resident.state = state
         resident.chat_id = chat_id
         resident.updated_at = now
+        resident.unreachable = False  # they wrote to us, so they can be reached again
         session.add(resident)
     await session.flush()
     return resident
@@ -62,9 +64,25 @@ async def forget_resident(session: AsyncSession, telegram_id: int) -> None:
     await session.execute(delete(Resident).where(Resident.telegram_id == telegram_id))
 
 
-async def mark_unreachable(session: AsyncSession, chat_id: int, now: datetime) -> None:
-    await session.execute(update(Resident).where(Resident.chat_id == chat_id)
-                          .values(unreachable=True, updated_at=now))
+async def mark_unreachable(session: AsyncSession, chat_id: int, now: datetime,
+                           staff_chat_id: int | None = None) -> bool:
+    """The resident blocked the bot. The first time, their open requests' cards are refreshed
+    to say so and the staff chat is told. Returns whether anything changed."""
+    changed = (await session.execute(
+        update(Resident).where(Resident.chat_id == chat_id, Resident.unreachable.is_(False))
+        .values(unreachable=True, updated_at=now).returning(Resident.telegram_id))).scalars().all()
+    if not changed or staff_chat_id is None:
+        return bool(changed)
+    req = await open_request(session, changed[0])
+    if req is not None:
+        session.add(Outbox(kind="staff_unreachable", chat_id=staff_chat_id,
+                           payload={"request_id": req.id}, due_at=now))
+    return True
+
+
+async def resident_unreachable(session: AsyncSession, telegram_id: int) -> bool:
+    resident = await get_resident(session, telegram_id)
+    return bool(resident and resident.unreachable)
 
 
 async def requests_of(session: AsyncSession, telegram_id: int) -> list[ContactRequest]:
@@ -81,8 +99,105 @@ async def open_request(session: AsyncSession, telegram_id: int) -> ContactReques
     return (await session.execute(stmt)).scalars().first()
 
 
-async def get_request(session: AsyncSession, request_id: int) -> ContactRequest | None:
-    return await session.get(ContactRequest, request_id)
+async def get_request(session: AsyncSession, request_id: int, *, lock: bool = False
+                      ) -> ContactRequest | None:
+    stmt = select(ContactRequest).where(ContactRequest.id == request_id)
+    if lock:
+        stmt = _locking(session, stmt)
+    return (await session.execute(stmt.execution_options(populate_existing=True))).scalars().first()
+
+
+async def open_requests(session: AsyncSession) -> list[ContactRequest]:
+    stmt = (select(ContactRequest).where(ContactRequest.status.in_(OPEN_STATUSES))
+            .order_by(ContactRequest.created_at, ContactRequest.id))
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def change_request(session: AsyncSession, req: ContactRequest, *, action: str, status: str,
+                         owner_id: int | None, owner_name: str | None, actor_id: int | None,
+                         actor_name: str | None, now: datetime) -> None:
+    """Move a request to `status`, keep who did it in the history and bump its version, so a
+    card shown before the change can no longer act."""
+    session.add(RequestEvent(request_id=req.id, actor_id=actor_id, actor_name=actor_name,
+                             action=action, from_status=req.status, to_status=status, at=now))
+    if status == "claimed" and req.status == "new":
+        req.claimed_at = now
+    if status == "new":
+        req.claimed_at = None
+    req.status, req.owner_id, req.owner_name = status, owner_id, owner_name
+    req.status_changed_at = now
+    req.updated_at = now
+    req.version += 1
+    session.add(req)
+    await session.flush()
+
+
+async def history(session: AsyncSession, request_id: int) -> list[RequestEvent]:
+    stmt = (select(RequestEvent).where(RequestEvent.request_id == request_id)
+            .order_by(RequestEvent.id))
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def remember_staff_message(session: AsyncSession, chat_id: int, message_id: int,
+                                 request_id: int, *, card: bool = False) -> None:
+    """A staff-chat message about a request; a card becomes the one that is edited and
+    replied to."""
+    if await session.get(StaffMessage, (chat_id, message_id)) is None:
+        session.add(StaffMessage(chat_id=chat_id, message_id=message_id, request_id=request_id))
+    if card:
+        await session.execute(update(ContactRequest).where(ContactRequest.id == request_id)
+                              .values(card_chat_id=chat_id, card_message_id=message_id))
+
+
+async def request_of_staff_message(session: AsyncSession, chat_id: int, message_id: int
+                                   ) -> ContactRequest | None:
+    row = await session.get(StaffMessage, (chat_id, message_id))
+    return None if row is None else await get_request(session, row.request_id)
+
+
+async def add_outbox(session: AsyncSession, *, kind: str, chat_id: int | None,
+                     payload: dict[str, Any], due_at: datetime, key: str | None = None) -> bool:
+    """Queue a message. With a key, only once ever: returns False when it was queued before
+    (by this process or another one at the same moment)."""
+    if key is not None:
+        seen = await session.execute(select(Outbox.id).where(Outbox.key == key))
+        if seen.first() is not None:
+            return False
+        try:
+            async with session.begin_nested():
+                session.add(Outbox(kind=kind, chat_id=chat_id, payload=payload, due_at=due_at,
+                                   key=key))
+        except IntegrityError:
+            return False
+        return True
+    session.add(Outbox(kind=kind, chat_id=chat_id, payload=payload, due_at=due_at))
+    return True
+
+
+async def coordinator_ids(session: AsyncSession) -> set[int]:
+    return set((await session.execute(select(Coordinator.telegram_id))).scalars())
+
+
+async def coordinators(session: AsyncSession) -> list[Coordinator]:
+    stmt = select(Coordinator).order_by(Coordinator.telegram_id)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def add_coordinator(session: AsyncSession, telegram_id: int, name: str | None,
+                          now: datetime) -> bool:
+    row = await session.get(Coordinator, telegram_id)
+    if row is not None:
+        if name:
+            row.name = name
+            session.add(row)
+        return False
+    session.add(Coordinator(telegram_id=telegram_id, name=name, added_at=now))
+    return True
+
+
+async def remove_coordinator(session: AsyncSession, telegram_id: int) -> bool:
+    result = await session.execute(delete(Coordinator).where(Coordinator.telegram_id == telegram_id))
+    return bool(result.rowcount)
 
 
 async def create_request(session: AsyncSession, *, telegram_id: int, chat_id: int,
@@ -97,7 +212,7 @@ async def create_request(session: AsyncSession, *, telegram_id: int, chat_id: in
     req = ContactRequest(
         telegram_id=telegram_id, chat_id=chat_id, status="new", site=answers.get("site"),
         municipality=answers.get("municipality"), source=answers.get("source"),
-        answers=answers, created_at=now, updated_at=now,
+        answers=answers, created_at=now, updated_at=now, status_changed_at=now,
     )
     session.add(req)
     await session.flush()
@@ -118,6 +233,8 @@ async def delete_everything(session: AsyncSession, telegram_id: int, now: dateti
         for row in pending:
             if row.payload.get("request_id") in ids:
                 await session.delete(row)
+        await session.execute(delete(RequestEvent).where(RequestEvent.request_id.in_(ids)))
+        await session.execute(delete(StaffMessage).where(StaffMessage.request_id.in_(ids)))
         await session.execute(delete(ContactRequest).where(ContactRequest.id.in_(ids)))
         if staff_chat_id is not None:
             for rid in ids:
@@ -168,6 +285,8 @@ async def finish_outbox(session: AsyncSession, outbox_id: int, now: datetime,
     else:
         row.sent_at = now
         row.last_error = error
+        if "text" in row.payload:  # a relayed message is not kept once it is delivered
+            row.payload = {k: v for k, v in row.payload.items() if k != "text"}
     session.add(row)
 
 

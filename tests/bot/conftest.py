@@ -10,14 +10,17 @@ from aiogram.methods import AnswerCallbackQuery, SendMessage
 from aiogram.types import CallbackQuery, Chat, Contact, Message, Update, User
 
 from bot.config import Settings
+from bot.handoff import HandoffService
 from bot.i18n import Texts
 from bot.outbox import OutboxDispatcher
 from bot.sender import Sender
 from bot.service import IntakeService
+from bot.staff import StaffFront
 from bot.telegram import TelegramFront, make_dispatcher
 from storage.db import Database
 
 STAFF = -1001234
+COORD_A, COORD_B, STRANGER = 9001, 9002, 9666
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
 
 
@@ -58,6 +61,7 @@ class RecordingSession(BaseSession):
 class Harness:
     def __init__(self, tmp_path):
         self.settings = Settings(_env_file=None, bot_token="42:TEST", staff_chat_id=STAFF,
+                                 coordinator_ids=[COORD_A, COORD_B],
                                  database_url=f"sqlite+aiosqlite:///{tmp_path}/bot.db")
         self.session = RecordingSession()
         self.bot = Bot(token="42:TEST", session=self.session)
@@ -74,10 +78,13 @@ class Harness:
         self.sender = Sender(self.bot, sleep=fake_sleep, clock=lambda: self.clock,
                              on_forbidden=self._forbidden)
         self.unreachable = []
-        self.outbox = OutboxDispatcher(self.db, self.texts, self.sender.send_message, lambda: NOW)
-        self.service = IntakeService(self.db, self.settings, self.texts, clock=lambda: NOW)
+        self.now = NOW
+        self.outbox = OutboxDispatcher(self.db, self.texts, self.sender, lambda: self.now)
+        self.service = IntakeService(self.db, self.settings, self.texts, clock=lambda: self.now)
+        self.handoff = HandoffService(self.db, self.settings, lambda: self.now)
         self.front = TelegramFront(self.service, self.sender, self.texts, self.settings)
-        self.dp = make_dispatcher(self.front)
+        self.staff = StaffFront(self.handoff, self.sender, self.texts, self.settings)
+        self.dp = make_dispatcher(self.front, self.staff.router)
         self.update_ids = itertools.count(1)
         self.message_ids = itertools.count(1)
 

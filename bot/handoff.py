@@ -1,0 +1,163 @@
+"""The coordinators' side as an application service: button presses, staff commands, replies
+to cards, and the reminders the scheduler tick plans. Rules live in dialogs/handoff.py, queries
+in storage/repo.py; this module orders them inside one transaction each."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+import holidays
+
+from dialogs import handoff
+from dialogs.replies import N_, Say, Text
+from dialogs.workhours import WorkingHours, parse_clock, parse_span, parse_weekdays
+from storage import repo
+from storage.db import Database
+from storage.models import ContactRequest
+
+from .config import Settings
+
+log = logging.getLogger("korak.handoff")
+
+
+def view(req: ContactRequest, unreachable: bool = False) -> handoff.Request:
+    created = repo.as_utc(req.created_at)
+    return handoff.Request(
+        id=req.id, status=req.status, version=req.version, created_at=created,
+        changed_at=repo.as_utc(req.status_changed_at) or created, owner_id=req.owner_id,
+        owner_name=req.owner_name, claimed_at=repo.as_utc(req.claimed_at), site=req.site,
+        answers=req.answers, resident_unreachable=unreachable)
+
+
+def working_hours(settings: Settings) -> WorkingHours:
+    start, end = parse_span(settings.working_hours)
+    return WorkingHours(tz=ZoneInfo(settings.timezone), start=start, end=end,
+                        weekdays=parse_weekdays(settings.working_days),
+                        holidays=holidays.country_holidays("SI"))
+
+
+@dataclass(frozen=True)
+class Pressed:
+    """The answer to a button press: a short notice for the presser (None when it worked) and
+    the card as it is now (None when the request is gone)."""
+
+    notice: Text | None
+    card: Say | None
+    changed: bool = False
+
+
+class HandoffService:
+    def __init__(self, db: Database, settings: Settings, clock: Callable[[], datetime],
+                 on_outbox: Callable[[], None] | None = None) -> None:
+        self.db, self.settings, self.clock, self.on_outbox = db, settings, clock, on_outbox
+
+    @cached_property
+    def hours(self) -> WorkingHours:
+        return working_hours(self.settings)
+
+    def _kick(self) -> None:
+        if self.on_outbox is not None:
+            self.on_outbox()
+
+    async def is_coordinator(self, telegram_id: int) -> bool:
+        if telegram_id in self.settings.coordinator_ids:
+            return True
+        async with self.db.transaction() as s:
+            return telegram_id in await repo.coordinator_ids(s)
+
+    async def _view(self, s, req: ContactRequest) -> handoff.Request:
+        return view(req, await repo.resident_unreachable(s, req.telegram_id))
+
+    async def press(self, request_id: int, action: str, version: int, actor_id: int,
+                    actor_name: str) -> Pressed:
+        allowed = await self.is_coordinator(actor_id)
+        if not allowed:  # nothing about the request is read for a stranger
+            return Pressed(Text(N_("handoff.not_allowed")), None)
+        async with self.db.transaction() as s:
+            now = self.clock()
+            req = await repo.get_request(s, request_id, lock=True)
+            if req is None:
+                return Pressed(Text(N_("handoff.gone")), None)
+            current = await self._view(s, req)
+            decision = handoff.decide(current, action, version, actor_id, actor_name, allowed)
+            if not decision.ok:
+                return Pressed(decision.refusal, handoff.card(current, now))
+            await repo.change_request(
+                s, req, action=action, status=decision.status, owner_id=decision.owner_id,
+                owner_name=decision.owner_name, actor_id=actor_id, actor_name=actor_name, now=now)
+            if decision.tell_resident:
+                await repo.add_outbox(s, kind="resident_claimed", chat_id=req.chat_id,
+                                      payload={"request_id": req.id, "name": actor_name},
+                                      due_at=now)
+            card = handoff.card(await self._view(s, req), now)
+        log.info("request changed", extra={"request_id": request_id, "action": action})
+        if decision.tell_resident:
+            self._kick()
+        return Pressed(None, card, changed=True)
+
+    async def card(self, request_id: int) -> Say | None:
+        async with self.db.transaction() as s:
+            req = await repo.get_request(s, request_id)
+            return None if req is None else handoff.card(await self._view(s, req), self.clock())
+
+    async def open_list(self) -> Say:
+        async with self.db.transaction() as s:
+            reqs = [view(r) for r in await repo.open_requests(s)]
+        return handoff.open_list(reqs, self.clock())
+
+    async def is_about_request(self, chat_id: int, message_id: int) -> bool:
+        async with self.db.transaction() as s:
+            return await repo.request_of_staff_message(s, chat_id, message_id) is not None
+
+    async def remember_card(self, chat_id: int, message_id: int, request_id: int) -> None:
+        async with self.db.transaction() as s:
+            await repo.remember_staff_message(s, chat_id, message_id, request_id, card=True)
+
+    async def relay_to_resident(self, chat_id: int, reply_to: int, text: str, actor_name: str
+                                ) -> Text | None:
+        """A coordinator's reply to a card (or to a relayed message): queue it for the
+        resident. Returns a notice for the staff chat when it cannot go."""
+        async with self.db.transaction() as s:
+            req = await repo.request_of_staff_message(s, chat_id, reply_to)
+            if req is None:
+                return None  # a reply to something else: an ordinary chat between colleagues
+            if await repo.resident_unreachable(s, req.telegram_id):
+                return Text(N_("handoff.relay_unreachable"), {"id": req.id})
+            await repo.add_outbox(s, kind="relay_to_resident", chat_id=req.chat_id,
+                                  payload={"request_id": req.id, "text": text,
+                                           "name": actor_name},
+                                  due_at=self.clock())
+        self._kick()
+        return None
+
+    async def plan(self) -> int:
+        """Write the reminders and the digest that are due now as outbox rows, each once.
+        Driven by the scheduler tick; returns how many were queued."""
+        staff = self.settings.staff_chat_id
+        if staff is None:
+            return 0
+        async with self.db.transaction() as s:
+            now = self.clock()
+            reqs = [view(r) for r in await repo.open_requests(s)]
+            queued = 0
+            for due in handoff.due_reminders(
+                    reqs, now, self.hours, unclaimed_hours=self.settings.unclaimed_alert_hours,
+                    outcome_days=self.settings.outcome_alert_days,
+                    digest_at=parse_clock(self.settings.digest_time)):
+                payload = {"request_id": due.request_id} if due.request_id else {}
+                if await repo.add_outbox(s, kind=f"staff_{due.kind}", chat_id=staff,
+                                         payload=payload, due_at=now, key=due.key):
+                    queued += 1
+        if queued:
+            log.info("reminders queued", extra={"count": queued})
+        return queued
+
+    async def digest(self) -> Say:
+        async with self.db.transaction() as s:
+            reqs = [view(r) for r in await repo.open_requests(s)]
+        return handoff.digest(reqs, self.clock())

@@ -1,0 +1,161 @@
+"""aiogram 3: the coordinators' side. Card buttons, /odprte and /prosnja N in the staff chat,
+and replies to cards relayed to residents. Nothing here shows personal data outside the staff
+chat, and nothing changes for anyone who is not a coordinator."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.types import CallbackQuery, Message
+
+from dialogs.handoff import parse_button
+from dialogs.replies import N_, Say, Text
+
+from .config import Settings
+from .handoff import HandoffService
+from .i18n import Texts
+from .sender import Sender, Undeliverable
+from .telegram import STAFF_PREFIX, card_markup, parse_staff_callback
+
+log = logging.getLogger("korak.staff")
+
+STAFF_COMMANDS = {"odprte", "prosnja", "prošnja"}
+
+
+def _command(text: str | None) -> tuple[str, str] | None:
+    if not text or not text.startswith("/"):
+        return None
+    head, _, rest = text[1:].partition(" ")
+    return head.split("@", 1)[0].lower(), rest.strip()
+
+
+class StaffFront:
+    def __init__(self, service: HandoffService, sender: Sender, texts: Texts,
+                 settings: Settings) -> None:
+        self.service, self.sender, self.texts, self.settings = service, sender, texts, settings
+        self.router = Router(name="staff")
+        staff = settings.staff_chat_id
+        if staff is not None:
+            self.router.message.register(self.on_staff_message, F.chat.id == staff)
+        self.router.message.register(self.on_private_command, F.chat.type == "private",
+                                     F.text.startswith("/"))
+        self.router.callback_query.register(self.on_press, F.data.startswith(f"{STAFF_PREFIX}|"))
+
+    async def _say(self, chat_id: int, text: Text, reply_to: int | None = None,
+                   **kwargs: Any) -> Any:
+        if reply_to is not None:
+            kwargs.update(reply_to_message_id=reply_to, allow_sending_without_reply=True)
+        try:
+            return await self.sender.send_message(chat_id, self.texts.render(text), **kwargs)
+        except Undeliverable as exc:
+            log.warning("staff notice not delivered", extra={"error": str(exc)})
+            return None
+
+    async def _show_card(self, chat_id: int, request_id: int, say: Say,
+                         thread: int | None) -> None:
+        kwargs: dict[str, Any] = {}
+        markup = card_markup(self.texts, say, request_id)
+        if markup is not None:
+            kwargs["reply_markup"] = markup
+        if thread is not None:
+            kwargs["message_thread_id"] = thread
+        try:
+            msg = await self.sender.send_message(chat_id, self.texts.render(say.text), **kwargs)
+        except Undeliverable as exc:
+            log.warning("card not delivered", extra={"error": str(exc)})
+            return
+        if getattr(msg, "message_id", None) is not None:
+            await self.service.remember_card(chat_id, msg.message_id, request_id)
+
+    async def on_staff_message(self, message: Message) -> None:
+        user = message.from_user
+        if user is None or user.is_bot:
+            return
+        command = _command(message.text)
+        if command is not None and command[0] in STAFF_COMMANDS:
+            if not await self.service.is_coordinator(user.id):
+                await self._say(message.chat.id, Text(N_("handoff.not_allowed")),
+                                reply_to=message.message_id)
+                return
+            await self._staff_command(message, *command)
+            return
+        reply = message.reply_to_message
+        if command is not None or reply is None:
+            return  # colleagues talking among themselves
+        if not await self.service.is_coordinator(user.id):
+            return
+        if not message.text:
+            if await self.service.is_about_request(message.chat.id, reply.message_id):
+                await self._say(message.chat.id, Text(N_("handoff.relay_text_only")),
+                                reply_to=message.message_id)
+            return
+        notice = await self.service.relay_to_resident(
+            message.chat.id, reply.message_id, message.text[:3500], user.first_name)
+        if notice is not None:
+            await self._say(message.chat.id, notice, reply_to=message.message_id)
+
+    async def _staff_command(self, message: Message, name: str, rest: str) -> None:
+        chat = message.chat.id
+        thread = message.message_thread_id if message.is_topic_message else None
+        if name == "odprte":
+            say = await self.service.open_list()
+            extra = {"message_thread_id": thread} if thread else {}
+            await self._say(chat, say.text, **extra)
+            return
+        number = rest.lstrip("#").strip()
+        if not number.isdigit() or len(number) > 12:
+            await self._say(chat, Text(N_("handoff.which_request")), reply_to=message.message_id)
+            return
+        say = await self.service.card(int(number))
+        if say is None:
+            await self._say(chat, Text(N_("handoff.no_such_request"), {"id": int(number)}),
+                            reply_to=message.message_id)
+            return
+        await self._show_card(chat, int(number), say, thread)
+
+    async def on_private_command(self, message: Message) -> None:
+        """A coordinator trying a staff command in a private chat is pointed to the staff
+        chat; everyone else's commands go on to the resident conversation."""
+        command = _command(message.text)
+        user = message.from_user
+        if (command is None or command[0] not in STAFF_COMMANDS or user is None
+                or not await self.service.is_coordinator(user.id)):
+            raise SkipHandler()
+        await self._say(message.chat.id, Text(N_("handoff.staff_chat_only")))
+
+    async def on_press(self, query: CallbackQuery) -> None:
+        msg = query.message
+        in_staff_chat = (msg is not None and getattr(msg, "chat", None) is not None
+                         and msg.chat.id == self.settings.staff_chat_id)
+        parsed = parse_staff_callback(query.data)
+        if not in_staff_chat or parsed is None:
+            await self._answer(query, Text(N_("handoff.not_allowed") if not in_staff_chat
+                                           else N_("handoff.stale")))
+            return
+        request_id, button = parsed
+        action = parse_button(button)
+        if action is None:
+            await self._answer(query, Text(N_("handoff.stale")))
+            return
+        result = await self.service.press(request_id, action[0], action[1], query.from_user.id,
+                                          query.from_user.first_name)
+        await self._answer(query, result.notice)
+        if result.card is not None:  # show the card as it is now, stale or changed
+            try:
+                await self.sender.edit_text(
+                    msg.chat.id, msg.message_id, self.texts.render(result.card.text),
+                    reply_markup=card_markup(self.texts, result.card, request_id))
+            except Undeliverable as exc:
+                log.warning("card not edited", extra={"error": str(exc)})
+
+    async def _answer(self, query: CallbackQuery, notice: Text | None) -> None:
+        try:
+            if notice is None:
+                await query.answer()
+            else:
+                await query.answer(self.texts.render(notice), show_alert=True)
+        except Exception:  # an old query can no longer be answered; the press still counted
+            log.debug("callback answer failed")

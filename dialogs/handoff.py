@@ -1,0 +1,199 @@
+"""The coordinators' queue as plain rules: who may do what to a contact request, what its card
+says and which buttons it has, and which reminders are due. No Telegram, no database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any
+
+from .intake import SITE_LABEL, describe
+from .replies import N_, Button, Lines, Say, Text
+from .workhours import WorkingHours, digest_key
+
+OPEN = ("new", "claimed", "contacted")
+OWNED = ("claimed", "contacted")
+FINAL = ("enrolled", "not_suitable", "unreachable")
+
+ACTION_LABEL = {
+    "claim": N_("handoff.button.claim"),
+    "contacted": N_("handoff.button.contacted"),
+    "enrolled": N_("handoff.button.enrolled"),
+    "not_suitable": N_("handoff.button.not_suitable"),
+    "unreachable": N_("handoff.button.unreachable"),
+    "release": N_("handoff.button.release"),
+}
+# statuses as coordinators speak of them (residents see intake.REQUEST_STATUS)
+STAFF_STATUS = {
+    "new": N_("handoff.status.new"),
+    "claimed": N_("handoff.status.claimed"),
+    "contacted": N_("handoff.status.contacted"),
+    "enrolled": N_("handoff.status.enrolled"),
+    "not_suitable": N_("handoff.status.not_suitable"),
+    "unreachable": N_("handoff.status.unreachable"),
+}
+# the status an action leads to
+TARGET = {"claim": "claimed", "contacted": "contacted", "enrolled": "enrolled",
+          "not_suitable": "not_suitable", "unreachable": "unreachable", "release": "new"}
+
+
+def actions_for(status: str) -> tuple[str, ...]:
+    """The buttons a card in this status offers."""
+    if status == "new":
+        return ("claim",)
+    if status == "claimed":
+        return ("contacted", "enrolled", "not_suitable", "unreachable", "release")
+    if status == "contacted":
+        return ("enrolled", "not_suitable", "unreachable", "release")
+    if status in FINAL:
+        return ("release",)  # a mistaken outcome can be undone: back into the queue
+    return ()
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the rules need to know about one request."""
+
+    id: int
+    status: str
+    version: int
+    created_at: datetime
+    changed_at: datetime
+    owner_id: int | None = None
+    owner_name: str | None = None
+    claimed_at: datetime | None = None
+    site: str | None = None
+    answers: dict[str, Any] = field(default_factory=dict)
+    resident_unreachable: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    ok: bool
+    status: str = ""
+    owner_id: int | None = None
+    owner_name: str | None = None
+    refusal: Text | None = None
+    tell_resident: bool = False
+
+
+def parse_button(button_id: str) -> tuple[str, int] | None:
+    action, _, version = button_id.partition(":")
+    if action not in TARGET or not version.isdigit() or len(version) > 9:
+        return None
+    return action, int(version)
+
+
+def decide(req: Request, action: str, version: int, actor_id: int, actor_name: str,
+           is_coordinator: bool) -> Decision:
+    """May this person do this to the request as they saw it (version)? Refusals say why."""
+    if not is_coordinator:
+        return Decision(False, refusal=Text(N_("handoff.not_allowed")))
+    if action not in TARGET:
+        return Decision(False, refusal=Text(N_("handoff.stale")))
+    if version != req.version or action not in actions_for(req.status):
+        return Decision(False, refusal=Text(N_("handoff.stale")))
+    if action == "claim":
+        return Decision(True, "claimed", actor_id, actor_name, tell_resident=True)
+    if action == "release":
+        return Decision(True, "new", None, None)
+    if req.owner_id is not None and req.owner_id != actor_id:
+        return Decision(False, refusal=Text(N_("handoff.owned_by_other"),
+                                            {"owner": req.owner_name or "?"}))
+    return Decision(True, TARGET[action], req.owner_id, req.owner_name)
+
+
+def card(req: Request, now: datetime) -> Say:
+    """The request's card in the staff chat: everything a coordinator needs to call, its status,
+    owner and last change, and the buttons that fit its status (ids are "action:version")."""
+    params = {**describe(req.answers), "id": req.id, "date": req.created_at,
+              "waited": now - req.created_at}
+    header = N_("handoff.card_new") if req.status == "new" else N_("handoff.card_header")
+    status = _status(req.status)
+    if req.status == "new":
+        footer = Text(N_("handoff.card_waiting"), {"waited": now - req.created_at})
+    else:
+        footer = Text(N_("handoff.card_owner"), {
+            "status": status, "owner": req.owner_name or Text(N_("answer.none")),
+            "changed": req.changed_at})
+    lines: list[Any] = [Text(header, {"id": req.id, "status": status}),
+                        Text(N_("handoff.card_body"), params), footer]
+    if req.resident_unreachable:
+        lines.append(Text(N_("handoff.card_unreachable")))
+    # a button names the action and the version it was shown at: pressed after a change, it is
+    # stale and does nothing
+    buttons = tuple((Button(f"{a}:{req.version}", Text(ACTION_LABEL[a])),)
+                    for a in actions_for(req.status))
+    if len(buttons) > 2:  # two a row keeps the card short on a phone
+        flat = [b for row in buttons for b in row]
+        buttons = tuple(tuple(flat[i:i + 2]) for i in range(0, len(flat), 2))
+    return Say(Lines(tuple(lines)), buttons)
+
+
+def queue_line(req: Request, now: datetime) -> Text:
+    """One line of /odprte and of the digest."""
+    return Text(N_("handoff.queue_line"), {
+        "id": req.id, "site": Text(_site(req.site)),
+        "status": _status(req.status),
+        "owner": req.owner_name or "—", "waited": now - req.created_at})
+
+
+def _status(status: str) -> Text:
+    return Text(STAFF_STATUS.get(status, N_("answer.none")))
+
+
+def _site(site: str | None) -> str:
+    return SITE_LABEL.get(site or "", N_("answer.none"))
+
+
+def open_list(reqs: list[Request], now: datetime) -> Say:
+    """/odprte: open requests, the oldest first."""
+    live = sorted((r for r in reqs if r.status in OPEN), key=lambda r: (r.created_at, r.id))
+    if not live:
+        return Say(Text(N_("handoff.none_open")))
+    return Say(Text(N_("handoff.open_list"), {
+        "count": len(live), "lines": Lines(tuple(queue_line(r, now) for r in live))}))
+
+
+def digest(reqs: list[Request], now: datetime) -> Say:
+    """The morning digest: open requests per site and status, then the oldest ones."""
+    live = sorted((r for r in reqs if r.status in OPEN), key=lambda r: (r.created_at, r.id))
+    if not live:
+        return Say(Text(N_("handoff.digest_empty")))
+    counts: dict[tuple[str, str], int] = {}
+    for r in live:
+        counts[(r.site or "", r.status)] = counts.get((r.site or "", r.status), 0) + 1
+    rows = tuple(Text(N_("handoff.digest_count"), {
+        "site": Text(_site(site)), "status": _status(status),
+        "count": n}) for (site, status), n in sorted(counts.items()))
+    oldest = tuple(queue_line(r, now) for r in live[:5])
+    return Say(Text(N_("handoff.digest"), {"counts": Lines(rows), "oldest": Lines(oldest)}))
+
+
+@dataclass(frozen=True)
+class Due:
+    """A reminder to write to the outbox, once: `key` names it for good."""
+
+    kind: str  # unclaimed | no_outcome | digest
+    key: str
+    request_id: int | None = None
+
+
+def due_reminders(reqs: list[Request], now: datetime, hours: WorkingHours, *,
+                  unclaimed_hours: float, outcome_days: int, digest_at: time) -> list[Due]:
+    """Reminders due now. A request waiting unclaimed longer than `unclaimed_hours` working
+    hours gets one reminder per wait (a request put back into the queue waits anew); a claimed
+    one with no outcome after `outcome_days` working days, one per claim. The digest is due
+    once a working day from `digest_at` on."""
+    out: list[Due] = []
+    for r in reqs:
+        stamp = int(r.changed_at.timestamp())
+        if r.status == "new" and hours.add(r.changed_at, unclaimed_hours) <= now:
+            out.append(Due("unclaimed", f"unclaimed:{r.id}:{stamp}", r.id))
+        claimed = r.claimed_at or r.changed_at
+        if r.status in OWNED and hours.add_days(claimed, outcome_days) <= now:
+            out.append(Due("no_outcome", f"no_outcome:{r.id}:{int(claimed.timestamp())}", r.id))
+    day = digest_key(now, hours, digest_at)
+    if day is not None:
+        out.append(Due("digest", f"digest:{day}"))
+    return out
