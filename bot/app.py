@@ -6,13 +6,12 @@ import logging
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from storage import repo
 from storage.db import Database
 
 from . import logs
 from .config import Settings
-from .i18n import Texts
 from .handoff import HandoffService
+from .i18n import Texts
 from .outbox import OutboxDispatcher
 from .sender import Sender
 from .service import IntakeService, utcnow
@@ -29,21 +28,11 @@ async def run_bot(settings: Settings) -> None:
     texts = Texts(settings.locales_dir, settings.locale, settings.timezone)
     bot = make_bot(settings)
 
-    outbox: OutboxDispatcher | None = None
-
-    async def unreachable(chat_id: int) -> None:
-        if chat_id < 0:  # the staff chat itself: nobody to mark, the log says it
-            log.error("the bot cannot write to the staff chat")
-            return
-        async with db.transaction() as s:
-            changed = await repo.mark_unreachable(s, chat_id, utcnow(), settings.staff_chat_id)
-        if changed and outbox is not None:
-            outbox.kick()
-
-    sender = Sender(bot, on_forbidden=unreachable)
+    sender = Sender(bot)
     outbox = OutboxDispatcher(db, texts, sender, utcnow, settings.staff_topics)
     service = IntakeService(db, settings, texts, on_outbox=outbox.kick)
     handoff = HandoffService(db, settings, utcnow, on_outbox=outbox.kick)
+    sender.on_forbidden = handoff.resident_blocked
     front = TelegramFront(service, sender, texts, settings)
     staff = StaffFront(handoff, sender, texts, settings)
     dp = make_dispatcher(front, staff.router)

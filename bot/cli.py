@@ -1,4 +1,4 @@
-"""The `korak` command: run, chat, where, bench."""
+"""The `korak` command: run, chat, where, coordinators, bench."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import TextIO
 
 from dialogs import places
 from dialogs.intake import SITE_LABEL
+from dialogs.replies import N_
 
 from .config import Settings
 from .i18n import Texts
@@ -71,6 +72,53 @@ def cmd_chat(_args: argparse.Namespace) -> int:
     return asyncio.run(chat(Settings()))
 
 
+def cmd_coordinators(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """korak coordinators add ID [--name NAME] | remove ID | list"""
+    out = out or sys.stdout
+    settings = Settings()
+    texts = _texts(settings)
+
+    async def run() -> int:
+        from datetime import datetime, timezone
+
+        from storage import repo
+        from storage.db import Database
+
+        db = Database(settings.database_url)
+        await db.create_all()
+        try:
+            async with db.transaction() as s:
+                if args.action == "add":
+                    added = await repo.add_coordinator(s, args.id, args.name,
+                                                       datetime.now(timezone.utc))
+                    key = N_("cli.coordinators_added") if added else N_("cli.coordinators_known")
+                    out.write(texts(key, id=args.id) + "\n")
+                    return 0
+                if args.action == "remove":
+                    if await repo.remove_coordinator(s, args.id):
+                        out.write(texts("cli.coordinators_removed", id=args.id) + "\n")
+                        return 0
+                    key = (N_("cli.coordinators_in_env") if args.id in settings.coordinator_ids
+                           else N_("cli.coordinators_not_found"))
+                    out.write(texts(key, id=args.id) + "\n")
+                    return 1
+                rows = [(c.telegram_id, c.name or "", texts("cli.coordinators_source_db"))
+                        for c in await repo.coordinators(s)]
+                known = {r[0] for r in rows}
+                rows += [(i, "", texts("cli.coordinators_source_env"))
+                         for i in settings.coordinator_ids if i not in known]
+                if not rows:
+                    out.write(texts("cli.coordinators_none") + "\n")
+                for cid, name, source in sorted(rows):
+                    out.write(texts("cli.coordinators_line", id=cid, name=name or "—",
+                                    source=source) + "\n")
+                return 0
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
 
@@ -86,6 +134,15 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--json", action="store_true", help="one JSON object per answer")
     where.add_argument("text", nargs="+", help="what a resident wrote, or - for one per line on stdin")
     where.set_defaults(func=cmd_where)
+    coord = sub.add_parser("coordinators", help="who may work the queue in the staff chat")
+    coord_sub = coord.add_subparsers(dest="action", required=True)
+    add = coord_sub.add_parser("add", help="korak coordinators add TELEGRAM_ID [--name NAME]")
+    add.add_argument("id", type=int)
+    add.add_argument("--name")
+    coord_sub.add_parser("remove", help="korak coordinators remove TELEGRAM_ID").add_argument(
+        "id", type=int)
+    coord_sub.add_parser("list", help="everyone who may act, and where they are set")
+    coord.set_defaults(func=cmd_coordinators)
     bench = sub.add_parser("bench", help="benchmarks that print figures")
     bench.add_argument("what", choices=["places"])
     bench.add_argument("--rounds", type=int, default=20)

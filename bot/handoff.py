@@ -110,6 +110,18 @@ class HandoffService:
             reqs = [view(r) for r in await repo.open_requests(s)]
         return handoff.open_list(reqs, self.clock())
 
+    async def resident_blocked(self, chat_id: int) -> None:
+        """Telegram answered 403 for this chat: mark the resident, refresh the card, tell the
+        staff chat (once)."""
+        if chat_id < 0:  # the staff chat itself: nobody to mark, the log says it
+            log.error("the bot cannot write to the staff chat")
+            return
+        async with self.db.transaction() as s:
+            changed = await repo.mark_unreachable(s, chat_id, self.clock(),
+                                                  self.settings.staff_chat_id)
+        if changed:
+            self._kick()
+
     async def is_about_request(self, chat_id: int, message_id: int) -> bool:
         async with self.db.transaction() as s:
             return await repo.request_of_staff_message(s, chat_id, message_id) is not None

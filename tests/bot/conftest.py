@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 from aiogram import Bot
 from aiogram.client.session.base import BaseSession
-from aiogram.methods import AnswerCallbackQuery, SendMessage
+from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage
 from aiogram.types import CallbackQuery, Chat, Contact, Message, Update, User
 
 from bot.config import Settings
@@ -33,6 +33,7 @@ class RecordingSession(BaseSession):
         self.requests = []
         self.fail = []
         self.ids = itertools.count(1000)
+        self.message_id_of = {}
 
     async def make_request(self, bot, method, timeout=None):
         if self.fail:
@@ -41,7 +42,9 @@ class RecordingSession(BaseSession):
                 raise exc(method)
         self.requests.append(method)
         if isinstance(method, SendMessage):
-            return Message(message_id=next(self.ids), date=NOW,
+            mid = next(self.ids)
+            self.message_id_of[id(method)] = mid
+            return Message(message_id=mid, date=NOW,
                            chat=Chat(id=method.chat_id, type="private"), text=method.text)
         if isinstance(method, AnswerCallbackQuery):
             return True
@@ -52,6 +55,13 @@ class RecordingSession(BaseSession):
 
     async def stream_content(self, *a, **kw):  # pragma: no cover
         raise NotImplementedError
+
+    def edits(self, chat_id=None):
+        return [r for r in self.requests if isinstance(r, EditMessageText)
+                and (chat_id is None or r.chat_id == chat_id)]
+
+    def answers(self):
+        return [r for r in self.requests if isinstance(r, AnswerCallbackQuery)]
 
     def sent(self, chat_id=None):
         return [r for r in self.requests if isinstance(r, SendMessage)
@@ -90,12 +100,14 @@ class Harness:
 
     async def _forbidden(self, chat_id):
         self.unreachable.append(chat_id)
+        await self.handoff.resident_blocked(chat_id)
 
     async def feed(self, update):
         await self.dp.feed_update(self.bot, update)
 
     def user(self, uid):
-        return User(id=uid, is_bot=False, first_name="Ana")
+        names = {COORD_A: "Mojca", COORD_B: "Breda", STRANGER: "Tine"}
+        return User(id=uid, is_bot=False, first_name=names.get(uid, "Ana"))
 
     async def text(self, uid, text, chat_type="private", chat_id=None, update_id=None,
                    **extra):
@@ -112,13 +124,44 @@ class Harness:
                       contact=Contact(phone_number=phone, first_name="A", user_id=owner))
         await self.feed(Update(update_id=next(self.update_ids), message=msg))
 
-    async def tap(self, uid, data, update_id=None):
-        msg = Message(message_id=1, date=NOW, chat=Chat(id=uid, type="private"), text="…")
+    async def tap(self, uid, data, update_id=None, chat_id=None, message_id=1):
+        chat = Chat(id=chat_id or uid, type="supergroup" if (chat_id or uid) < 0 else "private")
+        msg = Message(message_id=message_id, date=NOW, chat=chat, text="…")
         query = CallbackQuery(id=str(next(self.update_ids)), from_user=self.user(uid),
                               chat_instance="ci", message=msg, data=data)
         update = Update(update_id=update_id or next(self.update_ids), callback_query=query)
         await self.feed(update)
         return update
+
+    async def staff_text(self, uid, text, reply_to=None):
+        """A message in the staff chat, optionally a Telegram reply to a bot message."""
+        extra = {}
+        if reply_to is not None:
+            extra["reply_to_message"] = Message(message_id=reply_to, date=NOW,
+                                                chat=Chat(id=STAFF, type="supergroup"),
+                                                text="…", from_user=User(id=42, is_bot=True,
+                                                                         first_name="korak"))
+        return await self.text(uid, text, chat_type="supergroup", chat_id=STAFF, **extra)
+
+    def card(self):
+        """The newest card in the staff chat: (message_id, text, {label: callback_data}),
+        with edits applied."""
+        cards = [m for m in self.session.sent(STAFF) if m.reply_markup is not None]
+        assert cards, "no card was sent"
+        msg = cards[-1]
+        mid = self.session.message_id_of[id(msg)]
+        text, markup = msg.text, msg.reply_markup
+        for edit in self.session.edits(STAFF):
+            if edit.message_id == mid:
+                text, markup = edit.text, edit.reply_markup
+        buttons = {b.text: b.callback_data for row in (markup.inline_keyboard if markup else [])
+                   for b in row}
+        return mid, text, buttons
+
+    async def card_press(self, uid, label):
+        mid, _, buttons = self.card()
+        assert label in buttons, f"{label!r} not among {list(buttons)}"
+        await self.tap(uid, buttons[label], chat_id=STAFF, message_id=mid)
 
     def last_buttons(self, uid):
         for req in reversed(self.session.sent(uid)):

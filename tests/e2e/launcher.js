@@ -1,7 +1,8 @@
 // Starts telegram-test-api on 127.0.0.1 with the small fixes aiogram 3 needs:
 //  1. getMe lacks `is_bot`;                2. getUpdates ignores the long-poll `timeout`;
 //  3. callback queries lack `chat_instance`; 4. sendMessage returns `date` in milliseconds;
-//  5. answerCallbackQuery answers `null` where the Bot API answers `true`.
+//  5. answerCallbackQuery answers `null` where the Bot API answers `true`;
+//  6. editMessageText answers `null` where the Bot API answers the message (`true` will do).
 // Usage: node launcher.js PORT
 'use strict';
 const path = require('path');
@@ -16,6 +17,12 @@ require(path.join(lib, 'routes', 'bot', 'getMe')).getMe = (app) => {
 };
 require(path.join(lib, 'routes', 'bot', 'answerCallbackQuery')).answerCallbackQuery = (app) => {
   handle(app, '/bot:token/answerCallbackQuery', (_req, res) => res.sendResult({ ok: true, result: true }));
+};
+require(path.join(lib, 'routes', 'bot', 'editMessageText')).editMessageText = (app, server) => {
+  handle(app, '/bot:token/editMessageText', (req, res) => {
+    server.editMessageText(req.body);
+    res.sendResult({ ok: true, result: true });
+  });
 };
 require(path.join(lib, 'routes', 'bot', 'getUpdates')).getUpdates = (app, server) => {
   handle(app, '/bot:token/getUpdates', (req, res) => {

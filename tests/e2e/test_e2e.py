@@ -19,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 TOKEN = "123456:korak-e2e"
 STAFF = -100777
+COORD, STRANGER = 8001, 8666
 
 pytestmark = [
     pytest.mark.e2e,
@@ -53,21 +54,37 @@ class Emulator:
         chat = {"id": chat_id or uid, "type": chat_type, "first_name": f"Oseba{uid}"}
         return user, chat
 
-    def say(self, uid, text, chat_id=None, chat_type="private"):
+    def say(self, uid, text, chat_id=None, chat_type="private", reply_to=None):
         user, chat = self.person(uid, chat_id, chat_type)
-        self.post("/sendMessage", {"botToken": TOKEN, "from": user, "chat": chat, "text": text,
-                                   "date": int(time.time())})
+        body = {"botToken": TOKEN, "from": user, "chat": chat, "text": text,
+                "date": int(time.time())}
+        if reply_to is not None:  # a Telegram reply to one of the bot's messages
+            body["reply_to_message"] = {
+                "message_id": reply_to, "date": int(time.time()), "chat": chat, "text": "…",
+                "from": {"id": 666, "is_bot": True, "first_name": "korak test"}}
+        self.post("/sendMessage", body)
 
-    def tap(self, uid, data):
+    def tap(self, uid, data, chat_id=None, message_id=1):
         user, chat = self.person(uid)
-        message = {"message_id": 1, "date": int(time.time()), "chat": chat, "text": "…"}
+        if chat_id is not None:
+            chat = {"id": chat_id, "type": "supergroup", "title": "Koordinatorke"}
+        message = {"message_id": message_id, "date": int(time.time()), "chat": chat,
+                   "text": "…"}
         self.post("/sendCallback", {"botToken": TOKEN, "from": user, "message": message,
                                     "data": data})
 
     def inbox(self, chat_id):
         """Bot messages to this chat not read yet."""
         out = self.post("/getUpdates", {"token": TOKEN, "chatId": chat_id})
-        return [u["message"] for u in out["result"]]
+        return [{**u["message"], "message_id": u["messageId"]} for u in out["result"]]
+
+    def current(self, message_id):
+        """A bot message as it stands now, edits included."""
+        out = self.post("/getUpdatesHistory", {"token": TOKEN})
+        for u in out["result"]:
+            if u.get("messageId") == message_id and "chat_id" in u.get("message", {}):
+                return u["message"]
+        raise AssertionError(f"no bot message {message_id}")
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -126,7 +143,7 @@ def emulator():
 def start_bot(emu, db_path, log):
     env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": emu.url,
            "DATABASE_URL": f"sqlite+aiosqlite:///{db_path}", "STAFF_CHAT_ID": str(STAFF),
-           "OUTBOX_TICK_SECONDS": "1", "LOG_FORMAT": "json"}
+           "OUTBOX_TICK_SECONDS": "1", "LOG_FORMAT": "json", "COORDINATOR_IDS": str(COORD)}
     return subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
 
@@ -197,6 +214,82 @@ def test_intake_end_to_end_and_resume_after_kill(emulator, tmp_path):
     text = (tmp_path / "bot.log").read_text()
     assert "Traceback" not in text
     for secret in ("031 222 333", "+38631222333", "Oseba7001", "Vuhred"):
+        assert secret not in text, f"personal data in the log: {secret}"
+
+
+def buttons_of(message):
+    markup = message.get("reply_markup") or {}
+    return {b["text"]: b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row}
+
+
+def test_coordinator_claims_talks_with_the_resident_and_records_the_outcome(emulator, tmp_path):
+    log = open(tmp_path / "bot.log", "w")
+    bot = start_bot(emulator, tmp_path / "e2e.db", log)
+    try:
+        r = Chat(emulator, 7101)
+        r.say("/start")
+        r.press("Da, strinjam se")
+        r.say("Prevalje")
+        r.wait("lokacija programa je Slovenj Gradec")
+        r.press("Ne")
+        r.press("Nič od tega")
+        r.press("Ne, preskočite")
+        r.press("Preskoči")
+        r.press("Oseba7101")
+        r.wait("Na katero številko")
+        r.say("Raje mi pišite tukaj")
+        r.press("✅ Potrdi")
+        r.wait("Vaša prošnja je oddana")
+
+        staff = Chat(emulator, STAFF)
+        card = staff.wait("Nova prošnja")
+        card_id = card["message_id"]
+        assert "Prevalje" in card["text"]
+        assert list(buttons_of(card)) == ["Prevzamem"]
+
+        # coordinator A claims; the card changes in place and the resident is told
+        emulator.tap(COORD, buttons_of(card)["Prevzamem"], chat_id=STAFF, message_id=card_id)
+        r.wait("v rokah Oseba8001")
+        claimed = emulator.current(card_id)
+        assert "prevzeta · Oseba8001" in claimed["text"]
+        assert "Vključen/a" in buttons_of(claimed)
+
+        # someone else in the group presses a button: nothing changes
+        emulator.tap(STRANGER, buttons_of(claimed)["Vrni v vrsto"], chat_id=STAFF,
+                     message_id=card_id)
+        time.sleep(1.0)
+        assert emulator.current(card_id)["text"] == claimed["text"]
+
+        # A replies to the card; the resident gets it, signed
+        emulator.say(COORD, "Dober dan, vas lahko pokličem jutri?", chat_id=STAFF,
+                     chat_type="supergroup", reply_to=card_id)
+        got = r.wait("vas lahko pokličem jutri")
+        assert "Oseba8001" in got["text"]
+
+        # the resident answers outside any question; the staff chat gets it on the card
+        r.say("Ja, po 10. uri prosim.")
+        r.wait("posredovali ekipi")
+        relayed = staff.wait("po 10. uri prosim")
+        assert str(relayed.get("reply_to_message_id")) == str(card_id)
+
+        # A records the outcome
+        emulator.tap(COORD, buttons_of(claimed)["Vključen/a"], chat_id=STAFF,
+                     message_id=card_id)
+        deadline = time.time() + 20
+        while "vključen/a v program" not in emulator.current(card_id)["text"]:
+            assert time.time() < deadline, emulator.current(card_id)["text"]
+            time.sleep(0.1)
+        assert list(buttons_of(emulator.current(card_id))) == ["Vrni v vrsto"]
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        try:
+            bot.wait(10)
+        except subprocess.TimeoutExpired:
+            bot.kill()
+        log.close()
+    text = (tmp_path / "bot.log").read_text()
+    assert "Traceback" not in text
+    for secret in ("po 10. uri", "pokličem jutri", "Oseba7101", "Prevalje"):
         assert secret not in text, f"personal data in the log: {secret}"
 
 
