@@ -132,7 +132,11 @@ class OutboxDispatcher:
     async def _render(self, kind: str, chat_id: int, payload: dict) -> list[Delivery]:
         t, now = self.texts, self.clock()
         if kind == "staff_request_deleted":
-            return [Delivery(chat_id, t("staff.request_deleted", id=payload["id"]))]
+            out = [Delivery(chat_id, t("staff.request_deleted", id=payload["id"]))]
+            if payload.get("card"):  # the card's personal data goes too
+                out.insert(0, Delivery(chat_id, t("handoff.card_deleted", id=payload["id"]),
+                                       edit=payload["card"]))
+            return out
         if kind == "staff_digest":
             async with self.db.transaction() as s:
                 reqs = [view(r) for r in await repo.open_requests(s)]

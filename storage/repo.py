@@ -228,6 +228,7 @@ async def delete_everything(session: AsyncSession, telegram_id: int, now: dateti
     (without personal data) which requests went away. Returns how many requests were deleted."""
     reqs = await requests_of(session, telegram_id)
     ids = [r.id for r in reqs]
+    cards = {r.id: r.card_message_id for r in reqs if r.card_chat_id == staff_chat_id}
     if ids:
         pending = (await session.execute(select(Outbox).where(Outbox.sent_at.is_(None)))).scalars()
         for row in pending:
@@ -239,7 +240,7 @@ async def delete_everything(session: AsyncSession, telegram_id: int, now: dateti
         if staff_chat_id is not None:
             for rid in ids:
                 session.add(Outbox(kind="staff_request_deleted", chat_id=staff_chat_id,
-                                   payload={"id": rid}, due_at=now))
+                                   payload={"id": rid, "card": cards.get(rid)}, due_at=now))
     await forget_resident(session, telegram_id)
     return len(ids)
 
