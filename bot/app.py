@@ -13,6 +13,8 @@ from .config import Settings
 from .handoff import HandoffService
 from .i18n import Texts
 from .outbox import OutboxDispatcher
+from .participants import ParticipantFront
+from .schedule import ScheduleService
 from .sender import Sender
 from .service import IntakeService, utcnow
 from .staff import StaffFront
@@ -28,14 +30,16 @@ async def run_bot(settings: Settings) -> None:
     texts = Texts(settings.locales_dir, settings.locale, settings.timezone)
     bot = make_bot(settings)
 
-    sender = Sender(bot)
+    sender = Sender(bot, global_rate=settings.send_rate_per_s)
     outbox = OutboxDispatcher(db, texts, sender, utcnow, settings.staff_topics)
     service = IntakeService(db, settings, texts, on_outbox=outbox.kick)
-    handoff = HandoffService(db, settings, utcnow, on_outbox=outbox.kick)
+    schedule = ScheduleService(db, settings, utcnow, on_outbox=outbox.kick)
+    handoff = HandoffService(db, settings, utcnow, on_outbox=outbox.kick, schedule=schedule)
     sender.on_forbidden = handoff.resident_blocked
     front = TelegramFront(service, sender, texts, settings)
-    staff = StaffFront(handoff, sender, texts, settings)
-    dp = make_dispatcher(front, staff.router)
+    staff = StaffFront(handoff, sender, texts, settings, schedule)
+    participants = ParticipantFront(schedule, sender, texts)
+    dp = make_dispatcher(front, staff.router, participants.router)
 
     async def tick() -> None:
         """Plan what has fallen due (reminders, the digest), then send the outbox."""

@@ -1,4 +1,4 @@
-"""The `korak` command: run, chat, where, coordinators, bench."""
+"""The `korak` command: run, chat, where, coordinators, schedule, enroll, bench."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 
 from dialogs import places
@@ -119,6 +121,77 @@ def cmd_coordinators(args: argparse.Namespace, out: TextIO | None = None) -> int
     return asyncio.run(run())
 
 
+def _progress(stream: TextIO) -> Callable[[int, int], None]:
+    """A bar on stderr for imports of more than a few dozen sessions."""
+    def show(done: int, total: int) -> None:
+        if total < 50:
+            return
+        width = 30
+        filled = width * done // total
+        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done == total:
+            stream.write("\n")
+        stream.flush()
+    return show
+
+
+def cmd_schedule(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """korak schedule import FILE --cohort NAME [--site SITE]"""
+    out = out or sys.stdout
+    settings = Settings()
+    texts = _texts(settings)
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        out.write(texts("cli.file_unreadable", file=str(path)) + "\n")
+        return 2
+
+    async def run() -> int:
+        from storage.db import Database
+
+        from .schedule import ScheduleService
+        from .service import utcnow
+
+        db = Database(settings.database_url)
+        await db.create_all()
+        try:
+            service = ScheduleService(db, settings, utcnow)
+            result = await service.import_file(args.cohort, path.name, data, site=args.site,
+                                               progress=_progress(sys.stderr))
+        finally:
+            await db.dispose()
+        out.write(texts.render(result.report.text) + "\n")
+        return 0 if result.ok else 1
+
+    return asyncio.run(run())
+
+
+def cmd_enroll(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """korak enroll REQUEST_ID --cohort NAME [--leave]"""
+    out = out or sys.stdout
+    settings = Settings()
+    texts = _texts(settings)
+
+    async def run() -> int:
+        from storage.db import Database
+
+        from .schedule import ScheduleService
+        from .service import utcnow
+
+        db = Database(settings.database_url)
+        await db.create_all()
+        try:
+            text = await ScheduleService(db, settings, utcnow).enroll_request(
+                args.request, args.cohort, leave=args.leave)
+        finally:
+            await db.dispose()
+        out.write(texts.render(text) + "\n")
+        return 0 if text.msgid in ("schedule.enrolled", "schedule.left") else 1
+
+    return asyncio.run(run())
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
 
@@ -143,6 +216,19 @@ def main(argv: list[str] | None = None) -> int:
         "id", type=int)
     coord_sub.add_parser("list", help="everyone who may act, and where they are set")
     coord.set_defaults(func=cmd_coordinators)
+    schedule = sub.add_parser("schedule", help="programme sessions")
+    schedule_sub = schedule.add_subparsers(dest="action", required=True)
+    imp = schedule_sub.add_parser("import", help="load a .ics or .csv schedule into a cohort")
+    imp.add_argument("file")
+    imp.add_argument("--cohort", required=True, help="the cohort's name, e.g. 'SG 2027/1'")
+    imp.add_argument("--site", choices=sorted(SITE_LABEL),
+                     help="needed when the cohort is new")
+    schedule.set_defaults(func=cmd_schedule)
+    enroll = sub.add_parser("enroll", help="enroll a request's resident in a cohort")
+    enroll.add_argument("request", type=int, help="the request number")
+    enroll.add_argument("--cohort", required=True)
+    enroll.add_argument("--leave", action="store_true", help="take them out of the cohort")
+    enroll.set_defaults(func=cmd_enroll)
     bench = sub.add_parser("bench", help="benchmarks that print figures")
     bench.add_argument("what", choices=["places"])
     bench.add_argument("--rounds", type=int, default=20)

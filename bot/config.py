@@ -36,6 +36,27 @@ class Settings(BaseSettings):
     outcome_alert_days: int = 2  # working days a claimed request may go without an outcome
     digest_time: str = "08:00"  # the daily digest on working days
     staff_topics: Annotated[dict[str, int], NoDecode] = {}  # site=topic id, for forum groups
+    # reminders before programme sessions
+    reminder_offsets: str = "-1d@17:00,-2h"
+    quiet_hours: str = "21:00-07:00"
+    send_rate_per_s: float = 25.0  # all messages of this process together
+
+    @field_validator("reminder_offsets")
+    @classmethod
+    def _check_offsets(cls, value: str) -> str:
+        from dialogs.schedule import parse_offsets
+        parse_offsets(value)
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _check_quiet(cls, value: str) -> str:
+        from dialogs.workhours import parse_clock
+        start, sep, end = value.replace("–", "-").partition("-")
+        if not sep:
+            raise ValueError(f"expected START-END, got {value!r}")
+        parse_clock(start), parse_clock(end)
+        return value.replace("–", "-")
 
     @field_validator("working_hours")
     @classmethod

@@ -17,10 +17,12 @@ from dialogs import handoff
 from dialogs.replies import N_, Say, Text
 from dialogs.workhours import WorkingHours, parse_clock, parse_span, parse_weekdays
 from storage import repo
+from storage import schedule as schedule_store
 from storage.db import Database
 from storage.models import ContactRequest
 
 from .config import Settings
+from .schedule import ScheduleService
 
 log = logging.getLogger("korak.handoff")
 
@@ -53,8 +55,10 @@ class Pressed:
 
 class HandoffService:
     def __init__(self, db: Database, settings: Settings, clock: Callable[[], datetime],
-                 on_outbox: Callable[[], None] | None = None) -> None:
+                 on_outbox: Callable[[], None] | None = None,
+                 schedule: ScheduleService | None = None) -> None:
         self.db, self.settings, self.clock, self.on_outbox = db, settings, clock, on_outbox
+        self.schedule = schedule
 
     @cached_property
     def hours(self) -> WorkingHours:
@@ -74,7 +78,7 @@ class HandoffService:
         return view(req, await repo.resident_unreachable(s, req.telegram_id))
 
     async def press(self, request_id: int, action: str, version: int, actor_id: int,
-                    actor_name: str) -> Pressed:
+                    actor_name: str, cohort_id: int | None = None) -> Pressed:
         allowed = await self.is_coordinator(actor_id)
         if not allowed:  # nothing about the request is read for a stranger
             return Pressed(Text(N_("handoff.not_allowed")), None)
@@ -84,9 +88,22 @@ class HandoffService:
             if req is None:
                 return Pressed(Text(N_("handoff.gone")), None)
             current = await self._view(s, req)
+            if action == "back":  # leaving the cohort choice: the card as it is
+                stale = version != current.version
+                return Pressed(Text(N_("handoff.stale")) if stale else None,
+                               handoff.card(current, now))
             decision = handoff.decide(current, action, version, actor_id, actor_name, allowed)
             if not decision.ok:
                 return Pressed(decision.refusal, handoff.card(current, now))
+            if action == "enrolled" and self.schedule is not None:
+                cohorts = [(c.id, c.name) for c in await schedule_store.cohorts(s, req.site)]
+                if cohort_id is None and cohorts:
+                    return Pressed(None, handoff.cohort_choice(current, now, cohorts))
+                if cohort_id is not None:
+                    if cohort_id not in {c for c, _ in cohorts}:
+                        return Pressed(Text(N_("handoff.stale")), handoff.card(current, now))
+                    await self.schedule.enroll_in(s, cohort_id, req.telegram_id, req.chat_id,
+                                                  req.id, now)
             await repo.change_request(
                 s, req, action=action, status=decision.status, owner_id=decision.owner_id,
                 owner_name=decision.owner_name, actor_id=actor_id, actor_name=actor_name, now=now)
@@ -96,8 +113,7 @@ class HandoffService:
                                       due_at=now)
             card = handoff.card(await self._view(s, req), now)
         log.info("request changed", extra={"request_id": request_id, "action": action})
-        if decision.tell_resident:
-            self._kick()
+        self._kick()
         return Pressed(None, card, changed=True)
 
     async def card(self, request_id: int) -> Say | None:

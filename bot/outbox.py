@@ -12,14 +12,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dialogs import handoff
+from dialogs import schedule as sched
 from dialogs.replies import N_, Text
 from storage import repo
+from storage import schedule as schedule_store
 from storage.db import Database
 
 from .handoff import view
 from .i18n import Texts
+from .schedule import session_view
 from .sender import Sender, Undeliverable
-from .telegram import card_markup
+from .telegram import card_markup, reminder_markup
 
 log = logging.getLogger("korak.outbox")
 
@@ -38,9 +41,12 @@ class Delivery:
 
 class OutboxDispatcher:
     def __init__(self, db: Database, texts: Texts, sender: Sender,
-                 clock: Callable[[], datetime], topics: dict[str, int] | None = None) -> None:
+                 clock: Callable[[], datetime], topics: dict[str, int] | None = None,
+                 batch: int = 20) -> None:
         self.db, self.texts, self.sender, self.clock = db, texts, sender, clock
         self.topics = topics or {}
+        self.batch = batch
+        self.tz = texts.tz
         self._running = asyncio.Lock()
         self._again = False
         self._tasks: set[asyncio.Task] = set()
@@ -62,13 +68,17 @@ class OutboxDispatcher:
             while True:
                 self._again = False
                 async with self.db.transaction() as s:
-                    rows = await repo.claim_due(s, self.clock(), limit=20)
-                    work = [(r.id, r.kind, r.chat_id, dict(r.payload), r.attempts) for r in rows]
+                    rows = await repo.claim_due(s, self.clock(), limit=self.batch)
+                    work = [(r.id, r.kind, r.chat_id, dict(r.payload), r.attempts,
+                             repo.as_utc(r.claimed_until)) for r in rows]
                 if not work:
                     if self._again:
                         continue
                     return sent
-                for row_id, kind, chat_id, payload, attempts in work:
+                for row_id, kind, chat_id, payload, attempts, lease in work:
+                    async with self.db.transaction() as s:  # still ours? (a slow send, a peer)
+                        if not await repo.hold_claim(s, row_id, lease, self.clock()):
+                            continue
                     sent += await self._deliver(row_id, kind, chat_id, payload, attempts)
 
     async def _finish(self, row_id: int, error: str | None = None,
@@ -130,6 +140,9 @@ class OutboxDispatcher:
             return req, view(req, await repo.resident_unreachable(s, req.telegram_id))
 
     async def _render(self, kind: str, chat_id: int, payload: dict) -> list[Delivery]:
+        scheduled = await self._render_schedule(kind, chat_id, payload)
+        if scheduled is not None:
+            return scheduled
         t, now = self.texts, self.clock()
         if kind == "staff_request_deleted":
             out = [Delivery(chat_id, t("staff.request_deleted", id=payload["id"]))]
@@ -182,3 +195,52 @@ class OutboxDispatcher:
                 about=req.id)]
         log.error("unknown outbox kind", extra={"kind": kind})
         return []
+
+    async def _session(self, session_id: int):
+        async with self.db.transaction() as s:
+            row = await schedule_store.get_session(s, session_id)
+            return None if row is None else session_view(row)
+
+    async def _render_schedule(self, kind: str, chat_id: int, payload: dict
+                               ) -> list[Delivery] | None:
+        """Reminders and session changes; None when `kind` is not one of them."""
+        t, now = self.texts, self.clock()
+        if kind not in ("reminder", "session_changed", "staff_not_coming"):
+            return None
+        session = await self._session(payload["session_id"])
+        if session is None:
+            return []
+        if kind == "reminder":
+            if session.cancelled:
+                return []
+            if session.starts_at <= now:  # never after the session has begun
+                log.info("reminder dropped: the session has started",
+                         extra={"session_id": session.id})
+                return []
+            async with self.db.transaction() as s:
+                still = any(e.chat_id == chat_id for e in await schedule_store.enrollments_of(
+                    s, payload["telegram_id"]))
+            if not still:
+                return []
+            say = sched.reminder(session, now, self.tz)
+            return [Delivery(chat_id, t.render(say.text), reminder_markup(t, say, session.id))]
+        if kind == "session_changed":
+            old = payload.get("old_start")
+            old_view = None
+            if old:
+                old_view = sched.Existing(session.id, "", session.title, session.place,
+                                          datetime.fromisoformat(old), session.ends_at, False)
+            text = sched.change_notice(old_view, session, self.tz, now,
+                                       cancelled=payload.get("cancelled", False))
+            return [Delivery(chat_id, t.render(text))]
+        # staff_not_coming: on the card of the participant's request, naming its owner
+        async with self.db.transaction() as s:
+            reqs = await repo.requests_of(s, payload["telegram_id"])
+        req = reqs[-1] if reqs else None
+        name = (req.answers.get("name") if req else None) or "—"
+        text = t.render(Text(N_("reminder.staff_not_coming"), {
+            "name": name, "id": req.id if req else "—", "title": session.title,
+            "when": sched.clock(session.starts_at, self.tz),
+            "owner": (req.owner_name if req else None) or "—"}))
+        reply_to = req.card_message_id if req and req.card_chat_id == chat_id else None
+        return [Delivery(chat_id, text, reply_to=reply_to, about=req.id if req else None)]

@@ -4,6 +4,7 @@ chat, and nothing changes for anyone who is not a coordinator."""
 
 from __future__ import annotations
 
+import io
 import logging
 from typing import Any
 
@@ -17,12 +18,24 @@ from dialogs.replies import N_, Say, Text
 from .config import Settings
 from .handoff import HandoffService
 from .i18n import Texts
+from .schedule import ScheduleService
 from .sender import Sender, Undeliverable
 from .telegram import STAFF_PREFIX, card_markup, parse_staff_callback
 
 log = logging.getLogger("korak.staff")
 
 STAFF_COMMANDS = {"odprte", "prosnja", "prošnja"}
+MAX_SCHEDULE_BYTES = 2_000_000
+
+
+def site_from_name(name: str) -> str | None:
+    """The site of a new cohort, from its name: "SG 2027/1", "Radlje – jesen"."""
+    words = name.casefold().replace("-", " ").replace("/", " ").split()
+    if "radlje" in words or "rd" in words:
+        return "radlje-ob-dravi"
+    if "slovenj" in words or "sg" in words:
+        return "slovenj-gradec"
+    return None
 
 
 def _command(text: str | None) -> tuple[str, str] | None:
@@ -34,8 +47,9 @@ def _command(text: str | None) -> tuple[str, str] | None:
 
 class StaffFront:
     def __init__(self, service: HandoffService, sender: Sender, texts: Texts,
-                 settings: Settings) -> None:
+                 settings: Settings, schedule: ScheduleService | None = None) -> None:
         self.service, self.sender, self.texts, self.settings = service, sender, texts, settings
+        self.schedule = schedule
         self.router = Router(name="staff")
         staff = settings.staff_chat_id
         if staff is not None:
@@ -82,6 +96,10 @@ class StaffFront:
                 return
             await self._staff_command(message, *command)
             return
+        if message.document is not None and self.schedule is not None:
+            if await self.service.is_coordinator(user.id):
+                await self._import(message)
+            return
         reply = message.reply_to_message
         if command is not None or reply is None:
             return  # colleagues talking among themselves
@@ -96,6 +114,29 @@ class StaffFront:
             message.chat.id, reply.message_id, message.text[:3500], user.first_name)
         if notice is not None:
             await self._say(message.chat.id, notice, reply_to=message.message_id)
+
+    async def _import(self, message: Message) -> None:
+        """A schedule file sent into the staff chat; the caption names the cohort."""
+        chat, doc = message.chat.id, message.document
+        cohort = " ".join((message.caption or "").split())
+        if not cohort:
+            await self._say(chat, Text(N_("schedule.caption_needed")), reply_to=message.message_id)
+            return
+        if (doc.file_size or 0) > MAX_SCHEDULE_BYTES:
+            await self._say(chat, Text(N_("schedule.error.file_too_big")),
+                            reply_to=message.message_id)
+            return
+        try:
+            buffer = await message.bot.download(doc, destination=io.BytesIO())
+            data = buffer.read(MAX_SCHEDULE_BYTES + 1)
+        except Exception:
+            log.warning("schedule file could not be downloaded")
+            await self._say(chat, Text(N_("schedule.error.download")),
+                            reply_to=message.message_id)
+            return
+        result = await self.schedule.import_file(cohort, doc.file_name or "", data,
+                                                 site=site_from_name(cohort))
+        await self._say(chat, result.report.text, reply_to=message.message_id)
 
     async def _staff_command(self, message: Message, name: str, rest: str) -> None:
         chat = message.chat.id
@@ -141,7 +182,7 @@ class StaffFront:
             await self._answer(query, Text(N_("handoff.stale")))
             return
         result = await self.service.press(request_id, action[0], action[1], query.from_user.id,
-                                          query.from_user.first_name)
+                                          query.from_user.first_name, cohort_id=action[2])
         await self._answer(query, result.notice)
         if result.card is not None:  # show the card as it is now, stale or changed
             try:

@@ -72,6 +72,25 @@ def card_markup(texts: Texts, say: Say, request_id: int) -> InlineKeyboardMarkup
         for row in say.buttons])
 
 
+ANSWER_PREFIX = "a"
+
+
+def reminder_markup(texts: Texts, say: Say, session_id: int) -> InlineKeyboardMarkup:
+    """Pridem / Ne morem priti under a reminder: "a|session|yes"."""
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=texts.render(b.label),
+                              callback_data=f"{ANSWER_PREFIX}|{session_id}|{b.id}") for b in row]
+        for row in say.buttons])
+
+
+def parse_answer_callback(data: str | None) -> tuple[int, str] | None:
+    parts = (data or "").split("|")
+    if (len(parts) != 3 or parts[0] != ANSWER_PREFIX or not parts[1].isdigit()
+            or len(parts[1]) > 18 or parts[2] not in ("yes", "no")):
+        return None
+    return int(parts[1]), parts[2]
+
+
 def parse_staff_callback(data: str | None) -> tuple[int, str] | None:
     parts = (data or "").split("|")
     if len(parts) != 3 or parts[0] != STAFF_PREFIX or not parts[1].isdigit() or len(parts[1]) > 18:

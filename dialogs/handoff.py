@@ -77,11 +77,33 @@ class Decision:
     tell_resident: bool = False
 
 
-def parse_button(button_id: str) -> tuple[str, int] | None:
+def parse_button(button_id: str) -> tuple[str, int, int | None] | None:
+    """'claim:3' → ('claim', 3, None); 'enroll.5:3' (enrolled in cohort 5) → ('enrolled', 3, 5);
+    'back:3' → ('back', 3, None)."""
     action, _, version = button_id.partition(":")
-    if action not in TARGET or not version.isdigit() or len(version) > 9:
+    if not version.isdigit() or len(version) > 9:
         return None
-    return action, int(version)
+    cohort = None
+    if action.startswith("enroll."):
+        number = action[len("enroll."):]
+        if not number.isdigit() or len(number) > 12:
+            return None
+        action, cohort = "enrolled", int(number)
+    elif action not in TARGET and action != "back":
+        return None
+    return action, int(version), cohort
+
+
+def cohort_choice(req: Request, now: datetime, cohorts: list[tuple[int, str]]) -> Say:
+    """Vključen/a pressed: the card asks which cohort, with a way back."""
+    base = card(req, now)
+    rows = tuple((Button(f"enroll.{cid}:{req.version}", Text(N_("handoff.cohort_button"),
+                                                              {"cohort": name})),)
+                 for cid, name in cohorts)
+    rows += ((Button(f"back:{req.version}", Text(N_("handoff.button.back"))),),)
+    text = base.text
+    items = tuple(text.items) if isinstance(text, Lines) else (text,)
+    return Say(Lines(items + (Text(N_("handoff.choose_cohort")),)), rows)
 
 
 def decide(req: Request, action: str, version: int, actor_id: int, actor_name: str,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, String
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -107,4 +107,52 @@ class Outbox(SQLModel, table=True):
     attempts: int = 0
     last_error: str | None = None
     # names a message that must exist once (a reminder, a digest): a second insert is refused
-    key: str | None = Field(default=None, sa_column=Column(String(128), unique=True, nullable=True))
+    key: str | None = Field(default=None, sa_column=Column(String(255), unique=True, nullable=True))
+    # what the row is about, so a change can withdraw it: "session:12"
+    topic: str | None = Field(default=None, sa_column=Column(String(64), index=True, nullable=True))
+
+
+class Cohort(SQLModel, table=True):
+    """One run of the 6-month programme at a site."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(120), unique=True, nullable=False))
+    site: str = Field(sa_column=Column(String(32), nullable=False))
+    created_at: datetime = _when(nullable=False)
+
+
+class ProgrammeSession(SQLModel, table=True):
+    __tablename__ = "programme_session"
+    __table_args__ = (UniqueConstraint("cohort_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cohort_id: int = Field(index=True)
+    key: str = Field(sa_column=Column(String(255), nullable=False))
+    title: str
+    place: str
+    starts_at: datetime = _when(nullable=False)
+    ends_at: datetime = _when(nullable=False)
+    cancelled: bool = False
+    updated_at: datetime = _when(nullable=False)
+
+
+class Enrollment(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("cohort_id", "telegram_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cohort_id: int = Field(index=True)
+    telegram_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    request_id: int | None = None
+    active: bool = True
+    enrolled_at: datetime = _when(nullable=False)
+    left_at: datetime | None = _when(nullable=True)
+
+
+class Attendance(SQLModel, table=True):
+    """A participant's answer to a reminder: coming or not."""
+
+    session_id: int = Field(primary_key=True)
+    telegram_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    answer: str = Field(sa_column=Column(String(16), nullable=False))
+    at: datetime = _when(nullable=False)

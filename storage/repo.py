@@ -9,8 +9,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from .models import (ContactRequest, Coordinator, Outbox, ProcessedUpdate, RequestEvent,
-                     Resident, StaffMessage)
+from .models import (Attendance, ContactRequest, Coordinator, Enrollment, Outbox, ProcessedUpdate,
+                     RequestEvent, Resident, StaffMessage)
 
 OPEN_STATUSES = ("new", "claimed", "contacted")
 
@@ -66,14 +66,15 @@ async def forget_resident(session: AsyncSession, telegram_id: int) -> None:
 
 async def mark_unreachable(session: AsyncSession, chat_id: int, now: datetime,
                            staff_chat_id: int | None = None) -> bool:
-    """The resident blocked the bot. The first time, their open requests' cards are refreshed
+    """The resident blocked the bot. The first time, their latest request's card is refreshed
     to say so and the staff chat is told. Returns whether anything changed."""
     changed = (await session.execute(
         update(Resident).where(Resident.chat_id == chat_id, Resident.unreachable.is_(False))
         .values(unreachable=True, updated_at=now).returning(Resident.telegram_id))).scalars().all()
     if not changed or staff_chat_id is None:
         return bool(changed)
-    req = await open_request(session, changed[0])
+    reqs = await requests_of(session, changed[0])  # open, or enrolled and getting reminders
+    req = reqs[-1] if reqs else None
     if req is not None:
         session.add(Outbox(kind="staff_unreachable", chat_id=staff_chat_id,
                            payload={"request_id": req.id}, due_at=now))
@@ -156,7 +157,8 @@ async def request_of_staff_message(session: AsyncSession, chat_id: int, message_
 
 
 async def add_outbox(session: AsyncSession, *, kind: str, chat_id: int | None,
-                     payload: dict[str, Any], due_at: datetime, key: str | None = None) -> bool:
+                     payload: dict[str, Any], due_at: datetime, key: str | None = None,
+                     topic: str | None = None) -> bool:
     """Queue a message. With a key, only once ever: returns False when it was queued before
     (by this process or another one at the same moment)."""
     if key is not None:
@@ -166,11 +168,11 @@ async def add_outbox(session: AsyncSession, *, kind: str, chat_id: int | None,
         try:
             async with session.begin_nested():
                 session.add(Outbox(kind=kind, chat_id=chat_id, payload=payload, due_at=due_at,
-                                   key=key))
+                                   key=key, topic=topic))
         except IntegrityError:
             return False
         return True
-    session.add(Outbox(kind=kind, chat_id=chat_id, payload=payload, due_at=due_at))
+    session.add(Outbox(kind=kind, chat_id=chat_id, payload=payload, due_at=due_at, topic=topic))
     return True
 
 
@@ -229,11 +231,18 @@ async def delete_everything(session: AsyncSession, telegram_id: int, now: dateti
     reqs = await requests_of(session, telegram_id)
     ids = [r.id for r in reqs]
     cards = {r.id: r.card_message_id for r in reqs if r.card_chat_id == staff_chat_id}
+    chats = {r.chat_id for r in reqs}
+    resident = await get_resident(session, telegram_id)
+    if resident is not None:
+        chats.add(resident.chat_id)
+    pending = (await session.execute(select(Outbox).where(Outbox.sent_at.is_(None)))).scalars()
+    for row in pending:  # nothing more goes to them or about them
+        if (row.payload.get("request_id") in ids or row.chat_id in chats
+                or row.payload.get("telegram_id") == telegram_id):
+            await session.delete(row)
+    await session.execute(delete(Enrollment).where(Enrollment.telegram_id == telegram_id))
+    await session.execute(delete(Attendance).where(Attendance.telegram_id == telegram_id))
     if ids:
-        pending = (await session.execute(select(Outbox).where(Outbox.sent_at.is_(None)))).scalars()
-        for row in pending:
-            if row.payload.get("request_id") in ids:
-                await session.delete(row)
         await session.execute(delete(RequestEvent).where(RequestEvent.request_id.in_(ids)))
         await session.execute(delete(StaffMessage).where(StaffMessage.request_id.in_(ids)))
         await session.execute(delete(ContactRequest).where(ContactRequest.id.in_(ids)))
@@ -272,6 +281,21 @@ async def claim_due(session: AsyncSession, now: datetime, *, limit: int = 50,
         select(Outbox).where(Outbox.id.in_(claimed)).order_by(Outbox.due_at, Outbox.id)
         .execution_options(populate_existing=True))).scalars().all()
     return list(rows)
+
+
+async def hold_claim(session: AsyncSession, outbox_id: int, lease_until: datetime | None,
+                     now: datetime, lease: timedelta = timedelta(minutes=2)) -> bool:
+    """Just before sending: is the row still ours (our lease, unsent)? Renews the lease. A
+    dispatcher that waited too long (rate limits) finds another one has taken the row over,
+    and skips it rather than sending it twice."""
+    if lease_until is None:
+        return False
+    new_lease = now + lease
+    result = await session.execute(
+        update(Outbox).where(Outbox.id == outbox_id, Outbox.sent_at.is_(None),
+                             Outbox.claimed_until == lease_until)
+        .values(claimed_until=new_lease).returning(Outbox.id))
+    return result.first() is not None
 
 
 async def finish_outbox(session: AsyncSession, outbox_id: int, now: datetime,

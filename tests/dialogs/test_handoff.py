@@ -62,8 +62,11 @@ def test_status_paths():
 
 
 def test_button_ids_carry_action_and_version_only():
-    assert parse_button("claim:3") == ("claim", 3)
-    for bad in ("claim", "claim:x", "nuke:1", "claim:-1", "claim:99999999999", ""):
+    assert parse_button("claim:3") == ("claim", 3, None)
+    assert parse_button("enroll.12:3") == ("enrolled", 3, 12)
+    assert parse_button("back:0") == ("back", 0, None)
+    for bad in ("claim", "claim:x", "nuke:1", "claim:-1", "claim:99999999999", "",
+                "enroll.:1", "enroll.x:1", "enroll.1"):
         assert parse_button(bad) is None
 
 

@@ -57,7 +57,7 @@ async def test_delete_everything(db):
         assert await repo.requests_of(s, 4) == []
         pending = await repo.pending_outbox(s)
     # the unsent announcement with personal data is gone; only the data-free notice remains
-    assert [(p.kind, p.payload) for p in pending] == [("staff_request_deleted", {"id": req.id})]
+    assert [(p.kind, p.payload) for p in pending] == [("staff_request_deleted", {"id": req.id, "card": None})]
 
 
 async def test_processed_updates_are_remembered(db):

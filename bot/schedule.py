@@ -1,0 +1,255 @@
+"""Schedules, enrollments and reminders as an application service. A change and the messages
+it causes (reminders planned or withdrawn, participants told of a move) are written in one
+transaction; the outbox dispatcher sends them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import PurePath
+from zoneinfo import ZoneInfo
+
+from dialogs import schedule as sched
+from dialogs.replies import N_, Say, Text
+from dialogs.workhours import parse_clock
+from storage import repo
+from storage import schedule as store
+from storage.db import Database
+from storage.models import Enrollment, ProgrammeSession
+
+from .config import Settings
+
+log = logging.getLogger("korak.schedule")
+
+Progress = Callable[[int, int], None]
+
+
+def session_view(row: ProgrammeSession, site: str | None = None) -> sched.Session:
+    return sched.Session(row.id, row.title, row.place, repo.as_utc(row.starts_at),
+                         repo.as_utc(row.ends_at), row.cancelled, site)
+
+
+def existing_view(row: ProgrammeSession) -> sched.Existing:
+    return sched.Existing(row.id, row.key, row.title, row.place, repo.as_utc(row.starts_at),
+                          repo.as_utc(row.ends_at), row.cancelled)
+
+
+def parse_file(filename: str, data: bytes, tz: ZoneInfo) -> sched.Parsed:
+    """By extension, or by content when the name says nothing."""
+    suffix = PurePath(filename).suffix.lower()
+    if suffix in (".ics", ".ical", ".ifb") or data.lstrip()[:15].upper().startswith(
+            b"BEGIN:VCALENDAR"):
+        return sched.parse_ics(data, tz)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1250", errors="replace")  # Excel on Slovenian Windows
+    return sched.parse_csv(text, tz)
+
+
+@dataclass(frozen=True)
+class Imported:
+    ok: bool
+    report: Say
+    changes: sched.Changes | None = None
+
+
+class ScheduleService:
+    def __init__(self, db: Database, settings: Settings, clock: Callable[[], datetime],
+                 on_outbox: Callable[[], None] | None = None) -> None:
+        self.db, self.settings, self.clock, self.on_outbox = db, settings, clock, on_outbox
+        self.tz = ZoneInfo(settings.timezone)
+        self.offsets = sched.parse_offsets(settings.reminder_offsets)
+        start, _, end = settings.quiet_hours.partition("-")
+        self.quiet = sched.Quiet(parse_clock(start), parse_clock(end))
+
+    def _kick(self) -> None:
+        if self.on_outbox is not None:
+            self.on_outbox()
+
+    # ------------------------------------------------------------------ planning
+
+    async def _plan(self, s, row: ProgrammeSession, enr: Enrollment, now: datetime) -> int:
+        if row.cancelled:
+            return 0
+        starts = repo.as_utc(row.starts_at)
+        planned = 0
+        for name, due in sched.plan_reminders(starts, self.offsets, self.quiet, self.tz, now):
+            key = f"reminder:{row.id}:{enr.telegram_id}:{name}:{int(starts.timestamp())}"
+            if await repo.add_outbox(s, kind="reminder", chat_id=enr.chat_id,
+                                     payload={"session_id": row.id,
+                                              "telegram_id": enr.telegram_id},
+                                     due_at=due, key=key, topic=f"session:{row.id}"):
+                planned += 1
+        return planned
+
+    def _notice_due(self, now: datetime) -> datetime:
+        """Change notices go at once, but not in quiet hours: then at their end."""
+        local = now.astimezone(self.tz)
+        if not self.quiet.contains(local.time()):
+            return now
+        day = local.date() if local.time() < self.quiet.end else local.date() + timedelta(days=1)
+        return datetime.combine(day, self.quiet.end, tzinfo=self.tz)
+
+    async def _tell(self, s, row: ProgrammeSession, people: list[Enrollment], now: datetime,
+                    *, cancelled: bool, old_start: datetime | None) -> None:
+        for enr in people:
+            await repo.add_outbox(s, kind="session_changed", chat_id=enr.chat_id,
+                                  payload={"session_id": row.id, "cancelled": cancelled,
+                                           "old_start": old_start.isoformat() if old_start
+                                           else None},
+                                  due_at=self._notice_due(now), topic=f"change:{row.id}")
+
+    # ------------------------------------------------------------------ imports
+
+    async def import_file(self, cohort_name: str, filename: str, data: bytes, *,
+                          site: str | None = None, progress: Progress | None = None) -> Imported:
+        """All or nothing: with any problem the report lists them by line and nothing
+        changes. A re-import updates, moves or cancels sessions by their key."""
+        parsed = parse_file(filename, data, self.tz)
+        if parsed.problems:
+            return Imported(False, sched.problems_report(parsed.problems))
+        cohort_name = " ".join(cohort_name.split())[:120]
+        async with self.db.transaction() as s:
+            now = self.clock()
+            cohort = await store.cohort_by_name(s, cohort_name)
+            if cohort is None:
+                if site is None:
+                    return Imported(False, Say(Text(N_("schedule.error.which_site"),
+                                                    {"cohort": cohort_name})))
+                cohort = await store.create_cohort(s, cohort_name, site, now)
+            rows = await store.sessions_of(s, cohort.id, lock=True)
+            changes = sched.diff([existing_view(r) for r in rows], parsed.rows)
+            by_id = {r.id: r for r in rows}
+            people = await store.participants(s, cohort.id)
+            total = len(changes.added) + len(changes.moved) + len(changes.renamed) + \
+                len(changes.cancelled) + len(changes.restored)
+            done = 0
+
+            def step() -> None:
+                nonlocal done
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+
+            for new in changes.added:
+                row = ProgrammeSession(cohort_id=cohort.id, key=new.key, title=new.title,
+                                       place=new.place, starts_at=new.starts_at,
+                                       ends_at=new.ends_at, updated_at=now)
+                s.add(row)
+                await s.flush()
+                for enr in people:
+                    await self._plan(s, row, enr, now)
+                step()
+            for old, new in changes.moved + changes.restored:
+                row = by_id[old.id]
+                await store.withdraw(s, [row.id])
+                row.title, row.place = new.title, new.place
+                row.starts_at, row.ends_at = new.starts_at, new.ends_at
+                row.cancelled, row.updated_at = False, now
+                s.add(row)
+                await s.flush()
+                for enr in people:
+                    await self._plan(s, row, enr, now)
+                if new.starts_at > now:
+                    await self._tell(s, row, people, now, cancelled=False,
+                                     old_start=old.starts_at)
+                step()
+            for old, new in changes.renamed:
+                row = by_id[old.id]
+                row.title, row.updated_at = new.title, now
+                s.add(row)
+                step()
+            for old in changes.cancelled:
+                row = by_id[old.id]
+                await store.withdraw(s, [row.id])
+                row.cancelled, row.updated_at = True, now
+                s.add(row)
+                if repo.as_utc(row.starts_at) > now:
+                    await self._tell(s, row, people, now, cancelled=True, old_start=None)
+                step()
+            report = sched.changes_report(changes, cohort.name, self.tz)
+        log.info("schedule imported", extra={"added": len(changes.added),
+                                             "moved": len(changes.moved),
+                                             "cancelled": len(changes.cancelled)})
+        if changes.any:
+            self._kick()
+        return Imported(True, report, changes)
+
+    # ------------------------------------------------------------------ enrollments
+
+    async def cohorts_for(self, site: str | None) -> list[tuple[int, str]]:
+        async with self.db.transaction() as s:
+            return [(c.id, c.name) for c in await store.cohorts(s, site)]
+
+    async def enroll_in(self, s, cohort_id: int, telegram_id: int, chat_id: int,
+                        request_id: int | None, now: datetime) -> int:
+        """Inside the caller's transaction: enroll and plan the reminders. Returns how many."""
+        enr, changed = await store.enroll(s, cohort_id=cohort_id, telegram_id=telegram_id,
+                                          chat_id=chat_id, request_id=request_id, now=now)
+        if not changed:
+            return 0
+        planned = 0
+        for row in await store.sessions_of(s, cohort_id):
+            planned += await self._plan(s, row, enr, now)
+        return planned
+
+    async def enroll_request(self, request_id: int, cohort_name: str, *, leave: bool = False
+                             ) -> Text:
+        """`korak enroll`: enroll the resident of a request in a cohort (or take them out)."""
+        async with self.db.transaction() as s:
+            now = self.clock()
+            req = await repo.get_request(s, request_id)
+            cohort = await store.cohort_by_name(s, cohort_name)
+            if req is None:
+                return Text(N_("handoff.no_such_request"), {"id": request_id})
+            if cohort is None:
+                return Text(N_("schedule.no_such_cohort"), {"cohort": cohort_name})
+            if leave:
+                left = await store.leave(s, cohort.id, req.telegram_id, now)
+                if left is None:
+                    return Text(N_("schedule.not_enrolled"), {"id": request_id,
+                                                              "cohort": cohort.name})
+                ids = [r.id for r in await store.sessions_of(s, cohort.id)]
+                await store.withdraw(s, ids, chat_id=left.chat_id)
+                return Text(N_("schedule.left"), {"id": request_id, "cohort": cohort.name})
+            planned = await self.enroll_in(s, cohort.id, req.telegram_id, req.chat_id, req.id,
+                                           now)
+            if req.status != "enrolled":
+                await repo.change_request(s, req, action="enrolled", status="enrolled",
+                                          owner_id=req.owner_id, owner_name=req.owner_name,
+                                          actor_id=None, actor_name="korak enroll", now=now)
+        self._kick()
+        return Text(N_("schedule.enrolled"), {"id": request_id, "cohort": cohort.name,
+                                              "count": planned})
+
+    # ------------------------------------------------------------------ participants
+
+    async def answer(self, telegram_id: int, session_id: int, answer: str) -> Text:
+        """Pridem / Ne morem priti. "Ne morem priti" is told to the staff chat, on the card."""
+        async with self.db.transaction() as s:
+            now = self.clock()
+            row = await store.get_session(s, session_id)
+            enrolled = row is not None and any(
+                e.cohort_id == row.cohort_id for e in await store.enrollments_of(s, telegram_id))
+            if not enrolled:
+                return Text(N_("reminder.not_yours"))
+            view = session_view(row)
+            reply = sched.answer_reply(view, answer, now)
+            if row.cancelled or view.starts_at <= now:
+                return reply
+            before = await store.set_attendance(s, session_id, telegram_id, answer, now)
+            staff = self.settings.staff_chat_id
+            if answer == "no" and before != "no" and staff is not None:
+                await repo.add_outbox(s, kind="staff_not_coming", chat_id=staff,
+                                      payload={"session_id": session_id,
+                                               "telegram_id": telegram_id}, due_at=now)
+        self._kick()
+        return reply
+
+    async def upcoming(self, telegram_id: int) -> Say:
+        async with self.db.transaction() as s:
+            rows = [session_view(r) for r in await store.sessions_for(s, telegram_id)]
+        return sched.upcoming(rows, self.clock(), self.tz)

@@ -1,0 +1,126 @@
+"""Queries for cohorts, sessions, enrollments, attendance and the reminder rows of the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from .models import Attendance, Cohort, Enrollment, Outbox, ProgrammeSession
+
+
+async def cohort_by_name(session: AsyncSession, name: str) -> Cohort | None:
+    stmt = select(Cohort).where(Cohort.name == name)
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def get_cohort(session: AsyncSession, cohort_id: int) -> Cohort | None:
+    return await session.get(Cohort, cohort_id)
+
+
+async def create_cohort(session: AsyncSession, name: str, site: str, now: datetime) -> Cohort:
+    cohort = Cohort(name=name, site=site, created_at=now)
+    session.add(cohort)
+    await session.flush()
+    return cohort
+
+
+async def cohorts(session: AsyncSession, site: str | None = None) -> list[Cohort]:
+    stmt = select(Cohort).order_by(Cohort.id)
+    if site is not None:
+        stmt = stmt.where(Cohort.site == site)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def sessions_of(session: AsyncSession, cohort_id: int, *, lock: bool = False
+                      ) -> list[ProgrammeSession]:
+    stmt = (select(ProgrammeSession).where(ProgrammeSession.cohort_id == cohort_id)
+            .order_by(ProgrammeSession.starts_at, ProgrammeSession.id))
+    if lock and session.bind is not None and session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def get_session(session: AsyncSession, session_id: int) -> ProgrammeSession | None:
+    return await session.get(ProgrammeSession, session_id)
+
+
+async def enrollment(session: AsyncSession, cohort_id: int, telegram_id: int
+                     ) -> Enrollment | None:
+    stmt = select(Enrollment).where(Enrollment.cohort_id == cohort_id,
+                                    Enrollment.telegram_id == telegram_id)
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def enroll(session: AsyncSession, *, cohort_id: int, telegram_id: int, chat_id: int,
+                 request_id: int | None, now: datetime) -> tuple[Enrollment, bool]:
+    """Returns (enrollment, changed): enrolling twice changes nothing."""
+    row = await enrollment(session, cohort_id, telegram_id)
+    if row is not None and row.active:
+        return row, False
+    if row is None:
+        row = Enrollment(cohort_id=cohort_id, telegram_id=telegram_id, chat_id=chat_id,
+                         request_id=request_id, enrolled_at=now)
+    row.active, row.left_at, row.chat_id = True, None, chat_id
+    session.add(row)
+    await session.flush()
+    return row, True
+
+
+async def leave(session: AsyncSession, cohort_id: int, telegram_id: int, now: datetime
+                ) -> Enrollment | None:
+    row = await enrollment(session, cohort_id, telegram_id)
+    if row is None or not row.active:
+        return None
+    row.active, row.left_at = False, now
+    session.add(row)
+    return row
+
+
+async def participants(session: AsyncSession, cohort_id: int) -> list[Enrollment]:
+    stmt = (select(Enrollment).where(Enrollment.cohort_id == cohort_id, Enrollment.active)
+            .order_by(Enrollment.id))
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def enrollments_of(session: AsyncSession, telegram_id: int) -> list[Enrollment]:
+    stmt = select(Enrollment).where(Enrollment.telegram_id == telegram_id, Enrollment.active)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def sessions_for(session: AsyncSession, telegram_id: int) -> list[ProgrammeSession]:
+    stmt = (select(ProgrammeSession)
+            .join(Enrollment, Enrollment.cohort_id == ProgrammeSession.cohort_id)
+            .where(Enrollment.telegram_id == telegram_id, Enrollment.active)
+            .order_by(ProgrammeSession.starts_at))
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def withdraw(session: AsyncSession, session_ids: list[int], chat_id: int | None = None
+                   ) -> int:
+    """Delete unsent reminders about these sessions (for one chat, or for everyone)."""
+    if not session_ids:
+        return 0
+    stmt = delete(Outbox).where(Outbox.sent_at.is_(None), Outbox.kind == "reminder",
+                                Outbox.topic.in_([f"session:{i}" for i in session_ids]))
+    if chat_id is not None:
+        stmt = stmt.where(Outbox.chat_id == chat_id)
+    return (await session.execute(stmt)).rowcount or 0
+
+
+async def set_attendance(session: AsyncSession, session_id: int, telegram_id: int, answer: str,
+                         now: datetime) -> str | None:
+    """Record the answer; returns the previous one."""
+    row = await session.get(Attendance, (session_id, telegram_id))
+    before = row.answer if row else None
+    if row is None:
+        row = Attendance(session_id=session_id, telegram_id=telegram_id, answer=answer, at=now)
+    row.answer, row.at = answer, now
+    session.add(row)
+    return before
+
+
+async def attendance(session: AsyncSession, session_id: int) -> dict[int, str]:
+    stmt = select(Attendance).where(Attendance.session_id == session_id)
+    return {a.telegram_id: a.answer for a in (await session.execute(stmt)).scalars()}
