@@ -16,7 +16,8 @@ from .outbox import OutboxDispatcher
 from .participants import ParticipantFront
 from .schedule import ScheduleService
 from .sender import Sender
-from .service import IntakeService, utcnow
+from .clock import utcnow
+from .service import IntakeService
 from .staff import StaffFront
 from .telegram import TelegramFront, make_bot, make_dispatcher
 

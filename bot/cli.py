@@ -151,7 +151,7 @@ def cmd_schedule(args: argparse.Namespace, out: TextIO | None = None) -> int:
         from storage.db import Database
 
         from .schedule import ScheduleService
-        from .service import utcnow
+        from .clock import utcnow
 
         db = Database(settings.database_url)
         await db.create_all()
@@ -177,7 +177,7 @@ def cmd_enroll(args: argparse.Namespace, out: TextIO | None = None) -> int:
         from storage.db import Database
 
         from .schedule import ScheduleService
-        from .service import utcnow
+        from .clock import utcnow
 
         db = Database(settings.database_url)
         await db.create_all()

@@ -8,7 +8,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from dialogs import intake
 from dialogs.intake import Choice, Ctx, Event, RequestInfo, State, Typed
@@ -16,14 +16,11 @@ from dialogs.replies import DeleteAll, Forget, RelayToStaff, Say, SubmitRequest
 from storage import repo
 from storage.db import Database
 
+from .clock import utcnow
 from .config import Settings
 from .i18n import Texts
 
 log = logging.getLogger("korak.intake")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from bot.config import Settings
 from bot.handoff import HandoffService
 from bot.i18n import Texts
 from bot.outbox import OutboxDispatcher
+from bot.participants import ParticipantFront
+from bot.schedule import ScheduleService
 from bot.sender import Sender
 from bot.service import IntakeService
 from bot.staff import StaffFront
@@ -91,10 +93,14 @@ class Harness:
         self.now = NOW
         self.outbox = OutboxDispatcher(self.db, self.texts, self.sender, lambda: self.now)
         self.service = IntakeService(self.db, self.settings, self.texts, clock=lambda: self.now)
-        self.handoff = HandoffService(self.db, self.settings, lambda: self.now)
+        self.schedule = ScheduleService(self.db, self.settings, lambda: self.now)
+        self.handoff = HandoffService(self.db, self.settings, lambda: self.now,
+                                      schedule=self.schedule)
         self.front = TelegramFront(self.service, self.sender, self.texts, self.settings)
-        self.staff = StaffFront(self.handoff, self.sender, self.texts, self.settings)
-        self.dp = make_dispatcher(self.front, self.staff.router)
+        self.staff = StaffFront(self.handoff, self.sender, self.texts, self.settings,
+                                self.schedule)
+        self.participants = ParticipantFront(self.schedule, self.sender, self.texts)
+        self.dp = make_dispatcher(self.front, self.staff.router, self.participants.router)
         self.update_ids = itertools.count(1)
         self.message_ids = itertools.count(1)
 

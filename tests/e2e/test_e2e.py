@@ -140,12 +140,43 @@ def emulator():
     emu.stop()
 
 
-def start_bot(emu, db_path, log):
-    env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": emu.url,
-           "DATABASE_URL": f"sqlite+aiosqlite:///{db_path}", "STAFF_CHAT_ID": str(STAFF),
-           "OUTBOX_TICK_SECONDS": "1", "LOG_FORMAT": "json", "COORDINATOR_IDS": str(COORD)}
-    return subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+def bot_env(emu, db_path, **extra):
+    return {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": emu.url,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{db_path}", "STAFF_CHAT_ID": str(STAFF),
+            "OUTBOX_TICK_SECONDS": "1", "LOG_FORMAT": "json", "COORDINATOR_IDS": str(COORD),
+            **extra}
+
+
+def start_bot(emu, db_path, log, **extra):
+    return subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT,
+                            env=bot_env(emu, db_path, **extra), stdout=log,
+                            stderr=subprocess.STDOUT)
+
+
+def intake(r, place):
+    """A resident goes through the questions tapping, and asks to be written to."""
+    r.say("/start")
+    r.press("Da, strinjam se")
+    r.say(place)
+    r.wait("lokacija programa je")
+    r.press("Ne")
+    r.press("Nič od tega")
+    r.press("Ne, preskočite")
+    r.press("Preskoči")
+    r.press(f"Oseba{r.uid}")
+    r.wait("Na katero številko")
+    r.say("Raje mi pišite tukaj")
+    r.press("✅ Potrdi")
+    r.wait("Vaša prošnja je oddana")
+
+
+def stop(bot, log):
+    bot.send_signal(signal.SIGTERM)
+    try:
+        bot.wait(10)
+    except subprocess.TimeoutExpired:
+        bot.kill()
+    log.close()
 
 
 def test_intake_end_to_end_and_resume_after_kill(emulator, tmp_path):
@@ -227,19 +258,7 @@ def test_coordinator_claims_talks_with_the_resident_and_records_the_outcome(emul
     bot = start_bot(emulator, tmp_path / "e2e.db", log)
     try:
         r = Chat(emulator, 7101)
-        r.say("/start")
-        r.press("Da, strinjam se")
-        r.say("Prevalje")
-        r.wait("lokacija programa je Slovenj Gradec")
-        r.press("Ne")
-        r.press("Nič od tega")
-        r.press("Ne, preskočite")
-        r.press("Preskoči")
-        r.press("Oseba7101")
-        r.wait("Na katero številko")
-        r.say("Raje mi pišite tukaj")
-        r.press("✅ Potrdi")
-        r.wait("Vaša prošnja je oddana")
+        intake(r, "Prevalje")
 
         staff = Chat(emulator, STAFF)
         card = staff.wait("Nova prošnja")
@@ -291,6 +310,71 @@ def test_coordinator_claims_talks_with_the_resident_and_records_the_outcome(emul
     assert "Traceback" not in text
     for secret in ("po 10. uri", "pokličem jutri", "Oseba7101", "Prevalje"):
         assert secret not in text, f"personal data in the log: {secret}"
+
+
+def test_schedule_import_enrollment_reminder_and_not_coming(emulator, tmp_path):
+    """A coordinator imports a schedule and enrolls a resident from the card; the clock is
+    moved to the evening before; the reminder arrives; "Ne morem priti" reaches the staff."""
+    from datetime import date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    lj = ZoneInfo("Europe/Ljubljana")
+    shift = tmp_path / "clock-shift"
+    shift.write_text("0")
+    db = tmp_path / "e2e.db"
+    log = open(tmp_path / "bot.log", "w")
+    bot = start_bot(emulator, db, log, KORAK_CLOCK_SHIFT_FILE=str(shift))
+    try:
+        r = Chat(emulator, 7201)
+        intake(r, "Mežica")
+        staff = Chat(emulator, STAFF)
+        card = staff.wait("Nova prošnja")
+        card_id = card["message_id"]
+        emulator.tap(COORD, buttons_of(card)["Prevzamem"], chat_id=STAFF, message_id=card_id)
+        r.wait("v rokah Oseba8001")
+
+        day = date.today() + timedelta(days=5)
+        (tmp_path / "urnik.csv").write_text(
+            "datum;zacetek;konec;naslov;kraj\n"
+            f"{day.day}. {day.month}. {day.year};10.00;12.00;Uvodno srečanje;"
+            "Slovenj Gradec, Meškova ulica 21\n", encoding="utf-8")
+        imported = subprocess.run(
+            [sys.executable, "-m", "bot", "schedule", "import", str(tmp_path / "urnik.csv"),
+             "--cohort", "SG test", "--site", "slovenj-gradec"], cwd=ROOT,
+            env=bot_env(emulator, db, KORAK_CLOCK_SHIFT_FILE=str(shift)),
+            capture_output=True, text=True, timeout=60)
+        assert imported.returncode == 0, imported.stderr
+        assert "➕ novo: Uvodno srečanje" in imported.stdout
+
+        claimed = emulator.current(card_id)
+        emulator.tap(COORD, buttons_of(claimed)["Vključen/a"], chat_id=STAFF, message_id=card_id)
+        deadline = time.time() + 20
+        while "📅 SG test" not in buttons_of(emulator.current(card_id)):
+            assert time.time() < deadline
+            time.sleep(0.1)
+        emulator.tap(COORD, buttons_of(emulator.current(card_id))["📅 SG test"], chat_id=STAFF,
+                     message_id=card_id)
+        while "vključen/a v program" not in emulator.current(card_id)["text"]:
+            assert time.time() < deadline
+            time.sleep(0.1)
+
+        # the evening before at 17:00:30, Ljubljana time
+        evening = datetime.combine(day - timedelta(days=1), datetime.min.time(), tzinfo=lj) \
+            + timedelta(hours=17, seconds=30)
+        shift.write_text(str((evening - datetime.now(lj)).total_seconds()))
+        reminder = r.wait("⏰ Opomnik: Jutri")
+        assert "ob 10.00 — Slovenj Gradec, Meškova ulica 21: Uvodno srečanje" in reminder["text"]
+        assert list(buttons_of(reminder)) == ["✅ Pridem", "❌ Ne morem priti"]
+        r.seen.clear()
+        emulator.tap(r.uid, buttons_of(reminder)["❌ Ne morem priti"])
+        r.wait("Hvala, da ste nam sporočili")
+        told = staff.wait("ne more priti")
+        assert "Uvodno srečanje" in told["text"] and "Oseba8001" in told["text"]
+    finally:
+        stop(bot, log)
+    text = (tmp_path / "bot.log").read_text()
+    assert "Traceback" not in text
+    assert "Oseba7201" not in text and "Mežica" not in text
 
 
 def test_run_without_token_says_what_to_set(tmp_path):

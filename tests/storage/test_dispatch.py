@@ -1,0 +1,52 @@
+"""Two dispatchers on one database (SQLite and PostgreSQL): every due row is sent exactly
+once, even when a send is slow and another dispatcher keeps claiming."""
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from bot.i18n import Texts
+from bot.outbox import OutboxDispatcher
+from storage import repo
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
+
+
+class FakeSender:
+    def __init__(self, delay=0.0):
+        self.sent = []
+        self.delay = delay
+
+    async def send_message(self, chat_id, text, **kwargs):
+        await asyncio.sleep(self.delay)
+        self.sent.append((chat_id, text))
+        return None
+
+
+async def test_two_dispatchers_send_each_row_once(db):
+    async with db.transaction() as s:
+        for i in range(120):
+            await repo.add_outbox(s, kind="staff_request_deleted", chat_id=-100 - i % 7,
+                                  payload={"id": i}, due_at=NOW)
+    texts = Texts(ROOT / "locales")
+    a, b = FakeSender(0.001), FakeSender(0.001)
+    one = OutboxDispatcher(db, texts, a, lambda: NOW, batch=7)
+    two = OutboxDispatcher(db, texts, b, lambda: NOW, batch=7)
+    await asyncio.gather(one.run_once(), two.run_once())
+    sent = a.sent + b.sent
+    assert len(sent) == 120 and len(set(sent)) == 120
+    assert a.sent and b.sent  # both took part
+
+
+async def test_a_row_taken_over_after_its_lease_is_not_sent_by_the_slow_one(db):
+    async with db.transaction() as s:
+        await repo.add_outbox(s, kind="staff_request_deleted", chat_id=-100, payload={"id": 1},
+                              due_at=NOW)
+        [row] = await repo.claim_due(s, NOW)
+        lease = repo.as_utc(row.claimed_until)
+    later = NOW + timedelta(minutes=3)  # the lease ran out; another dispatcher claims it
+    async with db.transaction() as s:
+        assert [r.id for r in await repo.claim_due(s, later)] == [row.id]
+    async with db.transaction() as s:  # the first one wakes up: the row is no longer its own
+        assert not await repo.hold_claim(s, row.id, lease, later)
