@@ -193,6 +193,10 @@ def cmd_enroll(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "reminders":
+        from . import bench_reminders
+
+        return bench_reminders.main(args)
     from . import bench
 
     return bench.main(args.what, args)
@@ -230,8 +234,18 @@ def main(argv: list[str] | None = None) -> int:
     enroll.add_argument("--leave", action="store_true", help="take them out of the cohort")
     enroll.set_defaults(func=cmd_enroll)
     bench = sub.add_parser("bench", help="benchmarks that print figures")
-    bench.add_argument("what", choices=["places"])
-    bench.add_argument("--rounds", type=int, default=20)
+    bench.add_argument("what", choices=["places", "reminders"])
+    bench.add_argument("--rounds", type=int, default=20, help="places: passes over the test set")
+    bench.add_argument("--count", type=int, default=10_000, help="reminders: how many")
+    bench.add_argument("--database", help="reminders: database URL (default: a new SQLite file)")
+    bench.add_argument("--dispatchers", type=int, default=1,
+                       help="reminders: dispatcher processes")
+    bench.add_argument("--rate", type=float, default=29.0,
+                       help="reminders: messages/s all dispatchers together may send "
+                            "(the fake Bot API allows 30)")
+    bench.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    bench.add_argument("--api", help=argparse.SUPPRESS)
+    bench.add_argument("--schema", help=argparse.SUPPRESS)
     bench.set_defaults(func=cmd_bench)
     args = parser.parse_args(argv)
     if getattr(args, "text", None) == ["-"]:

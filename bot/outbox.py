@@ -75,11 +75,25 @@ class OutboxDispatcher:
                     if self._again:
                         continue
                     return sent
-                for row_id, kind, chat_id, payload, attempts, lease in work:
-                    async with self.db.transaction() as s:  # still ours? (a slow send, a peer)
-                        if not await repo.hold_claim(s, row_id, lease, self.clock()):
-                            continue
-                    sent += await self._deliver(row_id, kind, chat_id, payload, attempts)
+                # chats are served side by side; one chat's messages keep their order
+                by_chat: dict[int | None, list[tuple]] = {}
+                for item in work:
+                    by_chat.setdefault(item[2], []).append(item)
+                counts = await asyncio.gather(*(self._deliver_all(items)
+                                                for items in by_chat.values()))
+                sent += sum(counts)
+
+    async def _deliver_all(self, items: list[tuple]) -> int:
+        sent = 0
+        for row_id, kind, chat_id, payload, attempts, lease in items:
+            try:
+                async with self.db.transaction() as s:  # still ours? (a slow send, a peer)
+                    if not await repo.hold_claim(s, row_id, lease, self.clock()):
+                        continue
+                sent += await self._deliver(row_id, kind, chat_id, payload, attempts)
+            except Exception:  # the row stays claimed and is retried after its lease
+                log.exception("outbox row failed", extra={"outbox_id": row_id})
+        return sent
 
     async def _finish(self, row_id: int, error: str | None = None,
                       retry_at: datetime | None = None) -> None:

@@ -27,8 +27,11 @@ def normalize_url(url: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, schema: str | None = None) -> None:
+        """`schema` (PostgreSQL only) keeps the tables in a schema of their own: benchmarks and
+        tests use it so runs never see each other's rows."""
         self.url = normalize_url(url)
+        self.schema = schema
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict = {"echo": echo}
@@ -41,11 +44,23 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        elif schema is not None:
+            if not schema.replace("_", "").isalnum():
+                raise ValueError(f"not a schema name: {schema!r}")
+
+            def _search_path(dbapi_conn, _record) -> None:
+                cur = dbapi_conn.cursor()
+                cur.execute(f"SET search_path TO {schema}")
+                cur.close()
+            event.listen(self.engine.sync_engine, "connect", _search_path)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession,
                                             expire_on_commit=False)
 
     async def create_all(self) -> None:
         async with self.engine.begin() as conn:
+            if self.schema is not None and not self.is_sqlite:
+                await conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
+                await conn.exec_driver_sql(f"SET search_path TO {self.schema}")
             await conn.run_sync(SQLModel.metadata.create_all)
 
     async def drop_all(self) -> None:

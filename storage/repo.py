@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -313,6 +313,11 @@ async def finish_outbox(session: AsyncSession, outbox_id: int, now: datetime,
         if "text" in row.payload:  # a relayed message is not kept once it is delivered
             row.payload = {k: v for k, v in row.payload.items() if k != "text"}
     session.add(row)
+
+
+async def count_pending(session: AsyncSession) -> int:
+    stmt = select(func.count()).select_from(Outbox).where(Outbox.sent_at.is_(None))
+    return int((await session.execute(stmt)).scalar_one())
 
 
 async def pending_outbox(session: AsyncSession) -> list[Outbox]:
