@@ -26,6 +26,10 @@ from .telegram import card_markup, reminder_markup
 
 log = logging.getLogger("korak.outbox")
 
+# Sent at most once: after a crash mid-send such a row is not sent again. Everything else is
+# sent at least once (a card or a relayed message twice is better than never).
+AT_MOST_ONCE = {"reminder"}
+
 
 @dataclass
 class Delivery:
@@ -70,7 +74,8 @@ class OutboxDispatcher:
                 async with self.db.transaction() as s:
                     rows = await repo.claim_due(s, self.clock(), limit=self.batch)
                     work = [(r.id, r.kind, r.chat_id, dict(r.payload), r.attempts,
-                             repo.as_utc(r.claimed_until)) for r in rows]
+                             repo.as_utc(r.claimed_until), r.sending_since is not None)
+                            for r in rows]
                 if not work:
                     if self._again:
                         continue
@@ -85,8 +90,14 @@ class OutboxDispatcher:
 
     async def _deliver_all(self, items: list[tuple]) -> int:
         sent = 0
-        for row_id, kind, chat_id, payload, attempts, lease in items:
+        for row_id, kind, chat_id, payload, attempts, lease, interrupted in items:
             try:
+                if interrupted and kind in AT_MOST_ONCE:
+                    # a crash came between sending and recording it: it may have arrived, and a
+                    # reminder must never come twice
+                    log.warning("interrupted send not repeated", extra={"outbox_id": row_id})
+                    await self._finish(row_id, error="interrupted while sending; not repeated")
+                    continue
                 async with self.db.transaction() as s:  # still ours? (a slow send, a peer)
                     if not await repo.hold_claim(s, row_id, lease, self.clock()):
                         continue

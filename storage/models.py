@@ -108,6 +108,8 @@ class Outbox(SQLModel, table=True):
     last_error: str | None = None
     # names a message that must exist once (a reminder, a digest): a second insert is refused
     key: str | None = Field(default=None, sa_column=Column(String(255), unique=True, nullable=True))
+    # set just before the send: a row found with it set was interrupted mid-send (a crash)
+    sending_since: datetime | None = _when(nullable=True)
     # what the row is about, so a change can withdraw it: "session:12"
     topic: str | None = Field(default=None, sa_column=Column(String(64), index=True, nullable=True))
 

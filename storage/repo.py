@@ -294,7 +294,7 @@ async def hold_claim(session: AsyncSession, outbox_id: int, lease_until: datetim
     result = await session.execute(
         update(Outbox).where(Outbox.id == outbox_id, Outbox.sent_at.is_(None),
                              Outbox.claimed_until == lease_until)
-        .values(claimed_until=new_lease).returning(Outbox.id))
+        .values(claimed_until=new_lease, sending_since=now).returning(Outbox.id))
     return result.first() is not None
 
 
@@ -303,6 +303,7 @@ async def finish_outbox(session: AsyncSession, outbox_id: int, now: datetime,
     row = await session.get(Outbox, outbox_id)
     if row is None:
         return
+    row.sending_since = None
     if retry_at is not None:
         row.due_at = retry_at
         row.claimed_until = None

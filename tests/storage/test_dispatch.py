@@ -50,3 +50,24 @@ async def test_a_row_taken_over_after_its_lease_is_not_sent_by_the_slow_one(db):
         assert [r.id for r in await repo.claim_due(s, later)] == [row.id]
     async with db.transaction() as s:  # the first one wakes up: the row is no longer its own
         assert not await repo.hold_claim(s, row.id, lease, later)
+
+
+async def test_a_reminder_interrupted_mid_send_is_not_repeated_but_a_card_is(db):
+    from storage.models import Outbox
+    async with db.transaction() as s:
+        for kind in ("reminder", "staff_request_deleted"):
+            await repo.add_outbox(s, kind=kind, chat_id=-100, due_at=NOW,
+                                  payload={"id": 1, "session_id": 1, "telegram_id": 5})
+        rows = await repo.claim_due(s, NOW)
+        for row in rows:  # the dispatcher got as far as sending, then the process died
+            assert await repo.hold_claim(s, row.id, repo.as_utc(row.claimed_until), NOW)
+    sender = FakeSender()
+    later = NOW + timedelta(minutes=3)
+    await OutboxDispatcher(db, Texts(ROOT / "locales"), sender, lambda: later).run_once()
+    assert [text for _, text in sender.sent] == [
+        "Prošnja št. 1 je umaknjena: oseba je izbrisala svoje podatke. Prosimo, izbrišite tudi "
+        "svoje zapiske o njej."]
+    async with db.transaction() as s:
+        assert await repo.count_pending(s) == 0
+        reminder = await s.get(Outbox, rows[0].id)
+        assert reminder.kind == "reminder" and "not repeated" in reminder.last_error
