@@ -197,6 +197,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from . import bench_reminders
 
         return bench_reminders.main(args)
+    if args.what == "load":
+        from . import bench_load
+
+        return bench_load.main(args)
     from . import bench
 
     return bench.main(args.what, args)
@@ -234,10 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     enroll.add_argument("--leave", action="store_true", help="take them out of the cohort")
     enroll.set_defaults(func=cmd_enroll)
     bench = sub.add_parser("bench", help="benchmarks that print figures")
-    bench.add_argument("what", choices=["places", "reminders"])
+    bench.add_argument("what", choices=["places", "reminders", "load"])
+    bench.add_argument("--residents", type=int, default=500,
+                       help="load: residents going through the intake at once")
     bench.add_argument("--rounds", type=int, default=20, help="places: passes over the test set")
     bench.add_argument("--count", type=int, default=10_000, help="reminders: how many")
-    bench.add_argument("--database", help="reminders: database URL (default: a new SQLite file)")
+    bench.add_argument("--database",
+                       help="reminders, load: database URL (default: a new SQLite file)")
     bench.add_argument("--dispatchers", type=int, default=1,
                        help="reminders: dispatcher processes")
     bench.add_argument("--rate", type=float, default=29.0,

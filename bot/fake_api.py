@@ -29,7 +29,8 @@ class FakeBotAPI:
     delivered: list[Delivered] = field(default_factory=list)
     rejected_429: int = 0
     updates: asyncio.Queue | None = None  # filled by a load benchmark, read by getUpdates
-    on_message: object = None  # callable(chat_id, text, at) for latency measurements
+    on_message: object = None  # callable(chat_id, text, at, params) for latency measurements
+    on_poll: object = None  # callable(updates, at) when getUpdates hands updates out
 
     def __post_init__(self) -> None:
         self._tokens = self.global_rate
@@ -79,7 +80,7 @@ class FakeBotAPI:
         text = str(params.get("text", ""))
         self.delivered.append(Delivered(chat_id, text, now))
         if callable(self.on_message):
-            self.on_message(chat_id, text, now)
+            self.on_message(chat_id, text, now, params)
         return web.json_response({"ok": True, "result": {
             "message_id": next(self._ids), "date": int(time.time()), "text": text,
             "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"}}})
@@ -96,6 +97,8 @@ class FakeBotAPI:
                 batch.append(self.updates.get_nowait())
         except asyncio.TimeoutError:
             pass
+        if batch and callable(self.on_poll):
+            self.on_poll(batch, time.monotonic())
         return web.Response(text=json.dumps({"ok": True, "result": batch}),
                             content_type="application/json")
 

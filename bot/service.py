@@ -100,15 +100,19 @@ class IntakeService:
                      ) -> list[Say]:
         """Move the conversation on. A repeated update id returns no replies and changes
         nothing."""
+        says, _ = await self.handle_with_step(person, event, update_id)
+        return says
+
+    async def handle_with_step(self, person: Person, event: Event,
+                               update_id: int | None = None) -> tuple[list[Say], str]:
+        """handle(), and the step the conversation is at afterwards (for button data)."""
         created = False
         async with self.locks.lock(person.telegram_id):
             async with self.db.transaction() as s:
                 now = self.clock()
-                if update_id is not None:
-                    if await repo.already_processed(s, update_id):
-                        log.info("duplicate update skipped", extra={"update_id": update_id})
-                        return []
-                    await repo.mark_processed(s, update_id, now)
+                if update_id is not None and not await repo.first_time(s, update_id, now):
+                    log.info("duplicate update skipped", extra={"update_id": update_id})
+                    return [], ""
                 resident = await repo.get_resident(s, person.telegram_id, lock=True)
                 state = State.from_json(resident.state if resident else None)
                 reqs = await repo.requests_of(s, person.telegram_id)
@@ -140,11 +144,11 @@ class IntakeService:
                         keep_state = False
                 if keep_state:
                     await repo.save_state(s, person.telegram_id, person.chat_id,
-                                          out.state.to_json(), now)
+                                          out.state.to_json(), now, resident)
         if created and self.on_outbox is not None:
             self.on_outbox()
         log.info("step", extra={"step": out.state.step, "event": type(event).__name__})
-        return out.says
+        return out.says, out.state.step
 
     async def current_step(self, telegram_id: int) -> State:
         async with self.db.transaction() as s:

@@ -142,10 +142,9 @@ class TelegramFront:
                 return
 
     async def _run(self, person: Person, event: Event, update_id: int | None) -> None:
-        says = await self.service.handle(person, event, update_id)
+        says, step = await self.service.handle_with_step(person, event, update_id)
         if says:
-            state = await self.service.current_step(person.telegram_id)
-            await self.reply(person.chat_id, says, state.step)
+            await self.reply(person.chat_id, says, step)
 
     async def on_message(self, message: Message, event_update: Any = None) -> None:
         if message.from_user is None or message.from_user.is_bot:

@@ -6,6 +6,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -36,6 +38,16 @@ async def mark_processed(session: AsyncSession, update_id: int, now: datetime) -
     session.add(ProcessedUpdate(update_id=update_id, processed_at=now))
 
 
+async def first_time(session: AsyncSession, update_id: int, now: datetime) -> bool:
+    """Record the update id; False when it was recorded before (Telegram re-delivered it).
+    One statement: INSERT … ON CONFLICT DO NOTHING RETURNING."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (insert(ProcessedUpdate).values(update_id=update_id, processed_at=now)
+            .on_conflict_do_nothing().returning(ProcessedUpdate.update_id))
+    return (await session.execute(stmt)).first() is not None
+
+
 async def get_resident(session: AsyncSession, telegram_id: int, *, lock: bool = False
                        ) -> Resident | None:
     stmt = select(Resident).where(Resident.telegram_id == telegram_id)
@@ -45,8 +57,10 @@ async def get_resident(session: AsyncSession, telegram_id: int, *, lock: bool = 
 
 
 async def save_state(session: AsyncSession, telegram_id: int, chat_id: int, state: dict[str, Any],
-                     now: datetime) -> Resident:
-    resident = await get_resident(session, telegram_id)
+                     now: datetime, resident: Resident | None = None) -> Resident:
+    """Store the conversation state; pass the resident row when it is already loaded."""
+    if resident is None:
+        resident = await get_resident(session, telegram_id)
     if resident is None:
         resident = Resident(telegram_id=telegram_id, chat_id=chat_id, state=state, updated_at=now)
         session.add(resident)

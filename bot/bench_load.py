@@ -1,0 +1,288 @@
+"""`korak bench load`: N simulated residents go through the whole intake at once against an
+in-process fake Bot API, then the same number of updates go to a bare aiogram echo bot on the
+same fake API as the baseline. Prints figures and a JSON line last.
+
+Both bots poll the fake API with getUpdates. Latency is from the moment getUpdates hands an
+update to the bot to the moment the bot's first reply to that chat reaches the fake API. The
+fake API does not rate-limit here, and korak's sending path is given limits far above the load
+(its own limits would otherwise be what is measured: 25 messages/s by default)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import resource
+import statistics
+import tempfile
+import time
+import uuid
+from argparse import Namespace
+from dataclasses import dataclass, field
+
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import CallbackQuery, Message
+
+from storage.db import Database
+
+from .clock import utcnow
+from .config import Settings
+from .fake_api import FakeBotAPI
+from .handoff import HandoffService
+from .i18n import Texts
+from .outbox import OutboxDispatcher
+from .participants import ParticipantFront
+from .schedule import ScheduleService
+from .sender import Sender
+from .service import IntakeService
+from .staff import StaffFront
+from .telegram import TelegramFront, make_dispatcher
+
+TOKEN = "42:LOAD"
+STAFF = -100_4242
+
+# (what the resident does, what it waits for before doing it): tap a button by its label, or
+# type a text once a message containing the marker has arrived
+SCRIPT = [
+    ("say", "/start", None),
+    ("tap", "Da, strinjam se", None),
+    ("say", "Mislinja", "V kateri občini"),
+    ("tap", "Ne", "denarno socialno pomoč"),
+    ("tap", "Nič od tega", None),
+    ("tap", "Ne, preskočite", None),
+    ("tap", "Preskoči", None),
+    ("tap", "{name}", None),
+    ("say", "031 222 333", "Na katero številko"),
+    ("tap", "Popoldne", None),
+    ("tap", "✅ Potrdi", None),
+]
+DONE_MARKER = "Vaša prošnja je oddana"
+
+
+@dataclass
+class ChatLog:
+    messages: list[dict] = field(default_factory=list)
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Harness:
+    """The fake API with bookkeeping: which chat got what, and latency per update."""
+
+    def __init__(self) -> None:
+        self.api = FakeBotAPI(global_rate=1e9, chat_interval=0.0)
+        self.api.updates = asyncio.Queue()
+        self.api.on_message = self._message
+        self.api.on_poll = self._polled
+        self.chats: dict[int, ChatLog] = {}
+        self.pending: dict[int, float] = {}  # chat → when its update was handed to the bot
+        self.latencies: list[float] = []
+        self.update_ids = itertools.count(1)
+        self.message_ids = itertools.count(10**6)
+        self.handled = 0
+
+    def _polled(self, updates: list[dict], at: float) -> None:
+        for u in updates:
+            body = u.get("message") or u.get("callback_query", {}).get("message") or {}
+            chat = body.get("chat", {}).get("id")
+            if chat is not None:
+                self.pending[chat] = at
+
+    def _message(self, chat_id: int, text: str, at: float, params: dict) -> None:
+        started = self.pending.pop(chat_id, None)
+        if started is not None:
+            self.latencies.append(at - started)
+            self.handled += 1
+        markup = params.get("reply_markup")
+        if isinstance(markup, str):
+            try:
+                markup = json.loads(markup)
+            except ValueError:
+                markup = None
+        log = self.chats.setdefault(chat_id, ChatLog())
+        log.messages.append({"text": text, "markup": markup or {}})
+        log.event.set()
+
+    def user(self, uid: int) -> dict:
+        return {"id": uid, "is_bot": False, "first_name": f"Oseba{uid}"}
+
+    def send_text(self, uid: int, text: str) -> None:
+        self.api.updates.put_nowait({"update_id": next(self.update_ids), "message": {
+            "message_id": next(self.message_ids), "date": int(time.time()),
+            "chat": {"id": uid, "type": "private", "first_name": "x"}, "from": self.user(uid),
+            "text": text}})
+
+    def send_tap(self, uid: int, data: str) -> None:
+        self.api.updates.put_nowait({"update_id": next(self.update_ids), "callback_query": {
+            "id": str(next(self.update_ids)), "from": self.user(uid), "chat_instance": "ci",
+            "data": data, "message": {"message_id": 1, "date": int(time.time()),
+                                      "chat": {"id": uid, "type": "private"}, "text": "…"}}})
+
+    async def wait_for(self, uid: int, test, timeout: float = 120.0) -> dict:
+        log = self.chats.setdefault(uid, ChatLog())
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            for m in log.messages[seen:]:
+                found = test(m)
+                if found:
+                    return found
+            seen = len(log.messages)
+            log.event.clear()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"resident {uid} waited in vain; last: "
+                                   f"{[m['text'][:40] for m in log.messages[-3:]]}")
+            try:
+                await asyncio.wait_for(log.event.wait(), remaining)
+            except asyncio.TimeoutError:
+                pass
+
+
+def _button(label: str):
+    def test(m: dict):
+        for row in m["markup"].get("inline_keyboard", []):
+            for b in row:
+                if b.get("text") == label:
+                    return b["callback_data"]
+        return None
+    return test
+
+
+async def korak_resident(h: Harness, uid: int) -> int:
+    updates = 0
+    for action, value, marker in SCRIPT:
+        value = value.replace("{name}", f"Oseba{uid}")
+        if action == "say":
+            if marker:
+                await h.wait_for(uid, lambda m: marker in m["text"])
+            h.send_text(uid, value)
+        else:
+            data = await h.wait_for(uid, _button(value))
+            h.chats[uid].messages.clear()  # the next button is looked for in new messages
+            h.send_tap(uid, data)
+        updates += 1
+    await h.wait_for(uid, lambda m: DONE_MARKER in m["text"])
+    return updates
+
+
+async def echo_resident(h: Harness, uid: int) -> int:
+    for n, (action, value, _) in enumerate(SCRIPT):
+        log = h.chats.setdefault(uid, ChatLog())
+        before = len(log.messages)
+        if action == "say":
+            h.send_text(uid, value)
+        else:
+            h.send_tap(uid, "x")
+        await h.wait_for(uid, lambda m, b=before: len(log.messages) > b)
+    return len(SCRIPT)
+
+
+def echo_dispatcher() -> Dispatcher:
+    router = Router()
+
+    @router.message(F.chat.type == "private")
+    async def echo(message: Message) -> None:
+        await message.bot.send_message(message.chat.id, message.text or "…")
+
+    @router.callback_query()
+    async def tapped(query: CallbackQuery) -> None:
+        await query.answer()
+        await query.bot.send_message(query.from_user.id, query.data or "…")
+
+    dp = Dispatcher()
+    dp.include_router(router)
+    return dp
+
+
+async def korak_dispatcher(bot: Bot, database: str, schema: str | None
+                           ) -> tuple[Dispatcher, Database, OutboxDispatcher]:
+    settings = Settings(_env_file=None, database_url=database, staff_chat_id=STAFF,
+                        coordinator_ids=[1])
+    db = Database(database, schema=schema)
+    await db.create_all()
+    texts = Texts(settings.locales_dir, settings.locale, settings.timezone)
+    sender = Sender(bot, global_rate=1e6, chat_rate=1e6, chat_burst=1e6,
+                    group_per_minute=1e6)
+    outbox = OutboxDispatcher(db, texts, sender, utcnow)
+    service = IntakeService(db, settings, texts, on_outbox=outbox.kick)
+    schedule = ScheduleService(db, settings, utcnow, on_outbox=outbox.kick)
+    handoff = HandoffService(db, settings, utcnow, on_outbox=outbox.kick, schedule=schedule)
+    front = TelegramFront(service, sender, texts, settings)
+    staff = StaffFront(handoff, sender, texts, settings, schedule)
+    participants = ParticipantFront(schedule, sender, texts)
+    return make_dispatcher(front, staff.router, participants.router), db, outbox
+
+
+async def run_one(kind: str, residents: int, database: str | None, schema: str | None) -> dict:
+    h = Harness()
+    url = await h.api.start()
+    bot = Bot(token=TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(url)))
+    db = outbox = None
+    if kind == "korak":
+        dp, db, outbox = await korak_dispatcher(bot, database, schema)
+        walk = korak_resident
+    else:
+        dp, walk = echo_dispatcher(), echo_resident
+    polling = asyncio.create_task(dp.start_polling(bot, polling_timeout=1, handle_signals=False,
+                                                   close_bot_session=False))
+    await asyncio.sleep(0.3)
+    started = time.perf_counter()
+    counts = await asyncio.gather(*(walk(h, 100_000 + i) for i in range(residents)))
+    elapsed = time.perf_counter() - started
+    await dp.stop_polling()
+    await asyncio.gather(polling, return_exceptions=True)
+    if outbox is not None:
+        await asyncio.gather(*outbox._tasks, return_exceptions=True)
+    await bot.session.close()
+    await h.api.stop()
+    if db is not None:
+        if schema:
+            async with db.engine.begin() as conn:
+                await conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        await db.dispose()
+    lat = sorted(h.latencies)
+    return {
+        "updates": sum(counts), "seconds": round(elapsed, 2),
+        "updates_per_s": round(sum(counts) / elapsed, 1),
+        "p50_ms": round(statistics.median(lat) * 1000, 1) if lat else None,
+        "p99_ms": round(lat[max(0, int(len(lat) * 0.99) - 1)] * 1000, 1) if lat else None,
+        "measured": len(lat),
+    }
+
+
+async def _run(args: Namespace) -> dict:
+    logging.basicConfig(level=logging.ERROR)
+    tmp = None
+    database = args.database
+    if not database:
+        tmp = tempfile.TemporaryDirectory()
+        database = f"sqlite+aiosqlite:///{tmp.name}/load.db"
+    schema = None if database.startswith("sqlite") else f"load_{uuid.uuid4().hex[:10]}"
+    echo = await run_one("echo", args.residents, None, None)
+    print(f"echo bot: {echo['updates_per_s']} updates/s, p50 {echo['p50_ms']} ms, "
+          f"p99 {echo['p99_ms']} ms", flush=True)
+    korak = await run_one("korak", args.residents, database, schema)
+    print(f"korak:    {korak['updates_per_s']} updates/s, p50 {korak['p50_ms']} ms, "
+          f"p99 {korak['p99_ms']} ms", flush=True)
+    if tmp is not None:
+        tmp.cleanup()
+    return {
+        "residents": args.residents,
+        "database": "sqlite" if database.startswith("sqlite") else "postgresql",
+        "updates": korak["updates"], "updates_per_s": korak["updates_per_s"],
+        "p50_ms": korak["p50_ms"], "p99_ms": korak["p99_ms"],
+        "echo_updates_per_s": echo["updates_per_s"], "echo_p50_ms": echo["p50_ms"],
+        "echo_p99_ms": echo["p99_ms"],
+        "throughput_ratio": round(korak["updates_per_s"] / echo["updates_per_s"], 3),
+        "p99_ratio": round(korak["p99_ms"] / echo["p99_ms"], 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def main(args: Namespace) -> int:
+    result = asyncio.run(_run(args))
+    print(json.dumps(result))
+    return 0
