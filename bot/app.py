@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+from aiogram import Bot
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from storage.db import Database
@@ -22,6 +25,22 @@ from .staff import StaffFront
 from .telegram import TelegramFront, make_bot, make_dispatcher
 
 log = logging.getLogger("korak")
+
+
+async def wait_for_api(bot: Bot) -> None:
+    """Ask the Bot API who we are until it answers: a 5xx, a 429 or a network error at start
+    must not end the process (aiogram would otherwise let it through)."""
+    delay = 0.5
+    while True:
+        try:
+            await bot.me()
+            return
+        except TelegramRetryAfter as exc:
+            await asyncio.sleep(float(exc.retry_after))
+        except (TelegramNetworkError, TelegramServerError, asyncio.TimeoutError) as exc:
+            log.warning("Bot API not reachable yet", extra={"error": type(exc).__name__})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 async def run_bot(settings: Settings) -> None:
@@ -56,6 +75,7 @@ async def run_bot(settings: Settings) -> None:
     scheduler.start()
     log.info("korak started")
     try:
+        await wait_for_api(bot)
         await tick()  # what fell due while the bot was down
         await dp.start_polling(bot, allowed_updates=["message", "callback_query"])
     finally:

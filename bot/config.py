@@ -16,6 +16,7 @@ class Settings(BaseSettings):
 
     bot_token: str | None = None
     telegram_api_url: str = "https://api.telegram.org"
+    telegram_timeout: float = 30.0  # seconds a Bot API request may take before it is retried
     database_url: str = "sqlite+aiosqlite:///data/korak.db"
     staff_chat_id: int | None = None
     coordinator_ids: Annotated[list[int], NoDecode] = []

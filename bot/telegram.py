@@ -184,7 +184,7 @@ class TelegramFront:
 
 def make_bot(settings: Settings) -> Bot:
     api = TelegramAPIServer.from_base(settings.telegram_api_url.rstrip("/"))
-    session = AiohttpSession(api=api)
+    session = AiohttpSession(api=api, timeout=settings.telegram_timeout)
     return Bot(token=settings.bot_token or "", session=session)
 
 

@@ -2,6 +2,7 @@
 //  1. getMe lacks `is_bot`;                2. getUpdates ignores the long-poll `timeout`;
 //  3. callback queries lack `chat_instance`; 4. sendMessage returns `date` in milliseconds;
 //  5. answerCallbackQuery answers `null` where the Bot API answers `true`;
+//  (and getUpdates keeps an update until `offset` confirms it, as the Bot API does)
 //  6. editMessageText answers `null` where the Bot API answers the message (`true` will do).
 // Usage: node launcher.js PORT
 'use strict';
@@ -25,19 +26,28 @@ require(path.join(lib, 'routes', 'bot', 'editMessageText')).editMessageText = (a
   });
 };
 require(path.join(lib, 'routes', 'bot', 'getUpdates')).getUpdates = (app, server) => {
+  // As the Bot API does: an update stays until a later call confirms it with `offset`, so an
+  // update fetched by a bot that was killed before it confirmed it is delivered again.
   handle(app, '/bot:token/getUpdates', (req, res) => {
     const token = req.params.token;
-    const timeout = Number((req.body && req.body.timeout) || (req.query && req.query.timeout) || 0);
+    const body = req.body || {};
+    const timeout = Number(body.timeout || (req.query && req.query.timeout) || 0);
+    const offset = Number(body.offset || (req.query && req.query.offset) || 0);
     const deadline = Date.now() + Math.min(timeout, 30) * 1000;
-    let gone = false; // a killed bot's poll must not swallow the next updates
+    if (offset) {
+      server.storage.userMessages = server.storage.userMessages.filter(
+        (u) => u.botToken !== token || u.updateId >= offset);
+    }
+    let gone = false;
     res.on('close', () => { gone = true; });
     const poll = () => {
       if (gone) return;
-      const result = server.getUpdates(token);
-      if (result.length > 0 || Date.now() >= deadline) {
-        res.sendResult({ ok: true, result });
+      const pending = server.storage.userMessages.filter(
+        (u) => u.botToken === token && u.updateId >= offset);
+      if (pending.length > 0 || Date.now() >= deadline) {
+        res.sendResult({ ok: true, result: pending.slice(0, 100).map((u) => TelegramServer.formatUpdate(u)) });
       } else {
-        setTimeout(poll, 50);
+        setTimeout(poll, 30);
       }
     };
     poll();
