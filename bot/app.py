@@ -74,11 +74,16 @@ async def run_bot(settings: Settings) -> None:
                       max_instances=1, coalesce=True, id="outbox")
     scheduler.start()
     log.info("korak started")
+    catch_up: asyncio.Task | None = None
     try:
         await wait_for_api(bot)
-        await tick()  # what fell due while the bot was down
+        # what fell due while the bot was down goes out alongside polling, not before it: a
+        # backlog of reminders must not keep residents waiting for an answer
+        catch_up = asyncio.get_running_loop().create_task(tick())
         await dp.start_polling(bot, allowed_updates=["message", "callback_query"])
     finally:
+        if catch_up is not None:
+            catch_up.cancel()
         scheduler.shutdown(wait=False)
         await bot.session.close()
         await db.dispose()

@@ -101,7 +101,8 @@ class OutboxDispatcher:
                 async with self.db.transaction() as s:  # still ours? (a slow send, a peer)
                     if not await repo.hold_claim(s, row_id, lease, self.clock()):
                         continue
-                sent += await self._deliver(row_id, kind, chat_id, payload, attempts)
+                sent += await self._deliver(row_id, kind, chat_id, payload, attempts,
+                                            at_most_once=kind in AT_MOST_ONCE)
             except Exception:  # the row stays claimed and is retried after its lease
                 log.exception("outbox row failed", extra={"outbox_id": row_id})
         return sent
@@ -112,7 +113,7 @@ class OutboxDispatcher:
             await repo.finish_outbox(s, row_id, self.clock(), error=error, retry_at=retry_at)
 
     async def _deliver(self, row_id: int, kind: str, chat_id: int | None, payload: dict,
-                       attempts: int) -> int:
+                       attempts: int, at_most_once: bool = False) -> int:
         try:
             deliveries = await self._render(kind, chat_id, payload) if chat_id else []
         except Exception:
@@ -121,9 +122,13 @@ class OutboxDispatcher:
         if not deliveries:
             await self._finish(row_id, error="nothing to send")
             return 0
+        async def mark() -> None:
+            async with self.db.transaction() as s:
+                await repo.mark_sending(s, row_id, self.clock())
+
         try:
             for d in deliveries:
-                await self._send(d)
+                await self._send(d, before=mark if at_most_once else None)
         except Undeliverable as exc:
             retry = None
             if str(exc) != "forbidden" and attempts < 8:
@@ -134,7 +139,7 @@ class OutboxDispatcher:
         await self._finish(row_id)
         return 1
 
-    async def _send(self, d: Delivery) -> None:
+    async def _send(self, d: Delivery, before=None) -> None:
         if d.edit is not None:
             await self.sender.edit_text(d.chat_id, d.edit, d.text, reply_markup=d.markup)
             return
@@ -146,6 +151,8 @@ class OutboxDispatcher:
             kwargs["allow_sending_without_reply"] = True
         if d.thread is not None:
             kwargs["message_thread_id"] = d.thread
+        if before is not None:
+            kwargs["before"] = before
         msg = await self.sender.send_message(d.chat_id, d.text, **kwargs)
         message_id = getattr(msg, "message_id", None)
         request_id = d.card_of or d.about

@@ -75,15 +75,19 @@ class Sender:
             while (delay := self.global_bucket.wait_time()) > 0:
                 await self.sleep(delay)
 
-    async def call(self, chat_id: int, method: Callable[[], Awaitable[Any]]) -> Any:
+    async def call(self, chat_id: int, method: Callable[[], Awaitable[Any]],
+                   before: Callable[[], Awaitable[Any]] | None = None) -> Any:
         """Run one Bot API call for `chat_id` within the limits, retrying what can be
-        retried. Raises Undeliverable when it gives up."""
+        retried. `before` runs once, after the wait for the limits and just before the first
+        request. Raises Undeliverable when it gives up."""
         lock = self.chat_locks.setdefault(chat_id, asyncio.Lock())
         async with lock:  # messages to one chat keep their order
             attempt = 0
             while True:
                 attempt += 1
                 await self._pace(chat_id)
+                if before is not None and attempt == 1:
+                    await before()
                 try:
                     return await method()
                 except TelegramRetryAfter as exc:
@@ -103,8 +107,11 @@ class Sender:
                 except TelegramBadRequest as exc:
                     raise Undeliverable(f"bad request: {exc.message}") from exc
 
-    async def send_message(self, chat_id: int, text: str, **kwargs: Any) -> Any:
-        return await self.call(chat_id, lambda: self.bot.send_message(chat_id, text, **kwargs))
+    async def send_message(self, chat_id: int, text: str,
+                           before: Callable[[], Awaitable[Any]] | None = None,
+                           **kwargs: Any) -> Any:
+        return await self.call(chat_id, lambda: self.bot.send_message(chat_id, text, **kwargs),
+                               before=before)
 
     async def edit_text(self, chat_id: int, message_id: int, text: str, **kwargs: Any) -> Any:
         """Edit a message in place; an edit that changes nothing counts as done."""

@@ -209,7 +209,7 @@ class PerUserOrder(BaseMiddleware):
 
 def make_dispatcher(front: TelegramFront, *before: Router) -> Dispatcher:
     """`before` are routers that see updates first (the staff chat's)."""
-    dp = Dispatcher()
+    dp = Dispatcher(disable_fsm=True)  # the conversation state lives in the database
     dp.update.outer_middleware(PerUserOrder())
     for router in before:
         dp.include_router(router)

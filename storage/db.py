@@ -89,7 +89,10 @@ class Database:
             self._sync_sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
             self._serial: asyncio.Lock | None = asyncio.Lock()
             return
-        self.engine = create_async_engine(self.url, echo=echo, pool_pre_ping=True)
+        # no ping before each checkout (a round trip per transaction); stale connections are
+        # recycled instead
+        self.engine = create_async_engine(self.url, echo=echo, pool_size=10, max_overflow=20,
+                                          pool_recycle=1800)
         if schema is not None:
             if not schema.replace("_", "").isalnum():
                 raise ValueError(f"not a schema name: {schema!r}")

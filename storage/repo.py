@@ -308,8 +308,14 @@ async def hold_claim(session: AsyncSession, outbox_id: int, lease_until: datetim
     result = await session.execute(
         update(Outbox).where(Outbox.id == outbox_id, Outbox.sent_at.is_(None),
                              Outbox.claimed_until == lease_until)
-        .values(claimed_until=new_lease, sending_since=now).returning(Outbox.id))
+        .values(claimed_until=new_lease).returning(Outbox.id))
     return result.first() is not None
+
+
+async def mark_sending(session: AsyncSession, outbox_id: int, now: datetime) -> None:
+    """Set right before the request goes out: found set later, the send was interrupted."""
+    await session.execute(update(Outbox).where(Outbox.id == outbox_id, Outbox.sent_at.is_(None))
+                          .values(sending_since=now))
 
 
 async def finish_outbox(session: AsyncSession, outbox_id: int, now: datetime,

@@ -18,7 +18,9 @@ class FakeSender:
         self.sent = []
         self.delay = delay
 
-    async def send_message(self, chat_id, text, **kwargs):
+    async def send_message(self, chat_id, text, before=None, **kwargs):
+        if before is not None:
+            await before()
         await asyncio.sleep(self.delay)
         self.sent.append((chat_id, text))
         return None
@@ -61,6 +63,7 @@ async def test_a_reminder_interrupted_mid_send_is_not_repeated_but_a_card_is(db)
         rows = await repo.claim_due(s, NOW)
         for row in rows:  # the dispatcher got as far as sending, then the process died
             assert await repo.hold_claim(s, row.id, repo.as_utc(row.claimed_until), NOW)
+            await repo.mark_sending(s, row.id, NOW)
     sender = FakeSender()
     later = NOW + timedelta(minutes=3)
     await OutboxDispatcher(db, Texts(ROOT / "locales"), sender, lambda: later).run_once()
