@@ -122,6 +122,7 @@ class OutboxDispatcher:
         if not deliveries:
             await self._finish(row_id, error="nothing to send")
             return 0
+
         async def mark() -> None:
             async with self.db.transaction() as s:
                 await repo.mark_sending(s, row_id, self.clock())

@@ -63,6 +63,7 @@ class Resident:
         self.done = False
         self.acted = 0.0
         self.handled = 0
+        self.nudges = 0
 
     def poll(self):
         new = self.emu.inbox(self.uid)
@@ -108,10 +109,11 @@ class Resident:
                 self.emu.tap(self.uid, data)
             self.acted = now
         elif new == [] and now - self.acted > 12:
-            # after confirming, the answer may have been lost with a killed process: ask for
-            # the status; before that, ask for help, which repeats the current question
-            self.emu.say(self.uid, "/status" if self.furthest >= ORDER.index("summary")
-                         else "/pomoc")
+            # an update can be lost with a killed process: ask for help, which repeats the
+            # current question, and after confirming, by turns for the status
+            self.nudges += 1
+            at_end = self.furthest >= ORDER.index("summary")
+            self.emu.say(self.uid, "/status" if at_end and self.nudges % 2 else "/pomoc")
             self.acted = now
 
 
