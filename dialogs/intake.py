@@ -609,7 +609,8 @@ def _welcome(ctx: Ctx, payload: str | None) -> Outcome:
 
 
 def _status(ctx: Ctx) -> Say:
-    req = ctx.open_request
+    # the open request, or else the latest one (an enrolled participant asks too)
+    req = ctx.open_request or (ctx.requests[-1] if ctx.requests else None)
     if req is None:
         return Say(Text(N_("status.none")))
     return Say(Text(N_("status.open"), {

@@ -149,6 +149,8 @@ async def test_broken_import_changes_nothing(h):
 
 async def test_termini_and_leaving_a_cohort(h):
     await enrolled(h)
+    await h.text(U, "/status")  # an enrolled participant's request is no longer open
+    assert "Stanje: vključeni ste v program" in h.session.sent(U)[-1].text
     await h.text(U, "/termini")
     listing = h.session.sent(U)[-1].text
     assert listing.startswith("Vaša naslednja srečanja:")
