@@ -20,7 +20,7 @@ from sqlalchemy import select
 from storage import repo
 from storage.models import Attendance, ContactRequest, RequestEvent
 
-from .conftest import COORD_A, COORD_B, NOW, STAFF, STRANGER, Harness
+from .conftest import COORD_A, COORD_B, STAFF, STRANGER, Harness
 from .test_handlers import U, complete_intake
 
 EXAMPLES = int(os.environ.get("KORAK_HOSTILE_EXAMPLES", "40"))
@@ -166,7 +166,3 @@ async def run_batch(raw_updates):
 @given(st.lists(update(), min_size=20, max_size=80))
 def test_hostile_updates_never_break_the_bot(raw_updates):
     asyncio.run(run_batch(raw_updates))
-
-
-def test_now_is_the_harness_clock():
-    assert NOW.tzinfo is not None
