@@ -408,7 +408,9 @@ def test_sigkill_at_random_moments(emulator, tmp_path):
     assert reminders and max(reminders.values()) == 1, "a reminder was sent twice"
     (interrupted,) = db_rows(db, "SELECT COUNT(*) FROM outbox WHERE kind='reminder' AND "
                                  "last_error LIKE 'interrupted%'")[0]
-    assert len(reminders) + interrupted == expected
+    # every reminder was delivered or recorded as interrupted (an interrupted one may still
+    # have arrived: the kill can fall after Telegram took it), and none came twice
+    assert len(reminders) <= expected <= len(reminders) + interrupted
     # at most the one in flight per chat at each kill
     assert interrupted <= reminder_kills * len(uids)
     assert bot.kills >= KILLS
