@@ -30,14 +30,6 @@ def _locking(session: AsyncSession, stmt):
     return stmt
 
 
-async def already_processed(session: AsyncSession, update_id: int) -> bool:
-    return await session.get(ProcessedUpdate, update_id) is not None
-
-
-async def mark_processed(session: AsyncSession, update_id: int, now: datetime) -> None:
-    session.add(ProcessedUpdate(update_id=update_id, processed_at=now))
-
-
 async def first_time(session: AsyncSession, update_id: int, now: datetime) -> bool:
     """Record the update id; False when it was recorded before (Telegram re-delivered it).
     One statement: INSERT … ON CONFLICT DO NOTHING RETURNING."""

@@ -236,12 +236,7 @@ def test_intake_end_to_end_and_resume_after_kill(emulator, tmp_path):
         asked = [m["text"] for m in b.seen]
         assert not any("Ali prejemate denarno socialno pomoč" in t for t in asked)
     finally:
-        bot.send_signal(signal.SIGTERM)
-        try:
-            bot.wait(10)
-        except subprocess.TimeoutExpired:
-            bot.kill()
-        log.close()
+        stop(bot, log)
     text = (tmp_path / "bot.log").read_text()
     assert "Traceback" not in text
     for secret in ("031 222 333", "+38631222333", "Oseba7001", "Vuhred"):
@@ -300,12 +295,7 @@ def test_coordinator_claims_talks_with_the_resident_and_records_the_outcome(emul
             time.sleep(0.1)
         assert list(buttons_of(emulator.current(card_id))) == ["Vrni v vrsto"]
     finally:
-        bot.send_signal(signal.SIGTERM)
-        try:
-            bot.wait(10)
-        except subprocess.TimeoutExpired:
-            bot.kill()
-        log.close()
+        stop(bot, log)
     text = (tmp_path / "bot.log").read_text()
     assert "Traceback" not in text
     for secret in ("po 10. uri", "pokličem jutri", "Oseba7101", "Prevalje"):

@@ -62,10 +62,9 @@ async def test_delete_everything(db):
 
 async def test_processed_updates_are_remembered(db):
     async with db.transaction() as s:
-        assert not await repo.already_processed(s, 77)
-        await repo.mark_processed(s, 77, NOW)
+        assert await repo.first_time(s, 77, NOW)
     async with db.transaction() as s:
-        assert await repo.already_processed(s, 77)
+        assert not await repo.first_time(s, 77, NOW)
 
 
 async def test_claim_due_takes_each_row_once_even_concurrently(db):
