@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.types import CallbackQuery, Message
 
+from .filters import command_in, data_prefix, private_chat
 from .i18n import Texts
 from .schedule import ScheduleService
 from .sender import Sender, Undeliverable
@@ -18,19 +19,12 @@ log = logging.getLogger("korak.participants")
 TERMINI = ("/termini", "/termin", "/sessions")
 
 
-def _is_termini(message: Message) -> bool:
-    text = message.text or ""
-    return text.split(" ")[0].split("@")[0].lower() in TERMINI
-
-
 class ParticipantFront:
     def __init__(self, service: ScheduleService, sender: Sender, texts: Texts) -> None:
         self.service, self.sender, self.texts = service, sender, texts
         self.router = Router(name="participants")
-        private = F.chat.type == "private"
-        self.router.message.register(self.on_termini, private, _is_termini)
-        self.router.callback_query.register(self.on_answer,
-                                            F.data.startswith(f"{ANSWER_PREFIX}|"))
+        self.router.message.register(self.on_termini, private_chat, command_in(TERMINI))
+        self.router.callback_query.register(self.on_answer, data_prefix(f"{ANSWER_PREFIX}|"))
 
     async def on_termini(self, message: Message) -> None:
         if message.from_user is None:

@@ -30,6 +30,13 @@ class Person:
     first_name: str | None = None
 
 
+@dataclass(frozen=True)
+class Handled:
+    says: list[Say]
+    step: str  # where the conversation is now (button data names it)
+    had_keyboard: bool  # a reply keyboard was showing before this event (it may need hiding)
+
+
 class KeyedLocks:
     """One lock per resident, so two updates of the same person never interleave."""
 
@@ -83,13 +90,13 @@ class IntakeService:
             retention_months=self.settings.retention_months,
         )
 
-    def _as_choice(self, state: State, ctx: Ctx, event: Event) -> Event:
+    def _as_choice(self, asked: list[Say], state: State, event: Event) -> Event:
         """Text equal to a current button's label (a reply-keyboard press, or typed) is that
         button."""
         if not isinstance(event, Typed):
             return event
         typed = " ".join(event.text.split()).casefold()
-        for say in intake.ask(state, ctx):
+        for say in asked:
             for row in say.buttons:
                 for button in row:
                     if self.texts.render(button.label).casefold() == typed:
@@ -100,26 +107,28 @@ class IntakeService:
                      ) -> list[Say]:
         """Move the conversation on. A repeated update id returns no replies and changes
         nothing."""
-        says, _ = await self.handle_with_step(person, event, update_id)
-        return says
+        return (await self.handle_with_step(person, event, update_id)).says
 
     async def handle_with_step(self, person: Person, event: Event,
-                               update_id: int | None = None) -> tuple[list[Say], str]:
+                               update_id: int | None = None) -> Handled:
         """handle(), and the step the conversation is at afterwards (for button data)."""
         created = False
+        had_keyboard = False
         async with self.locks.lock(person.telegram_id):
             async with self.db.transaction() as s:
                 now = self.clock()
                 if update_id is not None and not await repo.first_time(s, update_id, now):
                     log.info("duplicate update skipped", extra={"update_id": update_id})
-                    return [], ""
-                resident = await repo.get_resident(s, person.telegram_id, lock=True)
-                state = State.from_json(resident.state if resident else None)
-                reqs = await repo.requests_of(s, person.telegram_id)
+                    return Handled([], "", False)
+                talk = await repo.conversation(s, person.telegram_id, lock=True)
+                state = State.from_json(talk.state)
+                reqs = talk.requests
                 open_req = next((r for r in reversed(reqs) if r.status in repo.OPEN_STATUSES),
                                 None)
                 ctx = self._ctx(person, now, reqs, open_req)
-                out = intake.handle(state, self._as_choice(state, ctx, event), ctx)
+                asked = intake.ask(state, ctx)
+                had_keyboard = any(say.share_contact is not None for say in asked)
+                out = intake.handle(state, self._as_choice(asked, state, event), ctx)
                 keep_state = True
                 for effect in out.effects:
                     if isinstance(effect, SubmitRequest):
@@ -144,11 +153,11 @@ class IntakeService:
                         keep_state = False
                 if keep_state:
                     await repo.save_state(s, person.telegram_id, person.chat_id,
-                                          out.state.to_json(), now, resident)
+                                          out.state.to_json(), now)
         if created and self.on_outbox is not None:
             self.on_outbox()
         log.info("step", extra={"step": out.state.step, "event": type(event).__name__})
-        return out.says, out.state.step
+        return Handled(out.says, out.state.step, had_keyboard)
 
     async def current_step(self, telegram_id: int) -> State:
         async with self.db.transaction() as s:

@@ -8,7 +8,7 @@ import io
 import logging
 from typing import Any
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.types import CallbackQuery, Message
 
@@ -16,6 +16,7 @@ from dialogs.handoff import parse_button
 from dialogs.replies import N_, Say, Text
 
 from .config import Settings
+from .filters import data_prefix, in_chat, private_chat, slash_command
 from .handoff import HandoffService
 from .i18n import Texts
 from .schedule import ScheduleService
@@ -53,10 +54,9 @@ class StaffFront:
         self.router = Router(name="staff")
         staff = settings.staff_chat_id
         if staff is not None:
-            self.router.message.register(self.on_staff_message, F.chat.id == staff)
-        self.router.message.register(self.on_private_command, F.chat.type == "private",
-                                     F.text.startswith("/"))
-        self.router.callback_query.register(self.on_press, F.data.startswith(f"{STAFF_PREFIX}|"))
+            self.router.message.register(self.on_staff_message, in_chat(staff))
+        self.router.message.register(self.on_private_command, private_chat, slash_command)
+        self.router.callback_query.register(self.on_press, data_prefix(f"{STAFF_PREFIX}|"))
 
     async def _say(self, chat_id: int, text: Text, reply_to: int | None = None,
                    **kwargs: Any) -> Any:

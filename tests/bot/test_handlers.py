@@ -1,7 +1,7 @@
 """Handlers through Dispatcher.feed_update: the texts and keyboards a resident would see."""
 
 from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter, TelegramServerError
-from aiogram.types import ReplyKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 
 from storage import repo
 
@@ -36,8 +36,9 @@ async def test_start_welcomes_and_asks_for_consent_with_buttons(h):
 
 async def test_whole_intake_reaches_the_staff_chat_once(h):
     await complete_intake(h)
-    last = h.session.sent(U)[-2].text
+    last = h.session.sent(U)[-1].text  # one message: submitted, and where the unit is
     assert "Vaša prošnja je oddana" in last and "Slovenj Gradec" in last
+    assert "Meškovi ulici 21" in last
     await h.outbox.run_once()
     [notice] = h.session.sent(STAFF)
     assert "Lokacija: Slovenj Gradec" in notice.text and "Kotlje" in notice.text
@@ -84,10 +85,39 @@ async def test_phone_step_offers_share_button_and_checks_owner(h):
         await h.press(U, label)
     markup = h.session.sent(U)[-1].reply_markup
     assert isinstance(markup, ReplyKeyboardMarkup) and markup.keyboard[0][0].request_contact
+    n = len(h.session.sent(U))
     await h.contact(U, "+38631000111", owner=999)
-    assert "svojo številko" in h.session.sent(U)[-2].text
+    [again] = h.session.sent(U)[n:]  # why, and the question with its keyboard, in one message
+    assert "svojo številko" in again.text and "Na katero številko" in again.text
+    assert isinstance(again.reply_markup, ReplyKeyboardMarkup)
     await h.contact(U, "+38631000111", owner=U)
     assert (await h.service.current_step(U)).step == "call_time"
+
+
+async def test_an_answer_gets_one_message_with_the_next_question(h):
+    await h.text(U, "/start")
+    await h.press(U, "Da, strinjam se")
+    n = len(h.session.sent(U))
+    await h.text(U, "Mežica")
+    [reply] = h.session.sent(U)[n:]
+    assert "Mežica" in reply.text and "denarno socialno pomoč" in reply.text
+    assert list(h.last_buttons(U)) == ["Da", "Ne", "Ne vem"]
+
+
+async def test_leaving_the_phone_step_hides_its_keyboard(h):
+    await h.text(U, "/start")
+    await h.press(U, "Da, strinjam se")
+    await h.press(U, "Muta")
+    for label in ("Ne", "Nič od tega", "Ne, preskočite", "Preskoči", "Ana"):
+        await h.press(U, label)
+    n = len(h.session.sent(U))
+    await h.text(U, "/preklici")
+    [reply] = h.session.sent(U)[n:]
+    assert isinstance(reply.reply_markup, ReplyKeyboardRemove)
+    n = len(h.session.sent(U))
+    await h.text(U, "/start")  # no keyboard was showing: nothing to remove
+    assert all(m.reply_markup is None or isinstance(m.reply_markup, InlineKeyboardMarkup)
+               for m in h.session.sent(U)[n:])
 
 
 async def test_media_and_gibberish_get_a_kind_reply_and_the_question(h):
