@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -30,14 +31,71 @@ def _locking(session: AsyncSession, stmt):
     return stmt
 
 
+# The statements of every resident update: Core statements on the tables, built once with
+# bind parameters. Through the ORM (identity map, unit of work, bulk-insert machinery), and
+# built anew for every call, each cost two to three times as much; they are most of what korak
+# does per update.
+_RESIDENT = Resident.__table__
+_REQUEST = ContactRequest.__table__
+_PROCESSED = ProcessedUpdate.__table__
+
+
+def _first_time_stmt(insert):
+    return (insert(_PROCESSED)
+            .values(update_id=bindparam("update_id"), processed_at=bindparam("now"))
+            .on_conflict_do_nothing().returning(_PROCESSED.c.update_id))
+
+
+def _save_state_stmt(insert):
+    stmt = insert(_RESIDENT).values(
+        telegram_id=bindparam("telegram_id"), chat_id=bindparam("chat_id"),
+        state=bindparam("state"), updated_at=bindparam("now"), unreachable=False)
+    return stmt.on_conflict_do_update(
+        index_elements=[_RESIDENT.c.telegram_id],
+        set_={"state": stmt.excluded.state, "chat_id": stmt.excluded.chat_id,
+              "updated_at": stmt.excluded.updated_at, "unreachable": False})
+
+
+_FIRST_TIME = {"postgresql": _first_time_stmt(pg_insert), "sqlite": _first_time_stmt(sqlite_insert)}
+_SAVE_STATE = {"postgresql": _save_state_stmt(pg_insert), "sqlite": _save_state_stmt(sqlite_insert)}
+_STATE_OF = select(_RESIDENT.c.state).where(_RESIDENT.c.telegram_id == bindparam("telegram_id"))
+_STATE_OF_LOCKED = _STATE_OF.with_for_update()
+_REQUESTS_OF = (select(_REQUEST.c.id, _REQUEST.c.status, _REQUEST.c.created_at, _REQUEST.c.site,
+                       _REQUEST.c.answers)
+                .where(_REQUEST.c.telegram_id == bindparam("telegram_id"))
+                .order_by(_REQUEST.c.id))
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
 async def first_time(session: AsyncSession, update_id: int, now: datetime) -> bool:
     """Record the update id; False when it was recorded before (Telegram re-delivered it).
     One statement: INSERT … ON CONFLICT DO NOTHING RETURNING."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (insert(ProcessedUpdate).values(update_id=update_id, processed_at=now)
-            .on_conflict_do_nothing().returning(ProcessedUpdate.update_id))
-    return (await session.execute(stmt)).first() is not None
+    result = await session.execute(_FIRST_TIME[_dialect(session)],
+                                   {"update_id": update_id, "now": now})
+    return result.first() is not None
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Where a resident's conversation stands and their requests (oldest first), as read at the
+    start of an update. `state` is None when nothing is stored about them."""
+
+    state: dict[str, Any] | None
+    requests: list[Any]  # rows with id, status, created_at, site, answers
+
+
+async def conversation(session: AsyncSession, telegram_id: int, *, lock: bool = False
+                       ) -> Conversation:
+    """`lock` holds the resident's row until the transaction ends (PostgreSQL; SQLite runs one
+    transaction at a time anyway)."""
+    locked = lock and _dialect(session) == "postgresql"
+    params = {"telegram_id": telegram_id}
+    state = (await session.execute(_STATE_OF_LOCKED if locked else _STATE_OF, params)).scalar()
+    reqs = (await session.execute(_REQUESTS_OF, params)).all()
+    return Conversation(state, list(reqs))
 
 
 async def get_resident(session: AsyncSession, telegram_id: int, *, lock: bool = False
@@ -49,21 +107,11 @@ async def get_resident(session: AsyncSession, telegram_id: int, *, lock: bool = 
 
 
 async def save_state(session: AsyncSession, telegram_id: int, chat_id: int, state: dict[str, Any],
-                     now: datetime, resident: Resident | None = None) -> Resident:
-    """Store the conversation state; pass the resident row when it is already loaded."""
-    if resident is None:
-        resident = await get_resident(session, telegram_id)
-    if resident is None:
-        resident = Resident(telegram_id=telegram_id, chat_id=chat_id, state=state, updated_at=now)
-        session.add(resident)
-    else:
-        resident.state = state
-        resident.chat_id = chat_id
-        resident.updated_at = now
-        resident.unreachable = False  # they wrote to us, so they can be reached again
-        session.add(resident)
-    await session.flush()
-    return resident
+                     now: datetime) -> None:
+    """Store the conversation state: one INSERT … ON CONFLICT DO UPDATE. Writing to us makes
+    a resident reachable again."""
+    await session.execute(_SAVE_STATE[_dialect(session)], {
+        "telegram_id": telegram_id, "chat_id": chat_id, "state": state, "now": now})
 
 
 async def forget_resident(session: AsyncSession, telegram_id: int) -> None:
