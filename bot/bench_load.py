@@ -28,18 +28,13 @@ from aiogram.types import CallbackQuery, Message
 
 from storage.db import Database
 
-from .clock import utcnow
+from .app import settle_heap, wire
 from .config import Settings
 from .fake_api import FakeBotAPI
-from .handoff import HandoffService
 from .i18n import Texts
 from .outbox import OutboxDispatcher
-from .participants import ParticipantFront
-from .schedule import ScheduleService
 from .sender import Sender
-from .service import IntakeService
-from .staff import StaffFront
-from .telegram import TelegramFront, make_dispatcher
+from .telegram import make_bot
 
 TOKEN = "42:LOAD"
 STAFF = -100_4242
@@ -206,25 +201,21 @@ async def korak_dispatcher(bot: Bot, database: str, schema: str | None
     texts = Texts(settings.locales_dir, settings.locale, settings.timezone)
     sender = Sender(bot, global_rate=1e6, chat_rate=1e6, chat_burst=1e6,
                     group_per_minute=1e6)
-    outbox = OutboxDispatcher(db, texts, sender, utcnow)
-    service = IntakeService(db, settings, texts, on_outbox=outbox.kick)
-    schedule = ScheduleService(db, settings, utcnow, on_outbox=outbox.kick)
-    handoff = HandoffService(db, settings, utcnow, on_outbox=outbox.kick, schedule=schedule)
-    front = TelegramFront(service, sender, texts, settings)
-    staff = StaffFront(handoff, sender, texts, settings, schedule)
-    participants = ParticipantFront(schedule, sender, texts)
-    return make_dispatcher(front, staff.router, participants.router), db, outbox
+    wired = wire(settings, db, texts, sender)
+    settle_heap()
+    return wired.dp, db, wired.outbox
 
 
 async def run_one(kind: str, residents: int, database: str | None, schema: str | None) -> dict:
     h = Harness()
     url = await h.api.start()
-    bot = Bot(token=TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(url)))
     db = outbox = None
-    if kind == "korak":
+    if kind == "korak":  # the bot as `korak run` makes it
+        bot = make_bot(Settings(_env_file=None, bot_token=TOKEN, telegram_api_url=url))
         dp, db, outbox = await korak_dispatcher(bot, database, schema)
         walk = korak_resident
-    else:
+    else:  # stock aiogram
+        bot = Bot(token=TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(url)))
         dp, walk = echo_dispatcher(), echo_resident
     polling = asyncio.create_task(dp.start_polling(bot, polling_timeout=1, handle_signals=False,
                                                    close_bot_session=False))
