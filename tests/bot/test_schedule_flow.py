@@ -1,6 +1,6 @@
 """Schedules, enrollment from the card, reminders through the outbox, answers, changes."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from storage import repo
 from storage import schedule as store

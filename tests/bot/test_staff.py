@@ -1,7 +1,7 @@
 """The coordinators' side through Dispatcher.feed_update: card buttons, who may press them,
 messages relayed both ways, staff commands, reminders and the digest."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from aiogram.exceptions import TelegramForbiddenError
 
