@@ -76,7 +76,7 @@ def settle_heap() -> None:
 
 async def run_bot(settings: Settings) -> None:
     logs.setup(settings.log_format, settings.log_level)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, pool_size=settings.database_pool_size)
     await db.create_all()
     texts = Texts(settings.locales_dir, settings.locale, settings.timezone)
     bot = make_bot(settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org"
     telegram_timeout: float = 30.0  # seconds a Bot API request may take before it is retried
     database_url: str = "sqlite+aiosqlite:///data/korak.db"
+    database_pool_size: int = Field(default=50, ge=1)  # PostgreSQL connections this process keeps
     staff_chat_id: int | None = None
     coordinator_ids: Annotated[list[int], NoDecode] = []
     timezone: str = "Europe/Ljubljana"

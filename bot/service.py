@@ -117,10 +117,10 @@ class IntakeService:
         async with self.locks.lock(person.telegram_id):
             async with self.db.transaction() as s:
                 now = self.clock()
-                if update_id is not None and not await repo.first_time(s, update_id, now):
+                talk = await repo.begin_update(s, update_id, person.telegram_id, now)
+                if talk is None:
                     log.info("duplicate update skipped", extra={"update_id": update_id})
                     return Handled([], "", False)
-                talk = await repo.conversation(s, person.telegram_id, lock=True)
                 state = State.from_json(talk.state)
                 reqs = talk.requests
                 open_req = next((r for r in reversed(reqs) if r.status in repo.OPEN_STATUSES),

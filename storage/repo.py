@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from .db import DriverSQL
 from .models import (Attendance, ContactRequest, Coordinator, Enrollment, Outbox, ProcessedUpdate,
                      RequestEvent, Resident, StaffMessage)
 
@@ -31,39 +30,45 @@ def _locking(session: AsyncSession, stmt):
     return stmt
 
 
-# The statements of every resident update: Core statements on the tables, built once with
-# bind parameters. Through the ORM (identity map, unit of work, bulk-insert machinery), and
-# built anew for every call, each cost two to three times as much; they are most of what korak
-# does per update.
-_RESIDENT = Resident.__table__
-_REQUEST = ContactRequest.__table__
-_PROCESSED = ProcessedUpdate.__table__
+# The statements of every resident update, on the driver's own connection (see DriverSQL).
+_RESIDENT = Resident.__table__.c
+_REQUEST = ContactRequest.__table__.c
+_PROCESSED = ProcessedUpdate.__table__.c
+
+_FIRST_TIME = DriverSQL(
+    "INSERT INTO processed_update (update_id, processed_at) VALUES ($1, $2) "
+    "ON CONFLICT DO NOTHING RETURNING update_id",
+    params=[_PROCESSED.update_id, _PROCESSED.processed_at])
+_STATE_OF = DriverSQL("SELECT state FROM resident WHERE telegram_id = $1",
+                      params=[_RESIDENT.telegram_id], columns=[_RESIDENT.state])
+_STATE_OF_LOCKED = DriverSQL("SELECT state FROM resident WHERE telegram_id = $1 FOR UPDATE",
+                             params=[_RESIDENT.telegram_id], columns=[_RESIDENT.state])
+_REQUESTS_OF = DriverSQL(
+    "SELECT id, status, created_at, site, answers FROM contact_request "
+    "WHERE telegram_id = $1 ORDER BY id",
+    params=[_REQUEST.telegram_id],
+    columns=[_REQUEST.id, _REQUEST.status, _REQUEST.created_at, _REQUEST.site, _REQUEST.answers])
+_SAVE_STATE = DriverSQL(
+    "INSERT INTO resident (telegram_id, chat_id, state, updated_at, unreachable) "
+    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (telegram_id) DO UPDATE SET "
+    "state = excluded.state, chat_id = excluded.chat_id, updated_at = excluded.updated_at, "
+    "unreachable = excluded.unreachable",
+    params=[_RESIDENT.telegram_id, _RESIDENT.chat_id, _RESIDENT.state, _RESIDENT.updated_at,
+            _RESIDENT.unreachable])
 
 
-def _first_time_stmt(insert):
-    return (insert(_PROCESSED)
-            .values(update_id=bindparam("update_id"), processed_at=bindparam("now"))
-            .on_conflict_do_nothing().returning(_PROCESSED.c.update_id))
-
-
-def _save_state_stmt(insert):
-    stmt = insert(_RESIDENT).values(
-        telegram_id=bindparam("telegram_id"), chat_id=bindparam("chat_id"),
-        state=bindparam("state"), updated_at=bindparam("now"), unreachable=False)
-    return stmt.on_conflict_do_update(
-        index_elements=[_RESIDENT.c.telegram_id],
-        set_={"state": stmt.excluded.state, "chat_id": stmt.excluded.chat_id,
-              "updated_at": stmt.excluded.updated_at, "unreachable": False})
-
-
-_FIRST_TIME = {"postgresql": _first_time_stmt(pg_insert), "sqlite": _first_time_stmt(sqlite_insert)}
-_SAVE_STATE = {"postgresql": _save_state_stmt(pg_insert), "sqlite": _save_state_stmt(sqlite_insert)}
-_STATE_OF = select(_RESIDENT.c.state).where(_RESIDENT.c.telegram_id == bindparam("telegram_id"))
-_STATE_OF_LOCKED = _STATE_OF.with_for_update()
-_REQUESTS_OF = (select(_REQUEST.c.id, _REQUEST.c.status, _REQUEST.c.created_at, _REQUEST.c.site,
-                       _REQUEST.c.answers)
-                .where(_REQUEST.c.telegram_id == bindparam("telegram_id"))
-                .order_by(_REQUEST.c.id))
+# PostgreSQL: the three reads above as one round trip (SQLite takes them one by one: there a
+# statement costs no round trip, and a CTE cannot insert)
+_BEGIN_UPDATE_PG = DriverSQL(
+    "WITH fresh AS (INSERT INTO processed_update (update_id, processed_at) VALUES ($1, $2) "
+    "ON CONFLICT DO NOTHING RETURNING update_id), "
+    "me AS (SELECT state FROM resident WHERE telegram_id = $3 FOR UPDATE) "
+    "SELECT (SELECT count(*) FROM fresh), (SELECT state FROM me), "
+    "q.id, q.status, q.created_at, q.site, q.answers "
+    "FROM (SELECT 1) AS one LEFT JOIN contact_request q ON q.telegram_id = $3 ORDER BY q.id",
+    params=[_PROCESSED.update_id, _PROCESSED.processed_at, _RESIDENT.telegram_id],
+    columns=[_PROCESSED.update_id, _RESIDENT.state, _REQUEST.id, _REQUEST.status,
+             _REQUEST.created_at, _REQUEST.site, _REQUEST.answers])
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -73,9 +78,15 @@ def _dialect(session: AsyncSession) -> str:
 async def first_time(session: AsyncSession, update_id: int, now: datetime) -> bool:
     """Record the update id; False when it was recorded before (Telegram re-delivered it).
     One statement: INSERT … ON CONFLICT DO NOTHING RETURNING."""
-    result = await session.execute(_FIRST_TIME[_dialect(session)],
-                                   {"update_id": update_id, "now": now})
-    return result.first() is not None
+    return bool(await _FIRST_TIME.rows(session, update_id, now))
+
+
+class RequestRow(NamedTuple):
+    id: int
+    status: str
+    created_at: datetime
+    site: str | None
+    answers: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -84,7 +95,7 @@ class Conversation:
     start of an update. `state` is None when nothing is stored about them."""
 
     state: dict[str, Any] | None
-    requests: list[Any]  # rows with id, status, created_at, site, answers
+    requests: list[RequestRow]
 
 
 async def conversation(session: AsyncSession, telegram_id: int, *, lock: bool = False
@@ -92,10 +103,23 @@ async def conversation(session: AsyncSession, telegram_id: int, *, lock: bool = 
     """`lock` holds the resident's row until the transaction ends (PostgreSQL; SQLite runs one
     transaction at a time anyway)."""
     locked = lock and _dialect(session) == "postgresql"
-    params = {"telegram_id": telegram_id}
-    state = (await session.execute(_STATE_OF_LOCKED if locked else _STATE_OF, params)).scalar()
-    reqs = (await session.execute(_REQUESTS_OF, params)).all()
-    return Conversation(state, list(reqs))
+    found = await (_STATE_OF_LOCKED if locked else _STATE_OF).rows(session, telegram_id)
+    reqs = await _REQUESTS_OF.rows(session, telegram_id)
+    return Conversation(found[0][0] if found else None, [RequestRow(*r) for r in reqs])
+
+
+async def begin_update(session: AsyncSession, update_id: int | None, telegram_id: int,
+                       now: datetime) -> Conversation | None:
+    """The start of handling a resident's update: record its id and read their conversation,
+    their row locked. None when the update was handled before (Telegram delivered it again)."""
+    if _dialect(session) == "postgresql" and update_id is not None:
+        rows = await _BEGIN_UPDATE_PG.rows(session, update_id, now, telegram_id)
+        if not rows[0][0]:
+            return None
+        return Conversation(rows[0][1], [RequestRow(*r[2:]) for r in rows if r[2] is not None])
+    if update_id is not None and not await first_time(session, update_id, now):
+        return None
+    return await conversation(session, telegram_id, lock=True)
 
 
 async def get_resident(session: AsyncSession, telegram_id: int, *, lock: bool = False
@@ -110,8 +134,7 @@ async def save_state(session: AsyncSession, telegram_id: int, chat_id: int, stat
                      now: datetime) -> None:
     """Store the conversation state: one INSERT … ON CONFLICT DO UPDATE. Writing to us makes
     a resident reachable again."""
-    await session.execute(_SAVE_STATE[_dialect(session)], {
-        "telegram_id": telegram_id, "chat_id": chat_id, "state": state, "now": now})
+    await _SAVE_STATE.rows(session, telegram_id, chat_id, state, now, False)
 
 
 async def forget_resident(session: AsyncSession, telegram_id: int) -> None:

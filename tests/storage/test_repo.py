@@ -67,6 +67,59 @@ async def test_processed_updates_are_remembered(db):
         assert not await repo.first_time(s, 77, NOW)
 
 
+async def test_an_update_that_fails_leaves_nothing_and_is_handled_when_it_comes_again(db):
+    # the per-update statements run on the driver's connection: they must still be part of the
+    # transaction, or a failed update would count as handled and its redelivery be dropped
+    try:
+        async with db.transaction() as s:
+            assert await repo.first_time(s, 78, NOW)
+            await repo.save_state(s, 6, 6, {"step": "dsp"}, NOW)
+            raise RuntimeError("crash before commit")
+    except RuntimeError:
+        pass
+    async with db.transaction() as s:
+        assert (await repo.conversation(s, 6)).state is None
+        assert await repo.first_time(s, 78, NOW)
+
+
+async def test_conversation_reads_what_the_orm_wrote_and_the_orm_reads_the_saved_state(db):
+    async with db.transaction() as s:
+        req, _ = await repo.create_request(s, telegram_id=7, chat_id=7, answers=ANSWERS, now=NOW,
+                                           staff_chat_id=None)
+        await repo.save_state(s, 7, 7, {"step": "done", "answers": {"name": "Špela"}}, NOW)
+    async with db.transaction() as s:
+        talk = await repo.conversation(s, 7, lock=True)
+        resident = await repo.get_resident(s, 7)
+    assert talk.state == {"step": "done", "answers": {"name": "Špela"}} == resident.state
+    [row] = talk.requests
+    assert (row.id, row.status, row.site, row.answers) == (req.id, "new", "slovenj-gradec", ANSWERS)
+    assert repo.as_utc(row.created_at) == NOW and repo.as_utc(resident.updated_at) == NOW
+    assert resident.unreachable is False
+
+
+async def test_begin_update_reads_the_conversation_once_per_update_id(db):
+    async with db.transaction() as s:
+        talk = await repo.begin_update(s, 501, 8, NOW)
+    assert talk is not None and talk.state is None and talk.requests == []
+    async with db.transaction() as s:
+        req, _ = await repo.create_request(s, telegram_id=8, chat_id=8, answers=ANSWERS, now=NOW,
+                                           staff_chat_id=None)
+        await repo.save_state(s, 8, 8, {"step": "done"}, NOW)
+    async with db.transaction() as s:
+        talk = await repo.begin_update(s, 502, 8, NOW)
+        assert await repo.begin_update(s, 502, 8, NOW) is None  # delivered again
+    assert talk.state == {"step": "done"}
+    assert [(r.id, r.status, r.answers) for r in talk.requests] == [(req.id, "new", ANSWERS)]
+    try:
+        async with db.transaction() as s:
+            assert await repo.begin_update(s, 503, 8, NOW) is not None
+            raise RuntimeError("crash before commit")
+    except RuntimeError:
+        pass
+    async with db.transaction() as s:  # the failed update was not counted as handled
+        assert await repo.begin_update(s, 503, 8, NOW) is not None
+
+
 async def test_claim_due_takes_each_row_once_even_concurrently(db):
     async with db.transaction() as s:
         for i in range(30):
