@@ -108,8 +108,13 @@ class OutboxDispatcher:
         return sent
 
     async def _finish(self, row_id: int, error: str | None = None,
-                      retry_at: datetime | None = None) -> None:
+                      retry_at: datetime | None = None, sent: list[tuple] = ()) -> None:
+        """Record the row's end, and which request each sent message belongs to (`sent`: chat,
+        message, request, is-card), in one transaction."""
         async with self.db.transaction() as s:
+            for chat_id, message_id, request_id, is_card in sent:
+                await repo.remember_staff_message(s, chat_id, message_id, request_id,
+                                                  card=is_card)
             await repo.finish_outbox(s, row_id, self.clock(), error=error, retry_at=retry_at)
 
     async def _deliver(self, row_id: int, kind: str, chat_id: int | None, payload: dict,
@@ -127,23 +132,28 @@ class OutboxDispatcher:
             async with self.db.transaction() as s:
                 await repo.mark_sending(s, row_id, self.clock())
 
+        sent: list[tuple] = []
         try:
             for d in deliveries:
-                await self._send(d, before=mark if at_most_once else None)
+                about = await self._send(d, before=mark if at_most_once else None)
+                if about is not None:
+                    sent.append(about)
         except Undeliverable as exc:
             retry = None
             if str(exc) != "forbidden" and attempts < 8:
                 retry = self.clock() + timedelta(seconds=min(3600, 30 * 2 ** attempts))
-            await self._finish(row_id, error=str(exc), retry_at=retry)
+            await self._finish(row_id, error=str(exc), retry_at=retry, sent=sent)
             log.warning("outbox send failed", extra={"outbox_id": row_id, "error": str(exc)})
             return 0
-        await self._finish(row_id)
+        await self._finish(row_id, sent=sent)
         return 1
 
-    async def _send(self, d: Delivery, before=None) -> None:
+    async def _send(self, d: Delivery, before=None) -> tuple | None:
+        """Send or edit; returns (chat, message, request, is-card) when the sent message belongs
+        to a request (replies to it reach the request), for _finish to record."""
         if d.edit is not None:
             await self.sender.edit_text(d.chat_id, d.edit, d.text, reply_markup=d.markup)
-            return
+            return None
         kwargs: dict[str, Any] = {}
         if d.markup is not None:
             kwargs["reply_markup"] = d.markup
@@ -158,9 +168,8 @@ class OutboxDispatcher:
         message_id = getattr(msg, "message_id", None)
         request_id = d.card_of or d.about
         if message_id is not None and request_id is not None:
-            async with self.db.transaction() as s:
-                await repo.remember_staff_message(s, d.chat_id, message_id, request_id,
-                                                  card=d.card_of is not None)
+            return d.chat_id, message_id, request_id, d.card_of is not None
+        return None
 
     async def _request(self, request_id: int | None):
         """The request with its handoff view, or (None, None) when it has been deleted."""
