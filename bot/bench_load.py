@@ -230,9 +230,7 @@ async def run_one(kind: str, residents: int, database: str | None, schema: str |
     await bot.session.close()
     await h.api.stop()
     if db is not None:
-        if schema:
-            async with db.engine.begin() as conn:
-                await conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        await db.drop_schema()
         await db.dispose()
     lat = sorted(h.latencies)
     return {

@@ -135,9 +135,7 @@ async def _run(args: Namespace) -> dict:
     db = Database(database, schema=schema)
     async with db.transaction() as s:
         unsent = await repo.count_pending(s)
-    if schema:
-        async with db.engine.begin() as conn:
-            await conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    await db.drop_schema()
     await db.dispose()
     if tmp is not None:
         tmp.cleanup()

@@ -185,6 +185,13 @@ class Database:
                 await conn.exec_driver_sql(f"SET search_path TO {self.schema}")
             await conn.run_sync(SQLModel.metadata.create_all)
 
+    async def drop_schema(self) -> None:
+        """Drop the schema this database was given, with everything in it (benchmarks clean up
+        after themselves this way)."""
+        if self.engine is not None and self.schema is not None:
+            async with self.engine.begin() as conn:
+                await conn.exec_driver_sql(f"DROP SCHEMA {self.schema} CASCADE")
+
     async def drop_all(self) -> None:
         if self.sync_engine is not None:
             SQLModel.metadata.drop_all(self.sync_engine)
