@@ -56,6 +56,8 @@ class Sender:
         self.buckets: dict[int, Bucket] = {}
         self.chat_locks: dict[int, asyncio.Lock] = {}
         self.global_lock = asyncio.Lock()
+        self._latest_edit: dict[tuple[int, int], int] = {}  # message → newest edit waiting
+        self._edit_seq = 0
 
     def _bucket(self, chat_id: int) -> Bucket:
         bucket = self.buckets.get(chat_id)
@@ -76,15 +78,19 @@ class Sender:
                 await self.sleep(delay)
 
     async def call(self, chat_id: int, method: Callable[[], Awaitable[Any]],
-                   before: Callable[[], Awaitable[Any]] | None = None) -> Any:
+                   before: Callable[[], Awaitable[Any]] | None = None,
+                   superseded: Callable[[], bool] | None = None) -> Any:
         """Run one Bot API call for `chat_id` within the limits, retrying what can be
         retried. `before` runs once, after the wait for the limits and just before the first
-        request. Raises Undeliverable when it gives up."""
+        request. When `superseded()` says so once it is this call's turn, nothing is sent
+        (returns None). Raises Undeliverable when it gives up."""
         lock = self.chat_locks.setdefault(chat_id, asyncio.Lock())
         async with lock:  # messages to one chat keep their order
             attempt = 0
             while True:
                 attempt += 1
+                if superseded is not None and superseded():
+                    return None
                 await self._pace(chat_id)
                 if before is not None and attempt == 1:
                     await before()
@@ -114,11 +120,22 @@ class Sender:
                                before=before)
 
     async def edit_text(self, chat_id: int, message_id: int, text: str, **kwargs: Any) -> Any:
-        """Edit a message in place; an edit that changes nothing counts as done."""
+        """Edit a message in place; an edit that changes nothing counts as done. Edits of one
+        message waiting for their turn (a group gets 20 messages a minute) collapse into the
+        newest: a coordinator pressing a button again and again must not queue an edit per
+        press ahead of everything else."""
+        key = (chat_id, message_id)
+        self._edit_seq += 1
+        mine = self._edit_seq
+        self._latest_edit[key] = mine
         try:
             return await self.call(chat_id, lambda: self.bot.edit_message_text(
-                text=text, chat_id=chat_id, message_id=message_id, **kwargs))
+                text=text, chat_id=chat_id, message_id=message_id, **kwargs),
+                superseded=lambda: self._latest_edit.get(key) != mine)
         except Undeliverable as exc:
             if "not modified" in str(exc):
                 return True
             raise
+        finally:
+            if self._latest_edit.get(key) == mine:
+                del self._latest_edit[key]

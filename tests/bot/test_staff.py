@@ -1,10 +1,12 @@
 """The coordinators' side through Dispatcher.feed_update: card buttons, who may press them,
 messages relayed both ways, staff commands, reminders and the digest."""
 
+import asyncio
 from datetime import datetime, timezone
 
 from aiogram.exceptions import TelegramForbiddenError
 
+from bot.sender import Sender
 from storage import repo
 
 from .conftest import COORD_A, COORD_B, STAFF, STRANGER
@@ -280,3 +282,15 @@ async def test_deleted_request_card_button_says_it_is_gone(h):
     assert "umaknjena" in text and "041" not in text and "Kotlje" not in text and not buttons
     await h.tap(COORD_A, "h|1|claim:0", chat_id=STAFF, message_id=mid)  # an old copy of it
     assert "izbrisala svoje podatke" in h.session.answers()[-1].text
+
+
+async def test_edits_of_one_card_waiting_for_the_group_limit_collapse_into_the_newest(h):
+    # a real wait for the group's limit (sped up: 10 a second), the allowance used up first
+    sender = Sender(h.bot, group_per_minute=600)
+    for _ in range(3):
+        sender._bucket(STAFF).wait_time()
+    texts = [f"različica {n}" for n in range(6)]
+    await asyncio.gather(*(sender.edit_text(STAFF, 77, t) for t in texts))
+    assert [e.text for e in h.session.edits(STAFF)] == ["različica 0", "različica 5"]
+    await sender.edit_text(STAFF, 78, "druga kartica")  # another message is its own
+    assert h.session.edits(STAFF)[-1].message_id == 78
