@@ -110,6 +110,7 @@ class Harness:
 
     async def feed(self, update):
         await self.dp.feed_update(self.bot, update)
+        await self.staff.idle()  # card edits run in the background
 
     def user(self, uid):
         names = {COORD_A: "Mojca", COORD_B: "Breda", STRANGER: "Tine"}
