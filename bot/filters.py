@@ -11,6 +11,14 @@ from typing import Any
 Filter = Callable[[Any], Awaitable[bool]]
 
 
+def split_command(text: str | None) -> tuple[str, str] | None:
+    """"/Name@bot rest" → ("name", "rest"); None when the text is not a command."""
+    if not text or not text.startswith("/"):
+        return None
+    head, _, rest = text[1:].partition(" ")
+    return head.split("@", 1)[0].lower(), rest.strip()
+
+
 async def private_chat(message: Any) -> bool:
     chat = getattr(message, "chat", None)
     return chat is not None and chat.type == "private"
@@ -34,8 +42,8 @@ def data_prefix(prefix: str) -> Filter:
 
 
 def command_in(names: tuple[str, ...]) -> Filter:
-    """/name or /name@bot, any case."""
+    """/name or /name@bot, any case, for a name in `names` (written without the slash)."""
     async def check(message: Any) -> bool:
-        text = getattr(message, "text", None) or ""
-        return text.split(" ")[0].split("@")[0].lower() in names
+        command = split_command(getattr(message, "text", None))
+        return command is not None and command[0] in names
     return check

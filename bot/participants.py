@@ -16,7 +16,7 @@ from .telegram import ANSWER_PREFIX, parse_answer_callback
 
 log = logging.getLogger("korak.participants")
 
-TERMINI = ("/termini", "/termin", "/sessions")
+TERMINI = ("termini", "termin", "sessions")
 
 
 class ParticipantFront:

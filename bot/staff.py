@@ -17,7 +17,7 @@ from dialogs.handoff import parse_button
 from dialogs.replies import N_, Say, Text
 
 from .config import Settings
-from .filters import data_prefix, in_chat, private_chat, slash_command
+from .filters import data_prefix, in_chat, private_chat, slash_command, split_command
 from .handoff import HandoffService
 from .i18n import Texts
 from .schedule import ScheduleService
@@ -38,13 +38,6 @@ def site_from_name(name: str) -> str | None:
     if "slovenj" in words or "sg" in words:
         return "slovenj-gradec"
     return None
-
-
-def _command(text: str | None) -> tuple[str, str] | None:
-    if not text or not text.startswith("/"):
-        return None
-    head, _, rest = text[1:].partition(" ")
-    return head.split("@", 1)[0].lower(), rest.strip()
 
 
 class StaffFront:
@@ -90,7 +83,7 @@ class StaffFront:
         user = message.from_user
         if user is None or user.is_bot:
             return
-        command = _command(message.text)
+        command = split_command(message.text)
         if command is not None and command[0] in STAFF_COMMANDS:
             if not await self.service.is_coordinator(user.id):
                 await self._say(message.chat.id, Text(N_("handoff.not_allowed")),
@@ -162,7 +155,7 @@ class StaffFront:
     async def on_private_command(self, message: Message) -> None:
         """A coordinator trying a staff command in a private chat is pointed to the staff
         chat; everyone else's commands go on to the resident conversation."""
-        command = _command(message.text)
+        command = split_command(message.text)
         user = message.from_user
         if (command is None or command[0] not in STAFF_COMMANDS or user is None
                 or not await self.service.is_coordinator(user.id)):

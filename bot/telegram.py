@@ -21,7 +21,7 @@ from dialogs.intake import Choice, Command, Event, Media, SharedContact, Start, 
 from dialogs.replies import Say
 
 from .config import Settings
-from .filters import private_chat
+from .filters import private_chat, split_command
 from .i18n import Texts
 from .sender import Sender, Undeliverable
 from .service import IntakeService, KeyedLocks, Person
@@ -144,13 +144,12 @@ def message_event(message: Message) -> Event:
     text = message.text
     if text is None:
         return Media(str(message.content_type))
-    if text.startswith("/"):
-        head, _, rest = text[1:].partition(" ")
-        name = head.split("@", 1)[0].lower()
+    split = split_command(text)
+    if split is not None:
+        name, rest = split
         command = COMMANDS.get(name)
         if command == "start":
-            payload = rest.strip()[:64] or None
-            return Start(payload)
+            return Start(rest[:64] or None)
         return Command(command or name)
     return Typed(text[:4096])
 
