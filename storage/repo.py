@@ -25,7 +25,7 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 
 def _locking(session: AsyncSession, stmt):
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if _dialect(session) == "postgresql":
         return stmt.with_for_update()
     return stmt
 
@@ -35,13 +35,14 @@ _RESIDENT = Resident.__table__.c
 _REQUEST = ContactRequest.__table__.c
 _PROCESSED = ProcessedUpdate.__table__.c
 
-_FIRST_TIME = DriverSQL(
-    "INSERT INTO processed_update (update_id, processed_at) VALUES ($1, $2) "
-    "ON CONFLICT DO NOTHING RETURNING update_id",
-    params=[_PROCESSED.update_id, _PROCESSED.processed_at])
-_STATE_OF = DriverSQL("SELECT state FROM resident WHERE telegram_id = $1",
+_RECORD_UPDATE = ("INSERT INTO processed_update (update_id, processed_at) VALUES ($1, $2) "
+                  "ON CONFLICT DO NOTHING RETURNING update_id")
+_SELECT_STATE = "SELECT state FROM resident WHERE telegram_id = {}"
+
+_FIRST_TIME = DriverSQL(_RECORD_UPDATE, params=[_PROCESSED.update_id, _PROCESSED.processed_at])
+_STATE_OF = DriverSQL(_SELECT_STATE.format("$1"),
                       params=[_RESIDENT.telegram_id], columns=[_RESIDENT.state])
-_STATE_OF_LOCKED = DriverSQL("SELECT state FROM resident WHERE telegram_id = $1 FOR UPDATE",
+_STATE_OF_LOCKED = DriverSQL(_SELECT_STATE.format("$1") + " FOR UPDATE",
                              params=[_RESIDENT.telegram_id], columns=[_RESIDENT.state])
 _REQUESTS_OF = DriverSQL(
     "SELECT id, status, created_at, site, answers FROM contact_request "
@@ -60,9 +61,7 @@ _SAVE_STATE = DriverSQL(
 # PostgreSQL: the three reads above as one round trip (SQLite takes them one by one: there a
 # statement costs no round trip, and a CTE cannot insert)
 _BEGIN_UPDATE_PG = DriverSQL(
-    "WITH fresh AS (INSERT INTO processed_update (update_id, processed_at) VALUES ($1, $2) "
-    "ON CONFLICT DO NOTHING RETURNING update_id), "
-    "me AS (SELECT state FROM resident WHERE telegram_id = $3 FOR UPDATE) "
+    f"WITH fresh AS ({_RECORD_UPDATE}), me AS ({_SELECT_STATE.format('$3')} FOR UPDATE) "
     "SELECT (SELECT count(*) FROM fresh), (SELECT state FROM me), "
     "q.id, q.status, q.created_at, q.site, q.answers "
     "FROM (SELECT 1) AS one LEFT JOIN contact_request q ON q.telegram_id = $3 ORDER BY q.id",
