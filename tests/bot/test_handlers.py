@@ -25,6 +25,15 @@ async def complete_intake(h, uid=U):
     await h.press(uid, "✅ Potrdi")
 
 
+async def to_phone_step(h, uid=U):
+    """From /start to the phone question (Muta, no DSP, nothing sensitive, the profile name)."""
+    await h.text(uid, "/start")
+    await h.press(uid, "Da, strinjam se")
+    await h.press(uid, "Muta")
+    for label in ("Ne", "Nič od tega", "Ne, preskočite", "Preskoči", "Ana"):
+        await h.press(uid, label)
+
+
 async def test_start_welcomes_and_asks_for_consent_with_buttons(h):
     await h.text(U, "/start")
     texts = [m.text for m in h.session.sent(U)]
@@ -51,11 +60,7 @@ async def test_whole_intake_reaches_the_staff_chat_once(h):
 
 
 async def test_double_tap_on_confirm_yields_one_request(h):
-    await h.text(U, "/start")
-    await h.press(U, "Da, strinjam se")
-    await h.press(U, "Muta")
-    for label in ("Ne", "Nič od tega", "Ne, preskočite", "Preskoči", "Ana"):
-        await h.press(U, label)
+    await to_phone_step(h)
     await h.text(U, "Raje mi pišite tukaj")  # a reply-keyboard button sends its label
     confirm = h.last_buttons(U)["✅ Potrdi"]
     await h.tap(U, confirm)
@@ -78,11 +83,7 @@ async def test_repeated_update_is_handled_once(h):
 
 
 async def test_phone_step_offers_share_button_and_checks_owner(h):
-    await h.text(U, "/start")
-    await h.press(U, "Da, strinjam se")
-    await h.press(U, "Muta")
-    for label in ("Ne", "Nič od tega", "Ne, preskočite", "Preskoči", "Ana"):
-        await h.press(U, label)
+    await to_phone_step(h)
     markup = h.session.sent(U)[-1].reply_markup
     assert isinstance(markup, ReplyKeyboardMarkup) and markup.keyboard[0][0].request_contact
     n = len(h.session.sent(U))
@@ -105,11 +106,7 @@ async def test_an_answer_gets_one_message_with_the_next_question(h):
 
 
 async def test_leaving_the_phone_step_hides_its_keyboard(h):
-    await h.text(U, "/start")
-    await h.press(U, "Da, strinjam se")
-    await h.press(U, "Muta")
-    for label in ("Ne", "Nič od tega", "Ne, preskočite", "Preskoči", "Ana"):
-        await h.press(U, label)
+    await to_phone_step(h)
     n = len(h.session.sent(U))
     await h.text(U, "/preklici")
     [reply] = h.session.sent(U)[n:]
