@@ -265,7 +265,7 @@ async def _run(args: Namespace) -> dict:
     tmp.cleanup()
     return {
         "residents": args.residents,
-        "database": "sqlite" if database.startswith("sqlite") else "postgresql",
+        "database": "postgresql" if pg else "sqlite",
         "updates": korak["updates"], "updates_per_s": korak["updates_per_s"],
         "p50_ms": korak["p50_ms"], "p99_ms": korak["p99_ms"],
         "echo_updates_per_s": echo["updates_per_s"], "echo_p50_ms": echo["p50_ms"],
