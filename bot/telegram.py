@@ -171,6 +171,7 @@ class TelegramFront:
         self.router.message.register(self.on_message, private_chat)
         self.router.callback_query.register(self.on_callback)
         self.router.errors.register(self.on_error)
+        self._answering: set[asyncio.Task] = set()
 
     async def reply(self, chat_id: int, says: list[Say], step: str,
                     hide_keyboard: bool = False) -> None:
@@ -194,19 +195,25 @@ class TelegramFront:
         await self._run(person, message_event(message), update_id)
 
     async def on_callback(self, query: CallbackQuery, event_update: Any = None) -> None:
-        # the button's spinner is stopped alongside the work, not before it: the answer to the
-        # tap reaches the resident one round trip sooner
-        answered = asyncio.ensure_future(answer_quietly(query))
-        try:
-            msg = query.message
-            if msg is None or getattr(msg, "chat", None) is None or msg.chat.type != "private":
-                return
-            parsed = parse_callback(query.data)
-            person = Person(query.from_user.id, msg.chat.id, query.from_user.first_name)
-            event: Event = Choice(*parsed) if parsed else Choice("", "")
-            await self._run(person, event, getattr(event_update, "update_id", None))
-        finally:
-            await answered
+        # the button's spinner is stopped alongside the work, not before it (the answer to the
+        # tap reaches the resident one round trip sooner), and not waited for either: the
+        # person's next update waits for this one to finish, and under load the spinner's
+        # request could queue for a long time behind other requests
+        answering = asyncio.ensure_future(answer_quietly(query))
+        self._answering.add(answering)
+        answering.add_done_callback(self._answering.discard)
+        msg = query.message
+        if msg is None or getattr(msg, "chat", None) is None or msg.chat.type != "private":
+            return
+        parsed = parse_callback(query.data)
+        person = Person(query.from_user.id, msg.chat.id, query.from_user.first_name)
+        event: Event = Choice(*parsed) if parsed else Choice("", "")
+        await self._run(person, event, getattr(event_update, "update_id", None))
+
+    async def idle(self) -> None:
+        """Wait until the callback answers started by taps are done."""
+        while self._answering:
+            await asyncio.gather(*list(self._answering), return_exceptions=True)
 
     async def on_error(self, event: ErrorEvent) -> bool:
         log.exception("update failed", exc_info=event.exception)

@@ -36,8 +36,11 @@ class RecordingSession(BaseSession):
         self.fail = []
         self.ids = itertools.count(1000)
         self.message_id_of = {}
+        self.answer_gate = None  # an asyncio.Event: answers to taps wait for it when set
 
     async def make_request(self, bot, method, timeout=None):
+        if isinstance(method, AnswerCallbackQuery) and self.answer_gate is not None:
+            await self.answer_gate.wait()
         if self.fail:
             exc = self.fail.pop(0)
             if exc is not None:
@@ -111,6 +114,7 @@ class Harness:
     async def feed(self, update):
         await self.dp.feed_update(self.bot, update)
         await self.staff.idle()  # card edits run in the background
+        await self.front.idle()  # and so do the answers to taps
 
     def user(self, uid):
         names = {COORD_A: "Mojca", COORD_B: "Breda", STRANGER: "Tine"}

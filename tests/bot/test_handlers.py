@@ -1,5 +1,7 @@
 """Handlers through Dispatcher.feed_update: the texts and keyboards a resident would see."""
 
+import asyncio
+
 from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter, TelegramServerError
 from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 
@@ -57,6 +59,23 @@ async def test_whole_intake_reaches_the_staff_chat_once(h):
     assert len(h.session.sent(STAFF)) == 1
     async with h.db.transaction() as s:
         assert len(await repo.requests_of(s, U)) == 1
+
+
+async def test_a_tap_is_answered_but_the_next_answer_does_not_wait_for_that(h):
+    """The spinner's answer is a request of its own. When it is slow (under load it waits for
+    a connection behind many others), the resident's next answer must not wait for it."""
+    await h.text(U, "/start")
+    h.session.answer_gate = asyncio.Event()  # answers to taps do not get through yet
+    h.feed = lambda update: asyncio.wait_for(h.dp.feed_update(h.bot, update), 5)
+    await h.press(U, "Da, strinjam se")
+    assert "V kateri občini" in h.session.sent(U)[-1].text
+    await h.text(U, "Muta")
+    assert "denarno socialno pomoč" in h.session.sent(U)[-1].text
+    await h.press(U, "Ne")
+    assert h.session.answers() == []
+    h.session.answer_gate.set()
+    await h.front.idle()
+    assert len(h.session.answers()) == 2  # each tap's spinner was stopped
 
 
 async def test_double_tap_on_confirm_yields_one_request(h):
