@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -38,18 +38,24 @@ class SyncSession:
     """The part of AsyncSession korak uses, over a plain Session. For SQLite: a statement
     takes microseconds there, while aiosqlite's hop to its thread and back for every call
     took over a millisecond (most of an update's time under load). SQLite's work is done on
-    the event loop's thread instead, one transaction at a time (see Database.transaction)."""
+    the event loop's thread instead, one transaction at a time (see Database.transaction).
 
-    def __init__(self, session: Session) -> None:
-        self.sync_session = session
+    The ORM session is made only when a statement needs it: a resident's update usually runs
+    only DriverSQL statements, on the connection itself, and making, committing and closing a
+    session for them cost more than the statements. Both share the one connection and so its
+    transaction; `commit` and `rollback` end it whichever of them began it."""
+
+    def __init__(self, make_session: Callable[[], Session], connection: Any) -> None:
+        self._make, self._plain = make_session, None
+        self.bind = connection  # the held SQLAlchemy connection (its dialect names SQLite)
+        self.info: dict[str, Any] = {}
+        self.driver = connection.connection.driver_connection  # the sqlite3 connection
 
     @property
-    def bind(self) -> Any:
-        return self.sync_session.bind
-
-    @property
-    def info(self) -> dict:
-        return self.sync_session.info
+    def sync_session(self) -> Session:
+        if self._plain is None:
+            self._plain = self._make()
+        return self._plain
 
     async def execute(self, statement: Any, params: Any = None, **kw: Any) -> Any:
         return self.sync_session.execute(statement, params, **kw)
@@ -70,6 +76,22 @@ class SyncSession:
     async def begin_nested(self) -> AsyncIterator[None]:
         with self.sync_session.begin_nested():
             yield
+
+    def commit(self) -> None:
+        if self._plain is not None:
+            self._plain.commit()  # flushes, then commits the connection's transaction
+        if self.driver.in_transaction:  # begun by a driver statement the session never saw
+            self.driver.commit()
+
+    def rollback(self) -> None:
+        if self._plain is not None:
+            self._plain.rollback()
+        if self.driver.in_transaction:
+            self.driver.rollback()
+
+    def close(self) -> None:
+        if self._plain is not None:
+            self._plain.close()
 
 
 class DriverSQL:
@@ -112,23 +134,20 @@ class DriverSQL:
 
 async def _driver(session: Any) -> Any:
     """The driver's connection under the session, its transaction begun."""
+    if isinstance(session, SyncSession):
+        return session.driver  # pysqlite begins the transaction itself before the first write
     info = session.info
     driver = info.get("korak_driver")
     if driver is not None:
         return driver
-    if isinstance(session, SyncSession):
-        # pysqlite begins the transaction itself before the first write
-        driver = session.sync_session.connection().connection.driver_connection
-    else:
-        conn = await session.connection()
-        fairy = await conn.get_raw_connection()
-        adapted = fairy.dbapi_connection
-        # SQLAlchemy's asyncpg adapter sends BEGIN lazily, before its own first statement;
-        # statements sent past it must find the transaction open
-        if getattr(adapted, "_transaction", None) is None:
-            await adapted._start_transaction()
-        driver = fairy.driver_connection
-    info["korak_driver"] = driver
+    conn = await session.connection()
+    fairy = await conn.get_raw_connection()
+    adapted = fairy.dbapi_connection
+    # SQLAlchemy's asyncpg adapter sends BEGIN lazily, before its own first statement;
+    # statements sent past it must find the transaction open
+    if getattr(adapted, "_transaction", None) is None:
+        await adapted._start_transaction()
+    driver = info["korak_driver"] = fairy.driver_connection
     return driver
 
 
@@ -221,13 +240,15 @@ class Database:
                     # no pool checkout and reset for each of them
                     self._held = self.sync_engine.connect()
                     self._sync_sessions = sessionmaker(self._held, expire_on_commit=False)
-                with self._sync_sessions() as plain:
-                    try:
-                        yield SyncSession(plain)
-                        plain.commit()
-                    except BaseException:
-                        plain.rollback()
-                        raise
+                session = SyncSession(self._sync_sessions, self._held)
+                try:
+                    yield session
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+                finally:
+                    session.close()
             finally:
                 _HOLDING.reset(token)
 

@@ -82,6 +82,30 @@ async def test_an_update_that_fails_leaves_nothing_and_is_handled_when_it_comes_
         assert await repo.first_time(s, 78, NOW)
 
 
+async def test_driver_and_orm_statements_commit_and_roll_back_together(db):
+    # on SQLite the ORM session is made only when a statement needs one: a transaction begun
+    # by a driver statement must still end with the ORM's work, and the other way round
+    try:
+        async with db.transaction() as s:
+            await repo.save_state(s, 8, 8, {"step": "dsp"}, NOW)
+            await repo.create_request(s, telegram_id=8, chat_id=8, answers=ANSWERS, now=NOW,
+                                      staff_chat_id=None)
+            raise RuntimeError("crash before commit")
+    except RuntimeError:
+        pass
+    async with db.transaction() as s:
+        assert (await repo.conversation(s, 8)) == repo.Conversation(None, [])
+    async with db.transaction() as s:
+        assert await repo.first_time(s, 81, NOW)
+        await repo.create_request(s, telegram_id=8, chat_id=8, answers=ANSWERS, now=NOW,
+                                  staff_chat_id=None)
+        await repo.save_state(s, 8, 8, {"step": "done"}, NOW)
+    async with db.transaction() as s:
+        talk = await repo.conversation(s, 8)
+        assert not await repo.first_time(s, 81, NOW)
+    assert talk.state == {"step": "done"} and len(talk.requests) == 1
+
+
 async def test_conversation_reads_what_the_orm_wrote_and_the_orm_reads_the_saved_state(db):
     async with db.transaction() as s:
         req, _ = await repo.create_request(s, telegram_id=7, chat_id=7, answers=ANSWERS, now=NOW,
