@@ -96,18 +96,22 @@ class OutboxDispatcher:
                     # a crash came between sending and recording it: it may have arrived, and a
                     # reminder must never come twice
                     log.warning("interrupted send not repeated", extra={"outbox_id": row_id})
-                    await self._finish(row_id, error="interrupted while sending; not repeated")
+                    await self._finish(row_id, payload,
+                                       error="interrupted while sending; not repeated")
                     continue
-                async with self.db.transaction() as s:  # still ours? (a slow send, a peer)
+                # still ours (a slow send, a peer)? Then what it says, from the data as it is
+                # now: one transaction
+                async with self.db.transaction() as s:
                     if not await repo.hold_claim(s, row_id, lease, self.clock()):
                         continue
-                sent += await self._deliver(row_id, kind, chat_id, payload, attempts,
+                    deliveries = await self._render_safely(s, row_id, kind, chat_id, payload)
+                sent += await self._deliver(row_id, payload, deliveries, attempts,
                                             at_most_once=kind in AT_MOST_ONCE)
             except Exception:  # the row stays claimed and is retried after its lease
                 log.exception("outbox row failed", extra={"outbox_id": row_id})
         return sent
 
-    async def _finish(self, row_id: int, error: str | None = None,
+    async def _finish(self, row_id: int, payload: dict, error: str | None = None,
                       retry_at: datetime | None = None, sent: list[tuple] = ()) -> None:
         """Record the row's end, and which request each sent message belongs to (`sent`: chat,
         message, request, is-card), in one transaction."""
@@ -115,17 +119,23 @@ class OutboxDispatcher:
             for chat_id, message_id, request_id, is_card in sent:
                 await repo.remember_staff_message(s, chat_id, message_id, request_id,
                                                   card=is_card)
-            await repo.finish_outbox(s, row_id, self.clock(), error=error, retry_at=retry_at)
+            await repo.finish_outbox(s, row_id, self.clock(), error=error, retry_at=retry_at,
+                                     payload=payload)
 
-    async def _deliver(self, row_id: int, kind: str, chat_id: int | None, payload: dict,
-                       attempts: int, at_most_once: bool = False) -> int:
+    async def _render_safely(self, s: Any, row_id: int, kind: str, chat_id: int | None,
+                             payload: dict) -> list[Delivery]:
+        if not chat_id:
+            return []
         try:
-            deliveries = await self._render(kind, chat_id, payload) if chat_id else []
+            return await self._render(s, kind, chat_id, payload)
         except Exception:
             log.exception("outbox row could not be rendered", extra={"outbox_id": row_id})
-            deliveries = []
+            return []
+
+    async def _deliver(self, row_id: int, payload: dict, deliveries: list[Delivery],
+                       attempts: int, at_most_once: bool = False) -> int:
         if not deliveries:
-            await self._finish(row_id, error="nothing to send")
+            await self._finish(row_id, payload, error="nothing to send")
             return 0
 
         async def mark() -> None:
@@ -142,10 +152,10 @@ class OutboxDispatcher:
             retry = None
             if str(exc) != "forbidden" and attempts < 8:
                 retry = self.clock() + timedelta(seconds=min(3600, 30 * 2 ** attempts))
-            await self._finish(row_id, error=str(exc), retry_at=retry, sent=sent)
+            await self._finish(row_id, payload, error=str(exc), retry_at=retry, sent=sent)
             log.warning("outbox send failed", extra={"outbox_id": row_id, "error": str(exc)})
             return 0
-        await self._finish(row_id, sent=sent)
+        await self._finish(row_id, payload, sent=sent)
         return 1
 
     async def _send(self, d: Delivery, before=None) -> tuple | None:
@@ -171,18 +181,19 @@ class OutboxDispatcher:
             return d.chat_id, message_id, request_id, d.card_of is not None
         return None
 
-    async def _request(self, request_id: int | None):
+    @staticmethod
+    async def _request(s: Any, request_id: int | None):
         """The request with its handoff view, or (None, None) when it has been deleted."""
         if request_id is None:
             return None, None
-        async with self.db.transaction() as s:
-            req = await repo.get_request(s, request_id)
-            if req is None:
-                return None, None
-            return req, view(req, await repo.resident_unreachable(s, req.telegram_id))
+        req = await repo.get_request(s, request_id)
+        if req is None:
+            return None, None
+        return req, view(req, await repo.resident_unreachable(s, req.telegram_id))
 
-    async def _render(self, kind: str, chat_id: int, payload: dict) -> list[Delivery]:
-        scheduled = await self._render_schedule(kind, chat_id, payload)
+    async def _render(self, s: Any, kind: str, chat_id: int, payload: dict) -> list[Delivery]:
+        """What a row says, read in the transaction `s`."""
+        scheduled = await self._render_schedule(s, kind, chat_id, payload)
         if scheduled is not None:
             return scheduled
         t, now = self.texts, self.clock()
@@ -193,10 +204,9 @@ class OutboxDispatcher:
                                        edit=payload["card"]))
             return out
         if kind == "staff_digest":
-            async with self.db.transaction() as s:
-                reqs = [view(r) for r in await repo.open_requests(s)]
+            reqs = [view(r) for r in await repo.open_requests(s)]
             return [Delivery(chat_id, t.render(handoff.digest(reqs, now).text))]
-        req, current = await self._request(payload.get("request_id"))
+        req, current = await self._request(s, payload.get("request_id"))
         if req is None:  # deleted before this was sent: nothing is said about it
             return []
         if kind == "staff_new_request":
@@ -238,18 +248,14 @@ class OutboxDispatcher:
         log.error("unknown outbox kind", extra={"kind": kind})
         return []
 
-    async def _session(self, session_id: int):
-        async with self.db.transaction() as s:
-            row = await schedule_store.get_session(s, session_id)
-            return None if row is None else session_view(row)
-
-    async def _render_schedule(self, kind: str, chat_id: int, payload: dict
+    async def _render_schedule(self, s: Any, kind: str, chat_id: int, payload: dict
                                ) -> list[Delivery] | None:
         """Reminders and session changes; None when `kind` is not one of them."""
         t, now = self.texts, self.clock()
         if kind not in ("reminder", "session_changed", "staff_not_coming"):
             return None
-        session = await self._session(payload["session_id"])
+        row = await schedule_store.get_session(s, payload["session_id"])
+        session = None if row is None else session_view(row)
         if session is None:
             return []
         if kind == "reminder":
@@ -259,9 +265,8 @@ class OutboxDispatcher:
                 log.info("reminder dropped: the session has started",
                          extra={"session_id": session.id})
                 return []
-            async with self.db.transaction() as s:
-                still = any(e.chat_id == chat_id for e in await schedule_store.enrollments_of(
-                    s, payload["telegram_id"]))
+            still = any(e.chat_id == chat_id for e in await schedule_store.enrollments_of(
+                s, payload["telegram_id"]))
             if not still:
                 return []
             say = sched.reminder(session, now, self.tz)
@@ -276,8 +281,7 @@ class OutboxDispatcher:
                                        cancelled=payload.get("cancelled", False))
             return [Delivery(chat_id, t.render(text))]
         # staff_not_coming: on the card of the participant's request, naming its owner
-        async with self.db.transaction() as s:
-            reqs = await repo.requests_of(s, payload["telegram_id"])
+        reqs = await repo.requests_of(s, payload["telegram_id"])
         req = reqs[-1] if reqs else None
         name = (req.answers.get("name") if req else None) or "—"
         text = t.render(Text(N_("reminder.staff_not_coming"), {

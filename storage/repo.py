@@ -58,6 +58,36 @@ _SAVE_STATE = DriverSQL(
             _RESIDENT.unreachable])
 
 
+# The statements of every outbox delivery (a card per request), on the driver's connection too.
+_OUTBOX = Outbox.__table__.c
+_STAFF_MESSAGE = StaffMessage.__table__.c
+_HOLD_CLAIM = DriverSQL(
+    "UPDATE outbox SET claimed_until = $1 "
+    "WHERE id = $2 AND sent_at IS NULL AND claimed_until = $3 RETURNING id",
+    params=[_OUTBOX.claimed_until, _OUTBOX.id, _OUTBOX.claimed_until])
+_MARK_SENDING = DriverSQL(
+    "UPDATE outbox SET sending_since = $1 WHERE id = $2 AND sent_at IS NULL",
+    params=[_OUTBOX.sending_since, _OUTBOX.id])
+_FINISH = ("UPDATE outbox SET sending_since = NULL, sent_at = $1, last_error = $2{} "
+           "WHERE id = $3")
+_FINISH_SENT = DriverSQL(_FINISH.format(""),
+                         params=[_OUTBOX.sent_at, _OUTBOX.last_error, _OUTBOX.id])
+_FINISH_SENT_WITHOUT_TEXT = DriverSQL(
+    _FINISH.format(", payload = $4"),
+    params=[_OUTBOX.sent_at, _OUTBOX.last_error, _OUTBOX.id, _OUTBOX.payload])
+_FINISH_RETRY = DriverSQL(
+    "UPDATE outbox SET sending_since = NULL, due_at = $1, claimed_until = NULL, "
+    "last_error = $2 WHERE id = $3",
+    params=[_OUTBOX.due_at, _OUTBOX.last_error, _OUTBOX.id])
+_REMEMBER_MESSAGE = DriverSQL(
+    "INSERT INTO staff_message (chat_id, message_id, request_id) VALUES ($1, $2, $3) "
+    "ON CONFLICT DO NOTHING",
+    params=[_STAFF_MESSAGE.chat_id, _STAFF_MESSAGE.message_id, _STAFF_MESSAGE.request_id])
+_SET_CARD = DriverSQL(
+    "UPDATE contact_request SET card_chat_id = $1, card_message_id = $2 WHERE id = $3",
+    params=[_REQUEST.card_chat_id, _REQUEST.card_message_id, _REQUEST.id])
+
+
 # PostgreSQL: the three reads above as one round trip (SQLite takes them one by one: there a
 # statement costs no round trip, and a CTE cannot insert)
 _BEGIN_UPDATE_PG = DriverSQL(
@@ -219,11 +249,9 @@ async def remember_staff_message(session: AsyncSession, chat_id: int, message_id
                                  request_id: int, *, card: bool = False) -> None:
     """A staff-chat message about a request; a card becomes the one that is edited and
     replied to."""
-    if await session.get(StaffMessage, (chat_id, message_id)) is None:
-        session.add(StaffMessage(chat_id=chat_id, message_id=message_id, request_id=request_id))
+    await _REMEMBER_MESSAGE.rows(session, chat_id, message_id, request_id)
     if card:
-        await session.execute(update(ContactRequest).where(ContactRequest.id == request_id)
-                              .values(card_chat_id=chat_id, card_message_id=message_id))
+        await _SET_CARD.rows(session, chat_id, message_id, request_id)
 
 
 async def request_of_staff_message(session: AsyncSession, chat_id: int, message_id: int
@@ -366,36 +394,27 @@ async def hold_claim(session: AsyncSession, outbox_id: int, lease_until: datetim
     and skips it rather than sending it twice."""
     if lease_until is None:
         return False
-    new_lease = now + lease
-    result = await session.execute(
-        update(Outbox).where(Outbox.id == outbox_id, Outbox.sent_at.is_(None),
-                             Outbox.claimed_until == lease_until)
-        .values(claimed_until=new_lease).returning(Outbox.id))
-    return result.first() is not None
+    return bool(await _HOLD_CLAIM.rows(session, now + lease, outbox_id, lease_until))
 
 
 async def mark_sending(session: AsyncSession, outbox_id: int, now: datetime) -> None:
     """Set right before the request goes out: found set later, the send was interrupted."""
-    await session.execute(update(Outbox).where(Outbox.id == outbox_id, Outbox.sent_at.is_(None))
-                          .values(sending_since=now))
+    await _MARK_SENDING.rows(session, now, outbox_id)
 
 
 async def finish_outbox(session: AsyncSession, outbox_id: int, now: datetime,
-                        error: str | None = None, retry_at: datetime | None = None) -> None:
-    row = await session.get(Outbox, outbox_id)
-    if row is None:
-        return
-    row.sending_since = None
+                        error: str | None = None, retry_at: datetime | None = None,
+                        payload: dict[str, Any] | None = None) -> None:
+    """The row is sent (or failed for good), or is to be tried again at `retry_at`. `payload`
+    is the row's payload as claimed: a relayed message's text is not kept once it is
+    delivered."""
     if retry_at is not None:
-        row.due_at = retry_at
-        row.claimed_until = None
-        row.last_error = error
+        await _FINISH_RETRY.rows(session, retry_at, error, outbox_id)
+    elif payload is not None and "text" in payload:
+        kept = {k: v for k, v in payload.items() if k != "text"}
+        await _FINISH_SENT_WITHOUT_TEXT.rows(session, now, error, outbox_id, kept)
     else:
-        row.sent_at = now
-        row.last_error = error
-        if "text" in row.payload:  # a relayed message is not kept once it is delivered
-            row.payload = {k: v for k, v in row.payload.items() if k != "text"}
-    session.add(row)
+        await _FINISH_SENT.rows(session, now, error, outbox_id)
 
 
 async def count_pending(session: AsyncSession) -> int:
