@@ -58,8 +58,11 @@ def render(texts: Texts, say: Say, step: str) -> tuple[str, Any]:
         return text, ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True,
                                          one_time_keyboard=True)
     if say.buttons:
-        return text, InlineKeyboardMarkup(inline_keyboard=[
-            [InlineKeyboardButton(text=texts.render(b.label), callback_data=callback_data(step, b.id))
+        # built without pydantic's validation (these are plain strings made here; validating
+        # every button of every reply was a noticeable part of an update's time)
+        return text, InlineKeyboardMarkup.model_construct(inline_keyboard=[
+            [InlineKeyboardButton.model_construct(text=texts.render(b.label),
+                                                  callback_data=callback_data(step, b.id))
              for b in row] for row in say.buttons])
     return text, None
 

@@ -68,7 +68,10 @@ class State:
     resume: str | None = None  # the step to go back to after a side question (/start, /izbrisi)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields by name, for storing. The dicts are the state's own, not deep copies
+        (`dataclasses.asdict` copied every nested value): the result is written out at once."""
+        return {"step": self.step, "answers": self.answers, "editing": self.editing,
+                "pending": self.pending, "resume": self.resume}
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> State:

@@ -49,6 +49,10 @@ _REQUESTS_OF = DriverSQL(
     "WHERE telegram_id = $1 ORDER BY id",
     params=[_REQUEST.telegram_id],
     columns=[_REQUEST.id, _REQUEST.status, _REQUEST.created_at, _REQUEST.site, _REQUEST.answers])
+_OPEN_REQUEST_OF = DriverSQL(
+    "SELECT id FROM contact_request WHERE telegram_id = $1 AND status IN ({}) "
+    "ORDER BY id DESC LIMIT 1".format(", ".join(f"'{s}'" for s in OPEN_STATUSES)),
+    params=[_REQUEST.telegram_id])
 _SAVE_STATE = DriverSQL(
     "INSERT INTO resident (telegram_id, chat_id, state, updated_at, unreachable) "
     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (telegram_id) DO UPDATE SET "
@@ -312,9 +316,9 @@ async def create_request(session: AsyncSession, *, telegram_id: int, chat_id: in
     """One open request per resident: returns (request, created). The staff notification is an
     outbox row in the same transaction, so it is neither lost nor sent for a request that
     was rolled back."""
-    existing = await open_request(session, telegram_id)
-    if existing is not None:
-        return existing, False
+    existing = await _OPEN_REQUEST_OF.rows(session, telegram_id)
+    if existing:
+        return await get_request(session, existing[0][0]), False
     req = ContactRequest(
         telegram_id=telegram_id, chat_id=chat_id, status="new", site=answers.get("site"),
         municipality=answers.get("municipality"), source=answers.get("source"),
