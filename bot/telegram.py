@@ -58,13 +58,29 @@ def render(texts: Texts, say: Say, step: str) -> tuple[str, Any]:
         return text, ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True,
                                          one_time_keyboard=True)
     if say.buttons:
-        # built without pydantic's validation (these are plain strings made here; validating
-        # every button of every reply was a noticeable part of an update's time)
-        return text, InlineKeyboardMarkup.model_construct(inline_keyboard=[
-            [InlineKeyboardButton.model_construct(text=texts.render(b.label),
-                                                  callback_data=callback_data(step, b.id))
-             for b in row] for row in say.buttons])
+        return text, inline_keyboard(tuple(
+            tuple((texts.render(b.label), callback_data(step, b.id)) for b in row)
+            for row in say.buttons))
     return text, None
+
+
+_KEYBOARDS: dict[tuple, InlineKeyboardMarkup] = {}
+
+
+def inline_keyboard(rows: tuple[tuple[tuple[str, str], ...], ...]) -> InlineKeyboardMarkup:
+    """An inline keyboard from rows of (label, callback data). Every resident is asked the
+    same questions, so each keyboard is built (and validated by pydantic, which was a
+    noticeable part of an update's time) once and then reused; the markup is never changed
+    after it is made. The few keyboards with a person's own words (their name) are what
+    fills the cache, so it is emptied when it grows large."""
+    markup = _KEYBOARDS.get(rows)
+    if markup is None:
+        if len(_KEYBOARDS) >= 2048:
+            _KEYBOARDS.clear()
+        markup = _KEYBOARDS[rows] = InlineKeyboardMarkup(inline_keyboard=[
+            [InlineKeyboardButton(text=label, callback_data=data) for label, data in row]
+            for row in rows])
+    return markup
 
 
 MAX_TEXT = 4096  # Telegram's limit for one message

@@ -7,7 +7,7 @@ from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboa
 
 from storage import repo
 
-from .conftest import STAFF
+from .conftest import STAFF, STRANGER
 
 U = 501
 
@@ -34,6 +34,19 @@ async def to_phone_step(h, uid=U):
     await h.press(uid, "Muta")
     for label in ("Ne", "Nič od tega", "Ne, preskočite", "Preskoči", "Ana"):
         await h.press(uid, label)
+
+
+async def test_each_resident_is_offered_their_own_name(h):
+    # keyboards are built once and reused; one with a person's name must not reach another
+    for uid in (U, STRANGER):
+        await h.text(uid, "/start")
+        await h.press(uid, "Da, strinjam se")
+        await h.press(uid, "Muta")
+        for label in ("Ne", "Nič od tega", "Ne, preskočite", "Preskoči"):
+            await h.press(uid, label)
+    assert "Ana" in h.last_buttons(U) and "Tine" not in h.last_buttons(U)
+    assert "Tine" in h.last_buttons(STRANGER) and "Ana" not in h.last_buttons(STRANGER)
+    assert list(h.last_buttons(U))[1:] == list(h.last_buttons(STRANGER))[1:]
 
 
 async def test_start_welcomes_and_asks_for_consent_with_buttons(h):
