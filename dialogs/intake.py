@@ -6,7 +6,7 @@ clock, database or Telegram here; time and stored facts come in through ``Ctx``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 

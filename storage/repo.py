@@ -202,14 +202,6 @@ async def requests_of(session: AsyncSession, telegram_id: int) -> list[ContactRe
     return list((await session.execute(stmt)).scalars().all())
 
 
-async def open_request(session: AsyncSession, telegram_id: int) -> ContactRequest | None:
-    stmt = (select(ContactRequest)
-            .where(ContactRequest.telegram_id == telegram_id,
-                   ContactRequest.status.in_(OPEN_STATUSES))
-            .order_by(ContactRequest.id.desc()))
-    return (await session.execute(stmt)).scalars().first()
-
-
 async def get_request(session: AsyncSession, request_id: int, *, lock: bool = False
                       ) -> ContactRequest | None:
     stmt = select(ContactRequest).where(ContactRequest.id == request_id)
