@@ -226,7 +226,7 @@ async def run_one(kind: str, residents: int, database: str | None, schema: str |
     await dp.stop_polling()
     await asyncio.gather(polling, return_exceptions=True)
     if outbox is not None:
-        await asyncio.gather(*outbox._tasks, return_exceptions=True)
+        await outbox.idle()
     await bot.session.close()
     await h.api.stop()
     if db is not None:

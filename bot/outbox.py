@@ -18,6 +18,7 @@ from storage import repo
 from storage import schedule as schedule_store
 from storage.db import Database
 
+from .background import Background
 from .handoff import view
 from .i18n import Texts
 from .schedule import session_view
@@ -53,13 +54,15 @@ class OutboxDispatcher:
         self.tz = texts.tz
         self._running = asyncio.Lock()
         self._again = False
-        self._tasks: set[asyncio.Task] = set()
+        self._kicked = Background()
 
     def kick(self) -> None:
         """Send what is due now, without waiting for the next tick."""
-        task = asyncio.get_running_loop().create_task(self.run_once())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._kicked.start(self.run_once())
+
+    async def idle(self) -> None:
+        """Wait until the runs started by kicks are done."""
+        await self._kicked.idle()
 
     async def run_once(self) -> int:
         """Claim and send due rows; returns how many were sent. A kick that arrives while a

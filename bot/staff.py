@@ -4,7 +4,6 @@ chat, and nothing changes for anyone who is not a coordinator."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 from typing import Any
@@ -16,6 +15,7 @@ from aiogram.types import CallbackQuery, Message
 from dialogs.handoff import parse_button
 from dialogs.replies import N_, Say, Text
 
+from .background import Background
 from .config import Settings
 from .filters import data_prefix, in_chat, private_chat, slash_command, split_command
 from .handoff import HandoffService
@@ -45,7 +45,7 @@ class StaffFront:
                  settings: Settings, schedule: ScheduleService | None = None) -> None:
         self.service, self.sender, self.texts, self.settings = service, sender, texts, settings
         self.schedule = schedule
-        self._refreshing: set[asyncio.Task] = set()
+        self._refreshing = Background()
         self.router = Router(name="staff")
         staff = settings.staff_chat_id
         if staff is not None:
@@ -182,10 +182,8 @@ class StaffFront:
         if result.card is not None:  # show the card as it is now, stale or changed
             # in the background: the edit waits for the group's limit (20 a minute), and the
             # coordinator's next press must not wait behind it (their updates go one by one)
-            task = asyncio.ensure_future(self._refresh(msg.chat.id, msg.message_id,
-                                                       result.card, request_id))
-            self._refreshing.add(task)
-            task.add_done_callback(self._refreshing.discard)
+            self._refreshing.start(self._refresh(msg.chat.id, msg.message_id, result.card,
+                                                 request_id))
 
     async def _refresh(self, chat_id: int, message_id: int, card: Say, request_id: int) -> None:
         try:
@@ -198,8 +196,7 @@ class StaffFront:
 
     async def idle(self) -> None:
         """Wait until the card edits started by presses are done."""
-        while self._refreshing:
-            await asyncio.gather(*list(self._refreshing), return_exceptions=True)
+        await self._refreshing.idle()
 
     async def _answer(self, query: CallbackQuery, notice: Text | None) -> None:
         try:

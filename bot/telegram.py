@@ -20,6 +20,7 @@ from aiogram.types import (CallbackQuery, ErrorEvent, InlineKeyboardButton,
 from dialogs.intake import Choice, Command, Event, Media, SharedContact, Start, Typed
 from dialogs.replies import Say
 
+from .background import Background
 from .config import Settings
 from .filters import private_chat, split_command
 from .i18n import Texts
@@ -190,7 +191,7 @@ class TelegramFront:
         self.router.message.register(self.on_message, private_chat)
         self.router.callback_query.register(self.on_callback)
         self.router.errors.register(self.on_error)
-        self._answering: set[asyncio.Task] = set()
+        self._answering = Background()
 
     async def reply(self, chat_id: int, says: list[Say], step: str,
                     hide_keyboard: bool = False) -> None:
@@ -218,9 +219,7 @@ class TelegramFront:
         # tap reaches the resident one round trip sooner), and not waited for either: the
         # person's next update waits for this one to finish, and under load the spinner's
         # request could queue for a long time behind other requests
-        answering = asyncio.ensure_future(answer_quietly(query))
-        self._answering.add(answering)
-        answering.add_done_callback(self._answering.discard)
+        self._answering.start(answer_quietly(query))
         msg = query.message
         if msg is None or getattr(msg, "chat", None) is None or msg.chat.type != "private":
             return
@@ -231,8 +230,7 @@ class TelegramFront:
 
     async def idle(self) -> None:
         """Wait until the callback answers started by taps are done."""
-        while self._answering:
-            await asyncio.gather(*list(self._answering), return_exceptions=True)
+        await self._answering.idle()
 
     async def on_error(self, event: ErrorEvent) -> bool:
         log.exception("update failed", exc_info=event.exception)
