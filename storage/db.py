@@ -48,7 +48,6 @@ class SyncSession:
     def __init__(self, make_session: Callable[[], Session], connection: Any) -> None:
         self._make, self._plain = make_session, None
         self.bind = connection  # the held SQLAlchemy connection (its dialect names SQLite)
-        self.info: dict[str, Any] = {}
         self.driver = connection.connection.driver_connection  # the sqlite3 connection
 
     @property
@@ -121,21 +120,19 @@ class DriverSQL:
     async def rows(self, session: Any, *values: Any) -> list[tuple]:
         sql, binds, results = self._for(session.bind.dialect)
         values = tuple(v if f is None or v is None else f(v) for f, v in zip(binds, values))
-        driver = await _driver(session)
         if isinstance(session, SyncSession):
-            fetched = driver.execute(sql, values).fetchall()
+            # pysqlite begins the transaction itself before the first write
+            fetched = session.driver.execute(sql, values).fetchall()
         else:
-            fetched = await driver.fetch(sql, *values)
+            fetched = await (await _asyncpg(session)).fetch(sql, *values)
         if not any(results):
             return [tuple(r) for r in fetched]
         return [tuple(v if f is None or v is None else f(v) for f, v in zip(results, r))
                 for r in fetched]
 
 
-async def _driver(session: Any) -> Any:
-    """The driver's connection under the session, its transaction begun."""
-    if isinstance(session, SyncSession):
-        return session.driver  # pysqlite begins the transaction itself before the first write
+async def _asyncpg(session: Any) -> Any:
+    """The asyncpg connection under an AsyncSession, its transaction begun."""
     info = session.info
     driver = info.get("korak_driver")
     if driver is not None:
