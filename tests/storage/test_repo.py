@@ -3,7 +3,11 @@
 import asyncio
 from datetime import datetime, timedelta, timezone
 
+import pytest
+from sqlalchemy import Integer, column
+
 from storage import repo
+from storage.db import DriverSQL
 from storage.models import Outbox
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
@@ -176,3 +180,54 @@ async def test_finished_rows_are_not_claimed_again(db):
         await repo.finish_outbox(s, row.id, NOW)
     async with db.transaction() as s:
         assert await repo.claim_due(s, NOW + timedelta(hours=1)) == []
+
+
+async def test_orm_work_first_and_driver_statements_after_share_the_transaction(db):
+    # the other order: the ORM begins the transaction and a driver statement joins it
+    try:
+        async with db.transaction() as s:
+            await repo.add_outbox(s, kind="relay_to_staff", chat_id=-100,
+                                  payload={"text": "x"}, due_at=NOW)
+            await repo.save_state(s, 12, 12, {"step": "dsp"}, NOW)
+            raise RuntimeError("crash before commit")
+    except RuntimeError:
+        pass
+    async with db.transaction() as s:
+        assert await repo.pending_outbox(s) == []
+        assert (await repo.conversation(s, 12)).state is None
+        await repo.add_outbox(s, kind="relay_to_staff", chat_id=-100, payload={"text": "y"},
+                              due_at=NOW)
+        await repo.save_state(s, 12, 12, {"step": "dsp"}, NOW)
+    async with db.transaction() as s:
+        assert [p.payload for p in await repo.pending_outbox(s)] == [{"text": "y"}]
+        assert (await repo.conversation(s, 12)).state == {"step": "dsp"}
+
+
+async def test_connections_the_server_closed_are_replaced(db):
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL's connections only")
+    pids: set[int] = set()
+
+    async def touch() -> None:
+        async with db.transaction() as s:
+            [(pid,)] = await DriverSQL("SELECT pg_backend_pid()").rows(s)
+            pids.add(pid)
+            await asyncio.sleep(0.01)
+
+    await asyncio.gather(*(touch() for _ in range(10)))
+    async with db.transaction() as s:  # as a restart of the server would
+        for pid in pids:
+            await DriverSQL("SELECT pg_terminate_backend($1) WHERE $1 <> pg_backend_pid()",
+                            params=[column("pid", Integer)]).rows(s, pid)
+    failed = 0
+    for n in range(len(pids) + 5):
+        try:
+            async with db.transaction() as s:
+                assert await repo.first_time(s, 5000 + n, NOW)
+        except Exception:
+            failed += 1
+    # each dead connection fails the transaction that finds it, once, and is then replaced
+    assert failed <= len(pids)
+    for n in range(10):
+        async with db.transaction() as s:
+            assert await repo.first_time(s, 6000 + n, NOW)
