@@ -262,6 +262,11 @@ class Database:
                                           pool_recycle=1800, connect_args=connect_args)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession,
                                             expire_on_commit=False)
+        # Transactions wait for a connection here, first come first served. The pool's own
+        # queue lets a newcomer take a connection that was just handed back while a woken
+        # waiter is still on its way, and the waiter goes to the back of the queue: under load
+        # some transactions waited many times their turn (the slowest 1% took twice the median).
+        self._slots = asyncio.Semaphore(pool_size)
         self._serial = None
         self._held = None
 
@@ -298,15 +303,23 @@ class Database:
         sleeps. So on SQLite this process runs its transactions one after another (a queue
         instead of a scramble); PostgreSQL runs them side by side."""
         if self._serial is None:
-            session = PgSession(self._sessions, await self.engine.connect())
+            if self._slots.locked():
+                async with asyncio.timeout(_POOL_TIMEOUT):
+                    await self._slots.acquire()
+            else:
+                await self._slots.acquire()
             try:
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
+                session = PgSession(self._sessions, await self.engine.connect())
+                try:
+                    yield session
+                    await session.commit()
+                except BaseException:
+                    await session.rollback()
+                    raise
+                finally:
+                    await session.close()
             finally:
-                await session.close()
+                self._slots.release()
             return
         if _HOLDING.get() is asyncio.current_task():
             raise RuntimeError("a transaction inside a transaction of the same task")

@@ -203,6 +203,33 @@ async def test_orm_work_first_and_driver_statements_after_share_the_transaction(
         assert (await repo.conversation(s, 12)).state == {"step": "dsp"}
 
 
+async def test_transactions_waiting_for_the_database_are_served_in_turn(db):
+    # more updates at once than connections: each is served in the order it asked, so one
+    # that comes back at once does not overtake those already waiting (on PostgreSQL the
+    # pool's own queue let it, and some updates waited many times their turn)
+    workers, rounds = 120, 3
+    asked: list[tuple[int, int]] = []
+    served: list[tuple[int, int]] = []
+
+    async def opening() -> None:  # opens the pool's connections first: that takes a while each
+        async with db.transaction():
+            await asyncio.sleep(0.01)
+
+    await asyncio.gather(*(opening() for _ in range(workers)))
+
+    async def worker(w: int) -> None:
+        for r in range(rounds):
+            asked.append((w, r))
+            async with db.transaction() as s:
+                served.append((w, r))
+                await asyncio.sleep(0)  # an update's work lets others run (on SQLite too)
+                await repo.first_time(s, 1000 + w * rounds + r, NOW)
+
+    await asyncio.gather(*(worker(w) for w in range(workers)))
+    assert len(served) == workers * rounds
+    assert served == asked
+
+
 async def test_connections_the_server_closed_are_replaced(db):
     if db.is_sqlite:
         pytest.skip("PostgreSQL's connections only")
