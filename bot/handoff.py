@@ -27,7 +27,7 @@ from .schedule import ScheduleService
 log = logging.getLogger("korak.handoff")
 
 
-def view(req: ContactRequest, unreachable: bool = False) -> handoff.Request:
+def view(req: ContactRequest | repo.RequestRecord, unreachable: bool = False) -> handoff.Request:
     created = repo.as_utc(req.created_at)
     return handoff.Request(
         id=req.id, status=req.status, version=req.version, created_at=created,

@@ -189,10 +189,11 @@ class OutboxDispatcher:
         """The request with its handoff view, or (None, None) when it has been deleted."""
         if request_id is None:
             return None, None
-        req = await repo.get_request(s, request_id)
-        if req is None:
+        found = await repo.request_and_reach(s, request_id)
+        if found is None:
             return None, None
-        return req, view(req, await repo.resident_unreachable(s, req.telegram_id))
+        req, unreachable = found
+        return req, view(req, unreachable)
 
     async def _render(self, s: Any, kind: str, chat_id: int, payload: dict) -> list[Delivery]:
         """What a row says, read in the transaction `s`."""

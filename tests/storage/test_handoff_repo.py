@@ -13,9 +13,9 @@ ANSWERS = {"site": "radlje-ob-dravi", "municipality": "Muta", "name": "Ana"}
 
 async def new_request(db, uid=9):
     async with db.transaction() as s:
-        req, _ = await repo.create_request(s, telegram_id=uid, chat_id=uid, answers=ANSWERS,
+        rid, _ = await repo.create_request(s, telegram_id=uid, chat_id=uid, answers=ANSWERS,
                                            now=NOW, staff_chat_id=-100)
-        return req.id
+        return rid
 
 
 async def test_changes_bump_the_version_and_keep_history(db):

@@ -31,9 +31,9 @@ async def test_one_open_request_per_resident_with_one_staff_notice(db):
     async with db.transaction() as s:
         again, created = await repo.create_request(s, telegram_id=9, chat_id=9, answers=ANSWERS,
                                                    now=NOW, staff_chat_id=-100)
-        assert not created and again.id == first.id
+        assert not created and again == first
         pending = await repo.pending_outbox(s)
-    assert [(p.kind, p.payload["request_id"]) for p in pending] == [("staff_new_request", first.id)]
+    assert [(p.kind, p.payload["request_id"]) for p in pending] == [("staff_new_request", first)]
 
 
 async def test_rolled_back_request_leaves_no_notice(db):
@@ -61,7 +61,7 @@ async def test_delete_everything(db):
         assert await repo.requests_of(s, 4) == []
         pending = await repo.pending_outbox(s)
     # the unsent announcement with personal data is gone; only the data-free notice remains
-    assert [(p.kind, p.payload) for p in pending] == [("staff_request_deleted", {"id": req.id, "card": None})]
+    assert [(p.kind, p.payload) for p in pending] == [("staff_request_deleted", {"id": req, "card": None})]
 
 
 async def test_processed_updates_are_remembered(db):
@@ -120,7 +120,7 @@ async def test_conversation_reads_what_the_orm_wrote_and_the_orm_reads_the_saved
         resident = await repo.get_resident(s, 7)
     assert talk.state == {"step": "done", "answers": {"name": "Špela"}} == resident.state
     [row] = talk.requests
-    assert (row.id, row.status, row.site, row.answers) == (req.id, "new", "slovenj-gradec", ANSWERS)
+    assert (row.id, row.status, row.site, row.answers) == (req, "new", "slovenj-gradec", ANSWERS)
     assert repo.as_utc(row.created_at) == NOW and repo.as_utc(resident.updated_at) == NOW
     assert resident.unreachable is False
 
@@ -137,7 +137,7 @@ async def test_begin_update_reads_the_conversation_once_per_update_id(db):
         talk = await repo.begin_update(s, 502, 8, NOW)
         assert await repo.begin_update(s, 502, 8, NOW) is None  # delivered again
     assert talk.state == {"step": "done"}
-    assert [(r.id, r.status, r.answers) for r in talk.requests] == [(req.id, "new", ANSWERS)]
+    assert [(r.id, r.status, r.answers) for r in talk.requests] == [(req, "new", ANSWERS)]
     try:
         async with db.transaction() as s:
             assert await repo.begin_update(s, 503, 8, NOW) is not None
