@@ -78,6 +78,7 @@ async def run_bot(settings: Settings) -> None:
     logs.setup(settings.log_format, settings.log_level)
     db = Database(settings.database_url, pool_size=settings.database_pool_size)
     await db.create_all()
+    await db.open_pool()
     texts = Texts(settings.locales_dir, settings.locale, settings.timezone)
     bot = make_bot(settings)
     sender = Sender(bot, global_rate=settings.send_rate_per_s)

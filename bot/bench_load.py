@@ -198,6 +198,7 @@ async def korak_dispatcher(bot: Bot, database: str, schema: str | None
                         coordinator_ids=[1])
     db = Database(database, schema=schema, pool_size=settings.database_pool_size)
     await db.create_all()
+    await db.open_pool()
     texts = Texts(settings.locales_dir, settings.locale, settings.timezone)
     sender = Sender(bot, global_rate=1e6, chat_rate=1e6, chat_burst=1e6,
                     group_per_minute=1e6)

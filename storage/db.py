@@ -280,6 +280,16 @@ class Database:
                 await conn.exec_driver_sql(f"SET search_path TO {self.schema}")
             await conn.run_sync(SQLModel.metadata.create_all)
 
+    async def open_pool(self) -> None:
+        """Open the pool's connections now (PostgreSQL), so the first busy minute after a start
+        does not pay for opening them one by one while people wait."""
+        if self.engine is None:
+            return
+        conns = await asyncio.gather(*(self.engine.connect()
+                                       for _ in range(self.engine.pool.size())))
+        for conn in conns:
+            await conn.close()
+
     async def drop_schema(self) -> None:
         """Drop the schema this database was given, with everything in it (benchmarks clean up
         after themselves this way)."""

@@ -258,3 +258,11 @@ async def test_connections_the_server_closed_are_replaced(db):
     for n in range(10):
         async with db.transaction() as s:
             assert await repo.first_time(s, 6000 + n, NOW)
+
+
+async def test_the_pool_is_opened_at_start(db):
+    await db.open_pool()
+    if db.engine is not None:  # PostgreSQL: every connection open and waiting
+        assert db.engine.pool.checkedin() == db.engine.pool.size()
+    async with db.transaction() as s:
+        assert await repo.first_time(s, 7000, NOW)
