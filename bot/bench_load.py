@@ -10,6 +10,7 @@ fake API does not rate-limit here, and korak's sending path is given limits far 
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import json
 import logging
@@ -208,6 +209,14 @@ async def korak_dispatcher(bot: Bot, database: str, schema: str | None
 
 
 async def run_one(kind: str, residents: int, database: str | None, schema: str | None) -> dict:
+    thresholds = gc.get_threshold()  # korak sets its own (settle_heap); the echo bot keeps Python's
+    try:
+        return await _run_one(kind, residents, database, schema)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+async def _run_one(kind: str, residents: int, database: str | None, schema: str | None) -> dict:
     h = Harness()
     url = await h.api.start()
     db = outbox = None
