@@ -285,10 +285,15 @@ class Database:
         does not pay for opening them one by one while people wait."""
         if self.engine is None:
             return
-        conns = await asyncio.gather(*(self.engine.connect()
-                                       for _ in range(self.engine.pool.size())))
-        for conn in conns:
-            await conn.close()
+        opened = await asyncio.gather(*(self.engine.connect()
+                                        for _ in range(self.engine.pool.size())),
+                                      return_exceptions=True)
+        for conn in opened:
+            if not isinstance(conn, BaseException):
+                await conn.close()
+        failed = [e for e in opened if isinstance(e, BaseException)]
+        if failed:
+            raise failed[0]
 
     async def drop_schema(self) -> None:
         """Drop the schema this database was given, with everything in it (benchmarks clean up
