@@ -17,7 +17,19 @@ def database_urls():
 
 @pytest.fixture(params=database_urls())
 async def db(request, tmp_path):
-    if request.param == "sqlite":
+    async for database in _opened(request.param, tmp_path):
+        yield database
+
+
+@pytest.fixture(params=database_urls()[1:])
+async def pg_db(request, tmp_path):
+    """PostgreSQL only, for what only its connections do."""
+    async for database in _opened(request.param, tmp_path):
+        yield database
+
+
+async def _opened(kind, tmp_path):
+    if kind == "sqlite":
         database = Database(f"sqlite+aiosqlite:///{tmp_path}/korak.db")
         await database.create_all()
         yield database

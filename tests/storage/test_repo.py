@@ -3,7 +3,6 @@
 import asyncio
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from sqlalchemy import Integer, column
 
 from storage import repo
@@ -230,9 +229,8 @@ async def test_transactions_waiting_for_the_database_are_served_in_turn(db):
     assert served == asked
 
 
-async def test_connections_the_server_closed_are_replaced(db):
-    if db.is_sqlite:
-        pytest.skip("PostgreSQL's connections only")
+async def test_connections_the_server_closed_are_replaced(pg_db):
+    db = pg_db
     pids: set[int] = set()
 
     async def touch() -> None:
