@@ -104,7 +104,9 @@ class PgSession:
 
     Driver and ORM work share one transaction: the driver begins it in SQLAlchemy's asyncpg
     adapter, which is where SQLAlchemy begins its own, so whichever of them comes first, the
-    other finds it open; `commit` and `rollback` end it whichever of them began it."""
+    other finds it open; `commit` and `rollback` end it whichever of them began it. That
+    adapter's `_transaction` and `_start_transaction` are not public: pyproject.toml holds
+    SQLAlchemy to 2.1, where they were checked, and the storage tests on PostgreSQL cover it."""
 
     def __init__(self, make_session: Callable[..., AsyncSession], connection: Any) -> None:
         self._make, self._orm = make_session, None
