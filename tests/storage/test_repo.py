@@ -51,7 +51,7 @@ async def test_rolled_back_request_leaves_no_notice(db):
 async def test_delete_everything(db):
     async with db.transaction() as s:
         await repo.save_state(s, 4, 4, {"step": "done"}, NOW)
-        req, _ = await repo.create_request(s, telegram_id=4, chat_id=4, answers=ANSWERS, now=NOW,
+        rid, _ = await repo.create_request(s, telegram_id=4, chat_id=4, answers=ANSWERS, now=NOW,
                                            staff_chat_id=-100)
     async with db.transaction() as s:
         assert await repo.delete_everything(s, 4, NOW, -100) == 1
@@ -60,7 +60,7 @@ async def test_delete_everything(db):
         assert await repo.requests_of(s, 4) == []
         pending = await repo.pending_outbox(s)
     # the unsent announcement with personal data is gone; only the data-free notice remains
-    assert [(p.kind, p.payload) for p in pending] == [("staff_request_deleted", {"id": req, "card": None})]
+    assert [(p.kind, p.payload) for p in pending] == [("staff_request_deleted", {"id": rid, "card": None})]
 
 
 async def test_processed_updates_are_remembered(db):
@@ -111,7 +111,7 @@ async def test_driver_and_orm_statements_commit_and_roll_back_together(db):
 
 async def test_conversation_reads_what_the_orm_wrote_and_the_orm_reads_the_saved_state(db):
     async with db.transaction() as s:
-        req, _ = await repo.create_request(s, telegram_id=7, chat_id=7, answers=ANSWERS, now=NOW,
+        rid, _ = await repo.create_request(s, telegram_id=7, chat_id=7, answers=ANSWERS, now=NOW,
                                            staff_chat_id=None)
         await repo.save_state(s, 7, 7, {"step": "done", "answers": {"name": "Špela"}}, NOW)
     async with db.transaction() as s:
@@ -119,7 +119,7 @@ async def test_conversation_reads_what_the_orm_wrote_and_the_orm_reads_the_saved
         resident = await repo.get_resident(s, 7)
     assert talk.state == {"step": "done", "answers": {"name": "Špela"}} == resident.state
     [row] = talk.requests
-    assert (row.id, row.status, row.site, row.answers) == (req, "new", "slovenj-gradec", ANSWERS)
+    assert (row.id, row.status, row.site, row.answers) == (rid, "new", "slovenj-gradec", ANSWERS)
     assert repo.as_utc(row.created_at) == NOW and repo.as_utc(resident.updated_at) == NOW
     assert resident.unreachable is False
 
@@ -129,14 +129,14 @@ async def test_begin_update_reads_the_conversation_once_per_update_id(db):
         talk = await repo.begin_update(s, 501, 8, NOW)
     assert talk is not None and talk.state is None and talk.requests == []
     async with db.transaction() as s:
-        req, _ = await repo.create_request(s, telegram_id=8, chat_id=8, answers=ANSWERS, now=NOW,
+        rid, _ = await repo.create_request(s, telegram_id=8, chat_id=8, answers=ANSWERS, now=NOW,
                                            staff_chat_id=None)
         await repo.save_state(s, 8, 8, {"step": "done"}, NOW)
     async with db.transaction() as s:
         talk = await repo.begin_update(s, 502, 8, NOW)
         assert await repo.begin_update(s, 502, 8, NOW) is None  # delivered again
     assert talk.state == {"step": "done"}
-    assert [(r.id, r.status, r.answers) for r in talk.requests] == [(req, "new", ANSWERS)]
+    assert [(r.id, r.status, r.answers) for r in talk.requests] == [(rid, "new", ANSWERS)]
     try:
         async with db.transaction() as s:
             assert await repo.begin_update(s, 503, 8, NOW) is not None
