@@ -6,7 +6,7 @@ clock, database or Telegram here; time and stored facts come in through ``Ctx``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -70,18 +70,20 @@ class State:
     def to_json(self) -> dict[str, Any]:
         """The fields by name, for storing. The dicts are the state's own, not deep copies
         (`dataclasses.asdict` copied every nested value): the result is written out at once."""
-        return {"step": self.step, "answers": self.answers, "editing": self.editing,
-                "pending": self.pending, "resume": self.resume}
+        return {name: getattr(self, name) for name in _STATE_FIELDS}
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> State:
         if not data:
             return cls()
-        known = {k: data[k] for k in ("step", "answers", "editing", "pending", "resume") if k in data}
+        known = {k: data[k] for k in _STATE_FIELDS if k in data}
         state = cls(**known)
         if state.step not in STEPS and state.step not in TERMINAL and state.step not in SIDE:
             return cls()
         return state
+
+
+_STATE_FIELDS = tuple(f.name for f in fields(State))  # what is stored, and read back
 
 
 @dataclass(frozen=True)
