@@ -259,9 +259,9 @@ class OutboxDispatcher:
         if kind not in ("reminder", "session_changed", "staff_not_coming"):
             return None
         row = await schedule_store.get_session(s, payload["session_id"])
-        session = None if row is None else session_view(row)
-        if session is None:
+        if row is None:
             return []
+        session = session_view(row)
         if kind == "reminder":
             if session.cancelled:
                 return []
