@@ -15,6 +15,7 @@ from storage.db import Database
 
 from . import logs
 from .config import Settings
+from .database import open_database
 from .handoff import HandoffService
 from .i18n import Texts
 from .outbox import OutboxDispatcher
@@ -85,8 +86,7 @@ def settle_heap() -> None:
 
 async def run_bot(settings: Settings) -> None:
     logs.setup(settings.log_format, settings.log_level)
-    db = Database(settings.database_url, pool_size=settings.database_pool_size)
-    await db.create_all()
+    db = await open_database(settings)
     await db.open_pool()
     texts = Texts(settings.locales_dir, settings.locale, settings.timezone)
     bot = make_bot(settings)

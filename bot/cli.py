@@ -15,11 +15,20 @@ from dialogs.intake import SITE_LABEL
 from dialogs.replies import N_
 
 from .config import Settings
+from .database import Refused, open_database
 from .i18n import Texts
 
 
 def _texts(settings: Settings) -> Texts:
     return Texts(settings.locales_dir, settings.locale, settings.timezone)
+
+
+def _refusable(run: Callable[[], int]) -> int:
+    try:
+        return run()
+    except Refused as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
 
 
 def describe_place(texts: Texts, res: places.Resolution) -> str:
@@ -65,13 +74,51 @@ def cmd_run(_args: argparse.Namespace) -> int:
         asyncio.run(run_bot(settings))
     except KeyboardInterrupt:
         pass
+    except Refused as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     return 0
+
+
+def cmd_db(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """korak db upgrade | current"""
+    out = out or sys.stdout
+    settings = Settings()
+    texts = _texts(settings)
+
+    async def run() -> int:
+        from storage import migrate
+        from storage.db import Database
+
+        db = Database(settings.database_url)
+        try:
+            if args.action == "current":
+                found = await migrate.status(db)
+                if found.empty:
+                    out.write(texts("cli.db_empty", head=found.head) + "\n")
+                elif found.up_to_date:
+                    out.write(texts("cli.db_current", current=found.current) + "\n")
+                else:
+                    out.write(texts("cli.db_current_behind", current=found.current or "0.1",
+                                    head=found.head) + "\n")
+                return 0 if found.up_to_date else 1
+            before = await migrate.upgrade(db)
+            if before.up_to_date:
+                out.write(texts("cli.db_was_current", current=before.head) + "\n")
+            else:
+                out.write(texts("cli.db_upgraded", before=before.current or (
+                    "—" if before.empty else "0.1"), head=before.head) + "\n")
+            return 0
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
 
 
 def cmd_chat(_args: argparse.Namespace) -> int:
     from .terminal import chat
 
-    return asyncio.run(chat(Settings()))
+    return _refusable(lambda: asyncio.run(chat(Settings())))
 
 
 def cmd_coordinators(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -84,10 +131,8 @@ def cmd_coordinators(args: argparse.Namespace, out: TextIO | None = None) -> int
         from datetime import datetime, timezone
 
         from storage import repo
-        from storage.db import Database
 
-        db = Database(settings.database_url)
-        await db.create_all()
+        db = await open_database(settings, texts)
         try:
             async with db.transaction() as s:
                 if args.action == "add":
@@ -118,7 +163,7 @@ def cmd_coordinators(args: argparse.Namespace, out: TextIO | None = None) -> int
         finally:
             await db.dispose()
 
-    return asyncio.run(run())
+    return _refusable(lambda: asyncio.run(run()))
 
 
 def _progress(stream: TextIO) -> Callable[[int, int], None]:
@@ -148,13 +193,10 @@ def cmd_schedule(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return 2
 
     async def run() -> int:
-        from storage.db import Database
-
         from .schedule import ScheduleService
         from .clock import utcnow
 
-        db = Database(settings.database_url)
-        await db.create_all()
+        db = await open_database(settings, texts)
         try:
             service = ScheduleService(db, settings, utcnow)
             result = await service.import_file(args.cohort, path.name, data, site=args.site,
@@ -164,7 +206,7 @@ def cmd_schedule(args: argparse.Namespace, out: TextIO | None = None) -> int:
         out.write(texts.render(result.report.text) + "\n")
         return 0 if result.ok else 1
 
-    return asyncio.run(run())
+    return _refusable(lambda: asyncio.run(run()))
 
 
 def cmd_enroll(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -174,13 +216,10 @@ def cmd_enroll(args: argparse.Namespace, out: TextIO | None = None) -> int:
     texts = _texts(settings)
 
     async def run() -> int:
-        from storage.db import Database
-
         from .schedule import ScheduleService
         from .clock import utcnow
 
-        db = Database(settings.database_url)
-        await db.create_all()
+        db = await open_database(settings, texts)
         try:
             text = await ScheduleService(db, settings, utcnow).enroll_request(
                 args.request, args.cohort, leave=args.leave)
@@ -189,7 +228,7 @@ def cmd_enroll(args: argparse.Namespace, out: TextIO | None = None) -> int:
         out.write(texts.render(text) + "\n")
         return 0 if text.msgid in ("schedule.enrolled", "schedule.left") else 1
 
-    return asyncio.run(run())
+    return _refusable(lambda: asyncio.run(run()))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -211,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start the Telegram bot (long polling)").set_defaults(func=cmd_run)
     sub.add_parser("chat", help="the same conversation in this terminal").set_defaults(func=cmd_chat)
+    db = sub.add_parser("db", help="the database schema: korak db upgrade | current")
+    db.add_argument("action", choices=["upgrade", "current"])
+    db.set_defaults(func=cmd_db)
     where = sub.add_parser("where", help="which site serves a place: korak where Kotlje")
     where.add_argument("--json", action="store_true", help="one JSON object per answer")
     where.add_argument("text", nargs="+", help="what a resident wrote, or - for one per line on stdin")

@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     telegram_timeout: float = 30.0  # seconds a Bot API request may take before it is retried
     database_url: str = "sqlite+aiosqlite:///data/korak.db"
     database_pool_size: int = Field(default=50, ge=1)  # PostgreSQL connections this process keeps
+    db_auto_upgrade: bool = False  # apply schema revisions at start instead of refusing
     staff_chat_id: int | None = None
     coordinator_ids: Annotated[list[int], NoDecode] = []
     timezone: str = "Europe/Ljubljana"

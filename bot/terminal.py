@@ -8,9 +8,9 @@ import sys
 
 from dialogs.intake import Choice, Command, Start, Typed
 from dialogs.replies import Say
-from storage.db import Database
 
 from .config import Settings
+from .database import open_database
 from .i18n import Texts
 from .service import IntakeService, Person
 from .telegram import COMMANDS
@@ -33,8 +33,7 @@ def show(texts: Texts, says: list[Say], out=sys.stdout) -> list[str]:
 
 async def chat(settings: Settings, lines=None, out=sys.stdout) -> int:
     texts = Texts(settings.locales_dir, settings.locale, settings.timezone)
-    db = Database(settings.database_url)
-    await db.create_all()
+    db = await open_database(settings, texts)
     service = IntakeService(db, settings, texts)
     person = Person(TERMINAL_USER, TERMINAL_USER, None)
     out.write(texts("cli.chat_intro") + "\n")
