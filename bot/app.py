@@ -11,15 +11,17 @@ from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from storage.crypto import Sealer
 from storage.db import Database
 
 from . import logs
 from .config import Settings
-from .database import open_database
+from .database import open_database, sealer
 from .handoff import HandoffService
 from .i18n import Texts
 from .outbox import OutboxDispatcher
 from .participants import ParticipantFront
+from .retention import RetentionService
 from .schedule import ScheduleService
 from .sender import Sender
 from .clock import utcnow
@@ -51,19 +53,24 @@ class Wired:
     dp: Dispatcher
     outbox: OutboxDispatcher
     handoff: HandoffService
+    retention: RetentionService
 
 
-def wire(settings: Settings, db: Database, texts: Texts, sender: Sender) -> Wired:
+def wire(settings: Settings, db: Database, texts: Texts, sender: Sender, sealer: Sealer
+         ) -> Wired:
     """The services and routers, as `korak run` (and the load benchmark) use them."""
     outbox = OutboxDispatcher(db, texts, sender, utcnow, settings.staff_topics)
-    service = IntakeService(db, settings, texts, on_outbox=outbox.kick)
+    service = IntakeService(db, settings, texts, sealer, on_outbox=outbox.kick)
     schedule = ScheduleService(db, settings, utcnow, on_outbox=outbox.kick)
-    handoff = HandoffService(db, settings, utcnow, on_outbox=outbox.kick, schedule=schedule)
+    handoff = HandoffService(db, settings, utcnow, on_outbox=outbox.kick, schedule=schedule,
+                             sealer=sealer)
     sender.on_forbidden = handoff.resident_blocked
     front = TelegramFront(service, sender, texts, settings)
     staff = StaffFront(handoff, sender, texts, settings, schedule)
     participants = ParticipantFront(schedule, sender, texts)
-    return Wired(make_dispatcher(front, staff.router, participants.router), outbox, handoff)
+    retention = RetentionService(db, settings, utcnow, on_outbox=outbox.kick)
+    return Wired(make_dispatcher(front, staff.router, participants.router), outbox, handoff,
+                 retention)
 
 
 # Young objects are collected after this many allocations instead of Python's 700. Nearly all of
@@ -85,22 +92,28 @@ def settle_heap() -> None:
 
 
 async def run_bot(settings: Settings) -> None:
-    logs.setup(settings.log_format, settings.log_level)
+    logs.setup(settings.log_format, settings.log_level, secrets=(settings.bot_token,))
+    seal = sealer(settings)
     db = await open_database(settings)
     await db.open_pool()
     texts = Texts(settings.locales_dir, settings.locale, settings.timezone)
     bot = make_bot(settings)
     sender = Sender(bot, global_rate=settings.send_rate_per_s)
-    wired = wire(settings, db, texts, sender)
+    wired = wire(settings, db, texts, sender, seal)
     dp, outbox, handoff = wired.dp, wired.outbox, wired.handoff
     settle_heap()
 
     async def tick() -> None:
-        """Plan what has fallen due (reminders, the digest), then send the outbox."""
+        """Plan what has fallen due (reminders, the digest), then send the outbox; once a day,
+        retention."""
         try:
             await handoff.plan()
         except Exception:
             log.exception("planning reminders failed")
+        try:
+            await wired.retention.run_daily()
+        except Exception:
+            log.exception("retention failed")
         await outbox.run_once()
 
     scheduler = AsyncIOScheduler(timezone=settings.timezone)

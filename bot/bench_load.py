@@ -27,6 +27,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import CallbackQuery, Message
 
+from storage.crypto import Sealer, generate_key
 from storage.db import Database
 
 from .app import settle_heap, wire
@@ -203,7 +204,7 @@ async def korak_dispatcher(bot: Bot, database: str, schema: str | None
     texts = Texts(settings.locales_dir, settings.locale, settings.timezone)
     sender = Sender(bot, global_rate=1e6, chat_rate=1e6, chat_burst=1e6,
                     group_per_minute=1e6)
-    wired = wire(settings, db, texts, sender)
+    wired = wire(settings, db, texts, sender, Sealer(generate_key()))
     settle_heap()
     return wired.dp, db, wired.outbox
 

@@ -6,13 +6,15 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
 from dialogs import places
 from dialogs.intake import SITE_LABEL
 from dialogs.replies import N_
+
+from storage.db import Database
 
 from .config import Settings
 from .database import Refused, open_database
@@ -29,6 +31,20 @@ def _refusable(run: Callable[[], int]) -> int:
     except Refused as exc:
         print(str(exc), file=sys.stderr)
         return 2
+
+
+def _on_database(settings: Settings, texts: Texts,
+                 work: Callable[[Database], Awaitable[int]]) -> int:
+    """Run a command's work on the database, opened (made when new, refused with one line when
+    behind) and closed again."""
+    async def run() -> int:
+        db = await open_database(settings, texts)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    return _refusable(lambda: asyncio.run(run()))
 
 
 def describe_place(texts: Texts, res: places.Resolution) -> str:
@@ -69,14 +85,109 @@ def cmd_run(_args: argparse.Namespace) -> int:
         print(_texts(settings)("cli.no_token"), file=sys.stderr)
         return 2
     from .app import run_bot
+    from .database import sealer
 
     try:
+        sealer(settings)  # refused before anything starts when DATA_KEY is missing
         asyncio.run(run_bot(settings))
     except KeyboardInterrupt:
         pass
     except Refused as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    return 0
+
+
+def cmd_retention(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """korak retention [--dry-run] [--as-of YYYY-MM-DD]: the daily retention run by hand. One
+    JSON line last, with counts per kind."""
+    out = out or sys.stdout
+    settings = Settings()
+    texts = _texts(settings)
+    now = None
+    if args.as_of:
+        from datetime import date, datetime, time
+        from zoneinfo import ZoneInfo
+
+        try:
+            day = date.fromisoformat(args.as_of)
+        except ValueError:
+            print(texts("cli.bad_date", value=args.as_of), file=sys.stderr)
+            return 2
+        now = datetime.combine(day, time(12, 0), tzinfo=ZoneInfo(settings.timezone))
+
+    async def run(db: Database) -> int:
+        from dataclasses import asdict
+
+        from .clock import utcnow
+        from .retention import RetentionService
+
+        service = RetentionService(db, settings, utcnow)
+        counts = await service.run(now, dry_run=args.dry_run)
+        key = N_("cli.retention_dry_run") if args.dry_run else N_("cli.retention_done")
+        out.write(texts(key, count=counts.total()) + "\n")
+        out.write(json.dumps({"dry_run": args.dry_run,
+                              "as_of": (now or utcnow()).date().isoformat(),
+                              **asdict(counts)}) + "\n")
+        return 0
+
+    return _on_database(settings, texts, run)
+
+
+def cmd_access_log(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """korak access-log [--request N]: who opened which personal data on demand, and when."""
+    out = out or sys.stdout
+    settings = Settings()
+    texts = _texts(settings)
+
+    async def run(db: Database) -> int:
+        from storage import erasure, repo
+
+        async with db.transaction() as s:
+            rows = await erasure.access_log(s, [args.request] if args.request else None)
+        if not rows:
+            out.write(texts("cli.access_none") + "\n")
+        for row in rows:
+            out.write(texts("cli.access_line", at=repo.as_utc(row.at), id=row.request_id,
+                            actor=row.actor_id, name=row.actor_name or "—",
+                            what=texts(ACCESS_WHAT.get(row.what, N_("answer.none")))) + "\n")
+        return 0
+
+    return _on_database(settings, texts, run)
+
+
+ACCESS_WHAT = {"sensitive": N_("cli.access_what_sensitive"), "card": N_("cli.access_what_card")}
+
+
+def cmd_reseal(_args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """korak reseal: every sealed answer sealed again with DATA_KEY's first key."""
+    out = out or sys.stdout
+    settings = Settings()
+    texts = _texts(settings)
+
+    from storage import repo
+
+    from .database import sealer
+
+    async def run(db: Database) -> int:
+        async with db.transaction() as s:
+            count = await repo.reseal(s, seal)
+        out.write(texts("cli.resealed", count=count) + "\n")
+        return 0
+
+    try:
+        seal = sealer(settings, texts)
+    except Refused as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    return _on_database(settings, texts, run)
+
+
+def cmd_keygen(_args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """A new key for DATA_KEY."""
+    from storage.crypto import generate_key
+
+    (out or sys.stdout).write(generate_key() + "\n")
     return 0
 
 
@@ -88,7 +199,10 @@ def cmd_db(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
     async def run() -> int:
         from storage import migrate
+        from storage.crypto import KeyMissing
         from storage.db import Database
+
+        from .database import sealer_or_none
 
         db = Database(settings.database_url)
         try:
@@ -102,7 +216,11 @@ def cmd_db(args: argparse.Namespace, out: TextIO | None = None) -> int:
                     out.write(texts("cli.db_current_behind", current=found.current or "0.1",
                                     head=found.head) + "\n")
                 return 0 if found.up_to_date else 1
-            before = await migrate.upgrade(db)
+            try:
+                before = await migrate.upgrade(db, sealer=sealer_or_none(settings))
+            except KeyMissing:
+                print(texts("cli.db_needs_key"), file=sys.stderr)
+                return 2
             if before.up_to_date:
                 out.write(texts("cli.db_was_current", current=before.head) + "\n")
             else:
@@ -127,43 +245,39 @@ def cmd_coordinators(args: argparse.Namespace, out: TextIO | None = None) -> int
     settings = Settings()
     texts = _texts(settings)
 
-    async def run() -> int:
+    async def run(db: Database) -> int:
         from datetime import datetime, timezone
 
         from storage import repo
 
-        db = await open_database(settings, texts)
-        try:
-            async with db.transaction() as s:
-                if args.action == "add":
-                    added = await repo.add_coordinator(s, args.id, args.name,
-                                                       datetime.now(timezone.utc))
-                    key = N_("cli.coordinators_added") if added else N_("cli.coordinators_known")
-                    out.write(texts(key, id=args.id) + "\n")
-                    return 0
-                if args.action == "remove":
-                    if await repo.remove_coordinator(s, args.id):
-                        out.write(texts("cli.coordinators_removed", id=args.id) + "\n")
-                        return 0
-                    key = (N_("cli.coordinators_in_env") if args.id in settings.coordinator_ids
-                           else N_("cli.coordinators_not_found"))
-                    out.write(texts(key, id=args.id) + "\n")
-                    return 1
-                rows = [(c.telegram_id, c.name or "", texts("cli.coordinators_source_db"))
-                        for c in await repo.coordinators(s)]
-                known = {r[0] for r in rows}
-                rows += [(i, "", texts("cli.coordinators_source_env"))
-                         for i in settings.coordinator_ids if i not in known]
-                if not rows:
-                    out.write(texts("cli.coordinators_none") + "\n")
-                for cid, name, source in sorted(rows):
-                    out.write(texts("cli.coordinators_line", id=cid, name=name or "—",
-                                    source=source) + "\n")
+        async with db.transaction() as s:
+            if args.action == "add":
+                added = await repo.add_coordinator(s, args.id, args.name,
+                                                   datetime.now(timezone.utc))
+                key = N_("cli.coordinators_added") if added else N_("cli.coordinators_known")
+                out.write(texts(key, id=args.id) + "\n")
                 return 0
-        finally:
-            await db.dispose()
+            if args.action == "remove":
+                if await repo.remove_coordinator(s, args.id):
+                    out.write(texts("cli.coordinators_removed", id=args.id) + "\n")
+                    return 0
+                key = (N_("cli.coordinators_in_env") if args.id in settings.coordinator_ids
+                       else N_("cli.coordinators_not_found"))
+                out.write(texts(key, id=args.id) + "\n")
+                return 1
+            rows = [(c.telegram_id, c.name or "", texts("cli.coordinators_source_db"))
+                    for c in await repo.coordinators(s)]
+            known = {r[0] for r in rows}
+            rows += [(i, "", texts("cli.coordinators_source_env"))
+                     for i in settings.coordinator_ids if i not in known]
+            if not rows:
+                out.write(texts("cli.coordinators_none") + "\n")
+            for cid, name, source in sorted(rows):
+                out.write(texts("cli.coordinators_line", id=cid, name=name or "—",
+                                source=source) + "\n")
+            return 0
 
-    return _refusable(lambda: asyncio.run(run()))
+    return _on_database(settings, texts, run)
 
 
 def _progress(stream: TextIO) -> Callable[[int, int], None]:
@@ -192,21 +306,17 @@ def cmd_schedule(args: argparse.Namespace, out: TextIO | None = None) -> int:
         out.write(texts("cli.file_unreadable", file=str(path)) + "\n")
         return 2
 
-    async def run() -> int:
+    async def run(db: Database) -> int:
         from .schedule import ScheduleService
         from .clock import utcnow
 
-        db = await open_database(settings, texts)
-        try:
-            service = ScheduleService(db, settings, utcnow)
-            result = await service.import_file(args.cohort, path.name, data, site=args.site,
-                                               progress=_progress(sys.stderr))
-        finally:
-            await db.dispose()
+        service = ScheduleService(db, settings, utcnow)
+        result = await service.import_file(args.cohort, path.name, data, site=args.site,
+                                           progress=_progress(sys.stderr))
         out.write(texts.render(result.report.text) + "\n")
         return 0 if result.ok else 1
 
-    return _refusable(lambda: asyncio.run(run()))
+    return _on_database(settings, texts, run)
 
 
 def cmd_enroll(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -215,20 +325,16 @@ def cmd_enroll(args: argparse.Namespace, out: TextIO | None = None) -> int:
     settings = Settings()
     texts = _texts(settings)
 
-    async def run() -> int:
+    async def run(db: Database) -> int:
         from .schedule import ScheduleService
         from .clock import utcnow
 
-        db = await open_database(settings, texts)
-        try:
-            text = await ScheduleService(db, settings, utcnow).enroll_request(
-                args.request, args.cohort, leave=args.leave)
-        finally:
-            await db.dispose()
+        text = await ScheduleService(db, settings, utcnow).enroll_request(
+            args.request, args.cohort, leave=args.leave)
         out.write(texts.render(text) + "\n")
         return 0 if text.msgid in ("schedule.enrolled", "schedule.left") else 1
 
-    return _refusable(lambda: asyncio.run(run()))
+    return _on_database(settings, texts, run)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -250,6 +356,16 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start the Telegram bot (long polling)").set_defaults(func=cmd_run)
     sub.add_parser("chat", help="the same conversation in this terminal").set_defaults(func=cmd_chat)
+    sub.add_parser("keygen", help="print a new key for DATA_KEY").set_defaults(func=cmd_keygen)
+    sub.add_parser("reseal", help="seal every sensitive answer again with DATA_KEY's first key"
+                   ).set_defaults(func=cmd_reseal)
+    ret = sub.add_parser("retention", help="erase what is past its keeping time (daily by itself)")
+    ret.add_argument("--dry-run", action="store_true", help="count, change nothing")
+    ret.add_argument("--as-of", help="run as if it were this day (YYYY-MM-DD)")
+    ret.set_defaults(func=cmd_retention)
+    acc = sub.add_parser("access-log", help="who opened personal data on demand, and when")
+    acc.add_argument("--request", type=int, help="only this request")
+    acc.set_defaults(func=cmd_access_log)
     db = sub.add_parser("db", help="the database schema: korak db upgrade | current")
     db.add_argument("action", choices=["upgrade", "current"])
     db.set_defaults(func=cmd_db)

@@ -15,10 +15,15 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     bot_token: str | None = None
+    # the key that seals the sensitive answer (`korak keygen`); older keys after it, comma
+    # separated, still open what they sealed
+    data_key: str | None = None
     telegram_api_url: str = "https://api.telegram.org"
     telegram_timeout: float = 30.0  # seconds a Bot API request may take before it is retried
     database_url: str = "sqlite+aiosqlite:///data/korak.db"
     database_pool_size: int = Field(default=50, ge=1)  # PostgreSQL connections this process keeps
+    # `korak chat`, the try-out in a terminal, keeps its conversation here, apart from the bot's
+    chat_database_url: str = "sqlite+aiosqlite:///data/chat.db"
     db_auto_upgrade: bool = False  # apply schema revisions at start instead of refusing
     staff_chat_id: int | None = None
     coordinator_ids: Annotated[list[int], NoDecode] = []
@@ -27,7 +32,8 @@ class Settings(BaseSettings):
     locale: str = "sl"
     controller_name: str = "Slokva, zavod za razvoj neizkoriščenih potencialov, so. p."
     controller_contact: str = "Meškova ulica 21, 2380 Slovenj Gradec"
-    retention_months: int = 12
+    retention_months: int = Field(default=12, ge=1)
+    intake_idle_days: int = Field(default=30, ge=1)  # an unfinished conversation is deleted after
     contact_within_days: int = 3
     outbox_tick_seconds: float = 5.0
     log_format: str = "text"  # text | json
@@ -97,7 +103,7 @@ class Settings(BaseSettings):
             return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
         return value
 
-    @field_validator("staff_chat_id", "bot_token", mode="before")
+    @field_validator("staff_chat_id", "bot_token", "data_key", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

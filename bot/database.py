@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 from storage import migrate
+from storage.crypto import BadKey, KeyMissing, Sealer
 from storage.db import Database
 
 from .config import Settings
 from .i18n import Texts
+
+
+def sealer_or_none(settings: Settings) -> Sealer | None:
+    return Sealer(settings.data_key) if settings.data_key else None
+
+
+def sealer(settings: Settings, texts: Texts | None = None) -> Sealer:
+    """The sealer for the sensitive answer; refused with one line when DATA_KEY is missing or
+    not a key."""
+    texts = texts or Texts(settings.locales_dir, settings.locale, settings.timezone)
+    try:
+        return Sealer(settings.data_key)
+    except KeyMissing as exc:
+        raise Refused(texts("cli.no_data_key")) from exc
+    except BadKey as exc:
+        raise Refused(texts("cli.bad_data_key")) from exc
 
 
 class Refused(Exception):
@@ -16,13 +33,18 @@ class Refused(Exception):
 async def open_database(settings: Settings, texts: Texts | None = None):
     """The database, made if it is new; refused with one line when its schema is behind this
     code (unless DB_AUTO_UPGRADE=true)."""
+    texts = texts or Texts(settings.locales_dir, settings.locale, settings.timezone)
     db = Database(settings.database_url, pool_size=settings.database_pool_size)
     try:
-        await migrate.ready(db, auto_upgrade=settings.db_auto_upgrade)
+        await migrate.ready(db, auto_upgrade=settings.db_auto_upgrade,
+                            sealer=sealer_or_none(settings))
     except migrate.SchemaBehind as exc:
         await db.dispose()
-        raise Refused((texts or Texts(settings.locales_dir, settings.locale, settings.timezone))(
-            "cli.db_behind", current=exc.current or "0.1", head=exc.head)) from exc
+        raise Refused(texts("cli.db_behind", current=exc.current or "0.1",
+                            head=exc.head)) from exc
+    except KeyMissing as exc:
+        await db.dispose()
+        raise Refused(texts("cli.db_needs_key")) from exc
     except BaseException:
         await db.dispose()
         raise

@@ -16,8 +16,9 @@ import holidays
 from dialogs import handoff
 from dialogs.replies import N_, Say, Text
 from dialogs.workhours import WorkingHours, parse_clock, parse_span, parse_weekdays
-from storage import repo
+from storage import erasure, repo
 from storage import schedule as schedule_store
+from storage.crypto import Sealer
 from storage.db import Database
 from storage.models import ContactRequest
 
@@ -33,7 +34,8 @@ def view(req: ContactRequest | repo.RequestRecord, unreachable: bool = False) ->
         id=req.id, status=req.status, version=req.version, created_at=created,
         changed_at=repo.as_utc(req.status_changed_at) or created, owner_id=req.owner_id,
         owner_name=req.owner_name, claimed_at=repo.as_utc(req.claimed_at), site=req.site,
-        answers=req.answers, resident_unreachable=unreachable)
+        answers=req.answers, resident_unreachable=unreachable,
+        has_sensitive=req.sensitive is not None)
 
 
 def working_hours(settings: Settings) -> WorkingHours:
@@ -56,9 +58,10 @@ class Pressed:
 class HandoffService:
     def __init__(self, db: Database, settings: Settings, clock: Callable[[], datetime],
                  on_outbox: Callable[[], None] | None = None,
-                 schedule: ScheduleService | None = None) -> None:
+                 schedule: ScheduleService | None = None, sealer: Sealer | None = None) -> None:
         self.db, self.settings, self.clock, self.on_outbox = db, settings, clock, on_outbox
         self.schedule = schedule
+        self.sealer = sealer
 
     @cached_property
     def hours(self) -> WorkingHours:
@@ -110,16 +113,40 @@ class HandoffService:
             if decision.tell_resident:
                 await repo.add_outbox(s, kind="resident_claimed", chat_id=req.chat_id,
                                       payload={"request_id": req.id, "name": actor_name},
-                                      due_at=now)
+                                      due_at=now, request_id=req.id)
             card = handoff.card(await self._view(s, req), now)
         log.info("request changed", extra={"request_id": request_id, "action": action})
         self._kick()
         return Pressed(None, card, changed=True)
 
-    async def card(self, request_id: int) -> Say | None:
+    async def reveal(self, request_id: int, actor_id: int, actor_name: str | None) -> Text:
+        """🔒 on a card: the sensitive answer for this coordinator alone (Telegram shows the
+        alert only to whoever pressed), and a row in the access log."""
+        if not await self.is_coordinator(actor_id):
+            return Text(N_("handoff.not_allowed"))
         async with self.db.transaction() as s:
             req = await repo.get_request(s, request_id)
-            return None if req is None else handoff.card(await self._view(s, req), self.clock())
+            if req is None:
+                return Text(N_("handoff.gone"))
+            if req.sensitive is None or self.sealer is None:
+                return Text(N_("handoff.sensitive.none"), {"id": request_id})
+            now = self.clock()
+            await erasure.log_access(s, request_id, actor_id, actor_name, "sensitive", now)
+            answer = self.sealer.open(req.sensitive)
+        log.info("sensitive answer opened", extra={"request_id": request_id})
+        return handoff.revealed(request_id, answer)
+
+    async def card(self, request_id: int, actor_id: int | None = None,
+                   actor_name: str | None = None) -> Say | None:
+        """The card as it is now. Asked for by a coordinator (/prosnja), the look is logged."""
+        async with self.db.transaction() as s:
+            req = await repo.get_request(s, request_id)
+            if req is None:
+                return None
+            now = self.clock()
+            if actor_id is not None:
+                await erasure.log_access(s, request_id, actor_id, actor_name, "card", now)
+            return handoff.card(await self._view(s, req), now)
 
     async def open_list(self) -> Say:
         async with self.db.transaction() as s:
@@ -156,10 +183,12 @@ class HandoffService:
                 return None  # a reply to something else: an ordinary chat between colleagues
             if await repo.resident_unreachable(s, req.telegram_id):
                 return Text(N_("handoff.relay_unreachable"), {"id": req.id})
+            now = self.clock()
             await repo.add_outbox(s, kind="relay_to_resident", chat_id=req.chat_id,
                                   payload={"request_id": req.id, "text": text,
                                            "name": actor_name},
-                                  due_at=self.clock())
+                                  due_at=now, request_id=req.id)
+            await repo.touch(s, req.id, now)
         self._kick()
         return None
 
@@ -179,7 +208,8 @@ class HandoffService:
                     digest_at=parse_clock(self.settings.digest_time)):
                 payload = {"request_id": due.request_id} if due.request_id else {}
                 if await repo.add_outbox(s, kind=f"staff_{due.kind}", chat_id=staff,
-                                         payload=payload, due_at=now, key=due.key):
+                                         payload=payload, due_at=now, key=due.key,
+                                         request_id=due.request_id):
                     queued += 1
         if queued:
             log.info("reminders queued", extra={"count": queued})

@@ -25,6 +25,17 @@ from .schedule import session_view
 from .sender import Sender, Undeliverable
 from .telegram import card_markup, reminder_markup
 
+
+@dataclass(frozen=True)
+class Sent:
+    """A message sent about a request: checked (and remembered, when `remember`) afterwards."""
+
+    chat_id: int
+    message_id: int
+    request: int
+    remember: bool
+    card: bool
+
 log = logging.getLogger("korak.outbox")
 
 # Sent at most once: after a crash mid-send such a row is not sent again. Everything else is
@@ -42,6 +53,22 @@ class Delivery:
     card_of: int | None = None  # the sent message becomes this request's card
     about: int | None = None  # the sent message belongs to this request (replies reach it)
     edit: int | None = None  # edit this message instead of sending a new one
+    # the request this message shows or speaks for: checked just before the send (gone: not
+    # sent) and just after it (gone meanwhile: the message is edited to the removal text)
+    request: int | None = None
+    tolerant: bool = False  # an edit of a message that is gone or cannot be edited is skipped
+
+
+class Vanished(Exception):
+    """The request a message was about was erased while the message waited for its turn."""
+
+
+# A message that cannot be edited any more needs no removal text: nothing to do.
+_GONE_MESSAGE = ("message to edit not found", "message can't be edited",
+                 "message_id_invalid", "message is not modified")
+
+# erasure reasons → the text that replaces a message that showed the request
+REMOVED = {"person": N_("handoff.card_deleted"), "retention": N_("handoff.card_expired")}
 
 
 class OutboxDispatcher:
@@ -99,8 +126,7 @@ class OutboxDispatcher:
                     # a crash came between sending and recording it: it may have arrived, and a
                     # reminder must never come twice
                     log.warning("interrupted send not repeated", extra={"outbox_id": row_id})
-                    await self._finish(row_id, payload,
-                                       error="interrupted while sending; not repeated")
+                    await self._finish(row_id, error="interrupted while sending; not repeated")
                     continue
                 # still ours (a slow send, a peer)? Then what it says, from the data as it is
                 # now: one transaction
@@ -108,22 +134,40 @@ class OutboxDispatcher:
                     if not await repo.hold_claim(s, row_id, lease, self.clock()):
                         continue
                     deliveries = await self._render_safely(s, row_id, kind, chat_id, payload)
-                sent += await self._deliver(row_id, payload, deliveries, attempts,
+                sent += await self._deliver(row_id, deliveries, attempts,
                                             at_most_once=kind in AT_MOST_ONCE)
             except Exception:  # the row stays claimed and is retried after its lease
                 log.exception("outbox row failed", extra={"outbox_id": row_id})
         return sent
 
-    async def _finish(self, row_id: int, payload: dict, error: str | None = None,
-                      retry_at: datetime | None = None, sent: list[tuple] = ()) -> None:
-        """Record the row's end, and which request each sent message belongs to (`sent`: chat,
-        message, request, is-card), in one transaction."""
+    async def _finish(self, row_id: int, error: str | None = None,
+                      retry_at: datetime | None = None, sent: list[Sent] = ()) -> None:
+        """Record the row's end and, for each message sent, which request it belongs to, in one
+        transaction. A message whose request was erased while it was being sent is not
+        remembered: it is edited to the removal text (an outbox row, so it happens even after
+        a crash), and nothing points at it."""
+        vanished: list[list[int]] = []
         async with self.db.transaction() as s:
-            for chat_id, message_id, request_id, is_card in sent:
-                await repo.remember_staff_message(s, chat_id, message_id, request_id,
-                                                  card=is_card)
-            await repo.finish_outbox(s, row_id, self.clock(), error=error, retry_at=retry_at,
-                                     payload=payload)
+            for m in sent:
+                if m.request is not None and not await repo.request_exists(s, m.request,
+                                                                           lock=True):
+                    vanished.append([m.chat_id, m.message_id])
+                    continue
+                if m.remember:
+                    await repo.remember_staff_message(s, m.chat_id, m.message_id, m.request,
+                                                      card=m.card)
+            for chat_id in {c for c, _ in vanished}:
+                await repo.add_outbox(s, kind="staff_request_deleted", chat_id=chat_id,
+                                      due_at=self.clock(), payload={
+                                          "id": next(m.request for m in sent
+                                                     if m.chat_id == chat_id),
+                                          "messages": [v for v in vanished if v[0] == chat_id],
+                                          "reason": "person"})
+            await repo.finish_outbox(s, row_id, self.clock(), error=error, retry_at=retry_at)
+        if vanished:
+            log.info("sent message edited: its request was erased meanwhile",
+                     extra={"outbox_id": row_id, "count": len(vanished)})
+            self.kick()
 
     async def _render_safely(self, s: Any, row_id: int, kind: str, chat_id: int | None,
                              payload: dict) -> list[Delivery]:
@@ -135,37 +179,56 @@ class OutboxDispatcher:
             log.exception("outbox row could not be rendered", extra={"outbox_id": row_id})
             return []
 
-    async def _deliver(self, row_id: int, payload: dict, deliveries: list[Delivery],
-                       attempts: int, at_most_once: bool = False) -> int:
+    async def _deliver(self, row_id: int, deliveries: list[Delivery], attempts: int,
+                       at_most_once: bool = False) -> int:
         if not deliveries:
-            await self._finish(row_id, payload, error="nothing to send")
+            await self._finish(row_id, error="nothing to send")
             return 0
-
-        async def mark() -> None:
-            async with self.db.transaction() as s:
-                await repo.mark_sending(s, row_id, self.clock())
-
-        sent: list[tuple] = []
+        sent: list[Sent] = []
         try:
             for d in deliveries:
-                about = await self._send(d, before=mark if at_most_once else None)
-                if about is not None:
-                    sent.append(about)
+                try:
+                    done = await self._send(d, before=self._before(row_id, d, at_most_once))
+                except Undeliverable as exc:
+                    if d.tolerant and any(g in str(exc).lower() for g in _GONE_MESSAGE):
+                        continue  # nothing left to edit
+                    raise
+                if done is not None:
+                    sent.append(done)
+        except Vanished:
+            await self._finish(row_id, error="request erased before sending", sent=sent)
+            return 0
         except Undeliverable as exc:
             retry = None
             if str(exc) != "forbidden" and attempts < 8:
                 retry = self.clock() + timedelta(seconds=min(3600, 30 * 2 ** attempts))
-            await self._finish(row_id, payload, error=str(exc), retry_at=retry, sent=sent)
+            await self._finish(row_id, error=str(exc), retry_at=retry, sent=sent)
             log.warning("outbox send failed", extra={"outbox_id": row_id, "error": str(exc)})
             return 0
-        await self._finish(row_id, payload, sent=sent)
+        await self._finish(row_id, sent=sent)
         return 1
 
-    async def _send(self, d: Delivery, before=None) -> tuple | None:
-        """Send or edit; returns (chat, message, request, is-card) when the sent message belongs
-        to a request (replies to it reach the request), for _finish to record."""
+    def _before(self, row_id: int, d: Delivery, at_most_once: bool):
+        """What runs once the send's turn has come, right before the request to Telegram: the
+        request it is about must still be there (a message may wait minutes for the staff
+        group's turn), and an at-most-once row is marked as being sent."""
+        if d.request is None and not at_most_once:
+            return None
+
+        async def check() -> None:
+            async with self.db.transaction() as s:
+                if d.request is not None and not await repo.request_exists(s, d.request):
+                    raise Vanished()
+                if at_most_once:
+                    await repo.mark_sending(s, row_id, self.clock())
+        return check
+
+    async def _send(self, d: Delivery, before=None) -> Sent | None:
+        """Send or edit; returns what was sent when it is about a request, for _finish to check
+        and record."""
         if d.edit is not None:
-            await self.sender.edit_text(d.chat_id, d.edit, d.text, reply_markup=d.markup)
+            await self.sender.edit_text(d.chat_id, d.edit, d.text, reply_markup=d.markup,
+                                        before=before)
             return None
         kwargs: dict[str, Any] = {}
         if d.markup is not None:
@@ -179,10 +242,11 @@ class OutboxDispatcher:
             kwargs["before"] = before
         msg = await self.sender.send_message(d.chat_id, d.text, **kwargs)
         message_id = getattr(msg, "message_id", None)
-        request_id = d.card_of or d.about
-        if message_id is not None and request_id is not None:
-            return d.chat_id, message_id, request_id, d.card_of is not None
-        return None
+        request_id = d.card_of or d.about or d.request
+        if message_id is None or request_id is None:
+            return None
+        return Sent(d.chat_id, message_id, request_id,
+                    remember=(d.card_of or d.about) is not None, card=d.card_of is not None)
 
     @staticmethod
     async def _request(s: Any, request_id: int | None):
@@ -202,11 +266,7 @@ class OutboxDispatcher:
             return scheduled
         t, now = self.texts, self.clock()
         if kind == "staff_request_deleted":
-            out = [Delivery(chat_id, t("staff.request_deleted", id=payload["id"]))]
-            if payload.get("card"):  # the card's personal data goes too
-                out.insert(0, Delivery(chat_id, t("handoff.card_deleted", id=payload["id"]),
-                                       edit=payload["card"]))
-            return out
+            return self._erased(chat_id, payload)
         if kind == "staff_digest":
             reqs = [view(r) for r in await repo.open_requests(s)]
             return [Delivery(chat_id, t.render(handoff.digest(reqs, now).text))]
@@ -216,41 +276,58 @@ class OutboxDispatcher:
         if kind == "staff_new_request":
             say = handoff.card(current, now)
             return [Delivery(chat_id, t.render(say.text), card_markup(t, say, req.id),
-                             thread=self.topics.get(req.site or ""), card_of=req.id)]
+                             thread=self.topics.get(req.site or ""), card_of=req.id,
+                             request=req.id)]
         if kind == "resident_claimed":
-            return [Delivery(req.chat_id, t("handoff.resident_claimed", name=payload["name"]))]
+            return [Delivery(req.chat_id, t("handoff.resident_claimed", name=payload["name"]),
+                             request=req.id)]
         if kind == "relay_to_resident":
             text = t("relay.from_coordinator", name=payload["name"], text=payload["text"])
-            return [Delivery(req.chat_id, text)]
+            return [Delivery(req.chat_id, text, request=req.id)]
         reply_to = req.card_message_id if req.card_chat_id == chat_id else None
         if kind == "relay_to_staff":
             text = t("relay.from_resident", id=req.id, name=req.answers.get("name") or "—",
                      text=payload["text"])
-            return [Delivery(chat_id, text, reply_to=reply_to, about=req.id,
+            return [Delivery(chat_id, text, reply_to=reply_to, about=req.id, request=req.id,
                              thread=self.topics.get(req.site or ""))]
         if kind == "staff_unreachable":
             out = [Delivery(chat_id, t("handoff.resident_blocked", id=req.id),
-                            reply_to=reply_to, about=req.id)]
+                            reply_to=reply_to, about=req.id, request=req.id)]
             if reply_to is not None:  # the card says so too
                 say = handoff.card(current, now)
                 out.insert(0, Delivery(chat_id, t.render(say.text), card_markup(t, say, req.id),
-                                       edit=reply_to))
+                                       edit=reply_to, request=req.id))
             return out
         if kind == "staff_unclaimed":
             if req.status != "new":
                 return []
             return [Delivery(chat_id, t.render(Text(N_("handoff.remind_unclaimed"), {
                 "id": req.id, "waited": now - current.created_at})), reply_to=reply_to,
-                about=req.id)]
+                about=req.id, request=req.id)]
         if kind == "staff_no_outcome":
             if req.status not in handoff.OWNED:
                 return []
             return [Delivery(chat_id, t.render(Text(N_("handoff.remind_no_outcome"), {
                 "id": req.id, "owner": req.owner_name or "—",
                 "since": current.claimed_at or current.changed_at})), reply_to=reply_to,
-                about=req.id)]
+                about=req.id, request=req.id)]
         log.error("unknown outbox kind", extra={"kind": kind})
         return []
+
+    def _erased(self, chat_id: int, payload: dict) -> list[Delivery]:
+        """An erased request: every message that showed it edited to the removal text (in the
+        staff chat; a message in the person's own chat sent just as they erased is cleared
+        too), then, when the person asked for it, a notice."""
+        t, rid = self.texts, payload["id"]
+        removed = REMOVED.get(payload.get("reason") or "person", REMOVED["person"])
+        out = [Delivery(chat, t(removed, id=rid) if chat < 0 else t("erased.message"),
+                        edit=mid, tolerant=True)
+               for chat, mid in payload.get("messages") or ()]
+        if payload.get("card"):  # a row queued by korak 0.1
+            out.append(Delivery(chat_id, t(removed, id=rid), edit=payload["card"], tolerant=True))
+        if payload.get("notice", "messages" not in payload):
+            out.append(Delivery(chat_id, t("staff.request_deleted", id=rid)))
+        return out
 
     async def _render_schedule(self, s: Any, kind: str, chat_id: int, payload: dict
                                ) -> list[Delivery] | None:
@@ -269,12 +346,12 @@ class OutboxDispatcher:
                 log.info("reminder dropped: the session has started",
                          extra={"session_id": session.id})
                 return []
-            still = any(e.chat_id == chat_id for e in await schedule_store.enrollments_of(
-                s, payload["telegram_id"]))
-            if not still:
+            enrolled = await self._enrollment(s, payload)
+            if enrolled is None or not enrolled.active or enrolled.chat_id != chat_id:
                 return []
             say = sched.reminder(session, now, self.tz)
-            return [Delivery(chat_id, t.render(say.text), reminder_markup(t, say, session.id))]
+            return [Delivery(chat_id, t.render(say.text), reminder_markup(t, say, session.id),
+                             request=enrolled.request_id)]
         if kind == "session_changed":
             old = payload.get("old_start")
             old_view = None
@@ -285,12 +362,28 @@ class OutboxDispatcher:
                                        cancelled=payload.get("cancelled", False))
             return [Delivery(chat_id, t.render(text))]
         # staff_not_coming: on the card of the participant's request, naming its owner
-        reqs = await repo.requests_of(s, payload["telegram_id"])
-        req = reqs[-1] if reqs else None
+        enrolled = await self._enrollment(s, payload)
+        req = None
+        if enrolled is not None and enrolled.request_id is not None:
+            req = await repo.get_request(s, enrolled.request_id)
+        if req is None and "telegram_id" in payload:  # queued by korak 0.1
+            reqs = await repo.requests_of(s, payload["telegram_id"])
+            req = reqs[-1] if reqs else None
         name = (req.answers.get("name") if req else None) or "—"
         text = t.render(Text(N_("reminder.staff_not_coming"), {
             "name": name, "id": req.id if req else "—", "title": session.title,
             "when": sched.clock(session.starts_at, self.tz),
             "owner": (req.owner_name if req else None) or "—"}))
         reply_to = req.card_message_id if req and req.card_chat_id == chat_id else None
-        return [Delivery(chat_id, text, reply_to=reply_to, about=req.id if req else None)]
+        return [Delivery(chat_id, text, reply_to=reply_to, about=req.id if req else None,
+                         request=req.id if req else None)]
+
+    @staticmethod
+    async def _enrollment(s: Any, payload: dict):
+        """The enrollment a reminder or a "not coming" row is about (korak 0.1 named the
+        person instead)."""
+        if "enrollment_id" in payload:
+            return await schedule_store.get_enrollment(s, payload["enrollment_id"])
+        for e in await schedule_store.enrollments_of(s, payload.get("telegram_id") or 0):
+            return e
+        return None

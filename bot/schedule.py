@@ -77,11 +77,13 @@ class ScheduleService:
         starts = repo.as_utc(row.starts_at)
         planned = 0
         for name, due in sched.plan_reminders(starts, self.offsets, self.quiet, self.tz, now):
-            key = f"reminder:{row.id}:{enr.telegram_id}:{name}:{int(starts.timestamp())}"
+            # the key names the enrollment, not the person: a sent reminder's row keeps its key
+            # (so it is never planned twice) and nothing that points at someone
+            key = f"reminder:{row.id}:{enr.id}:{name}:{int(starts.timestamp())}"
             if await repo.add_outbox(s, kind="reminder", chat_id=enr.chat_id,
-                                     payload={"session_id": row.id,
-                                              "telegram_id": enr.telegram_id},
-                                     due_at=due, key=key, topic=f"session:{row.id}"):
+                                     payload={"session_id": row.id, "enrollment_id": enr.id},
+                                     due_at=due, key=key, topic=f"session:{row.id}",
+                                     request_id=enr.request_id):
                 planned += 1
         return planned
 
@@ -100,7 +102,8 @@ class ScheduleService:
                                   payload={"session_id": row.id, "cancelled": cancelled,
                                            "old_start": old_start.isoformat() if old_start
                                            else None},
-                                  due_at=self._notice_due(now), topic=f"change:{row.id}")
+                                  due_at=self._notice_due(now), topic=f"change:{row.id}",
+                                  request_id=enr.request_id)
 
     # ------------------------------------------------------------------ imports
 
@@ -232,20 +235,24 @@ class ScheduleService:
         async with self.db.transaction() as s:
             now = self.clock()
             row = await store.get_session(s, session_id)
-            enrolled = row is not None and any(
-                e.cohort_id == row.cohort_id for e in await store.enrollments_of(s, telegram_id))
-            if not enrolled:
+            enrolled = None if row is None else next(
+                (e for e in await store.enrollments_of(s, telegram_id)
+                 if e.cohort_id == row.cohort_id), None)
+            if enrolled is None:
                 return Text(N_("reminder.not_yours"))
             view = session_view(row)
             reply = sched.answer_reply(view, answer, now)
             if row.cancelled or view.starts_at <= now:
                 return reply
             before = await store.set_attendance(s, session_id, telegram_id, answer, now)
+            if enrolled.request_id is not None:
+                await repo.touch(s, enrolled.request_id, now)
             staff = self.settings.staff_chat_id
             if answer == "no" and before != "no" and staff is not None:
                 await repo.add_outbox(s, kind="staff_not_coming", chat_id=staff,
                                       payload={"session_id": session_id,
-                                               "telegram_id": telegram_id}, due_at=now)
+                                               "enrollment_id": enrolled.id}, due_at=now,
+                                      request_id=enrolled.request_id)
         self._kick()
         return reply
 

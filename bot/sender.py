@@ -29,8 +29,10 @@ class Bucket:
         now = self.clock()
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
+        # a hair short of a whole token counts as one: the wait for the rest can be smaller
+        # than the clock can tell apart, and would then never end
+        if self.tokens >= 1 - 1e-9:
+            self.tokens = max(0.0, self.tokens - 1)
             return 0.0
         return (1 - self.tokens) / self.rate
 
@@ -119,7 +121,9 @@ class Sender:
         return await self.call(chat_id, lambda: self.bot.send_message(chat_id, text, **kwargs),
                                before=before)
 
-    async def edit_text(self, chat_id: int, message_id: int, text: str, **kwargs: Any) -> Any:
+    async def edit_text(self, chat_id: int, message_id: int, text: str,
+                        before: Callable[[], Awaitable[Any]] | None = None,
+                        **kwargs: Any) -> Any:
         """Edit a message in place; an edit that changes nothing counts as done. Edits of one
         message waiting for their turn (a group gets 20 messages a minute) collapse into the
         newest: a coordinator pressing a button again and again must not queue an edit per
@@ -131,7 +135,7 @@ class Sender:
         try:
             return await self.call(chat_id, lambda: self.bot.edit_message_text(
                 text=text, chat_id=chat_id, message_id=message_id, **kwargs),
-                superseded=lambda: self._latest_edit.get(key) != mine)
+                before=before, superseded=lambda: self._latest_edit.get(key) != mine)
         except Undeliverable as exc:
             if "not modified" in str(exc):
                 return True

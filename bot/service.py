@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dialogs import intake
-from dialogs.intake import Choice, Ctx, Event, RequestInfo, State, Typed
+from dialogs.intake import Choice, Command, Ctx, Event, Look, RequestInfo, State, Typed
 from dialogs.replies import DeleteAll, Forget, RelayToStaff, Say, SubmitRequest
-from storage import repo
+from storage import erasure, repo
+from storage.crypto import Sealer
 from storage.db import Database
 
 from .clock import utcnow
@@ -66,19 +67,24 @@ class _Held:
 
 
 class IntakeService:
-    def __init__(self, db: Database, settings: Settings, texts: Texts,
+    def __init__(self, db: Database, settings: Settings, texts: Texts, sealer: Sealer,
                  clock: Callable[[], datetime] = utcnow,
                  on_outbox: Callable[[], None] | None = None) -> None:
         self.db = db
         self.settings = settings
         self.texts = texts
+        self.sealer = sealer
         self.clock = clock
         self.on_outbox = on_outbox
         self.locks = KeyedLocks()
 
-    def _ctx(self, person: Person, now: datetime, reqs: list, open_req) -> Ctx:
+    def _ctx(self, person: Person, now: datetime, reqs: list, open_req,
+             looks: tuple[Look, ...] = ()) -> Ctx:
         def info(r) -> RequestInfo:
-            return RequestInfo(r.id, r.status, repo.as_utc(r.created_at), r.site, r.answers)
+            answers = r.answers
+            if r.sensitive is not None:  # the person's own answer, for /moji_podatki
+                answers = {**answers, "sensitive": self.sealer.open(r.sensitive)}
+            return RequestInfo(r.id, r.status, repo.as_utc(r.created_at), r.site, answers)
 
         return Ctx(
             now=now, first_name=person.first_name,
@@ -88,6 +94,8 @@ class IntakeService:
             controller=self.settings.controller_name,
             controller_contact=self.settings.controller_contact,
             retention_months=self.settings.retention_months,
+            intake_idle_days=self.settings.intake_idle_days,
+            looks=looks,
         )
 
     def _as_choice(self, asked: list[Say], state: State, event: Event) -> Event:
@@ -113,6 +121,7 @@ class IntakeService:
                                update_id: int | None = None) -> Handled:
         """handle(), and the step the conversation is at afterwards (for button data)."""
         created = False
+        erased = False
         had_keyboard = False
         async with self.locks.lock(person.telegram_id):
             async with self.db.transaction() as s:
@@ -121,39 +130,48 @@ class IntakeService:
                 if talk is None:
                     log.info("duplicate update skipped", extra={"update_id": update_id})
                     return Handled([], "", False)
-                state = State.from_json(talk.state)
+                state = State.from_json(self.sealer.open_state(talk.state))
                 reqs = talk.requests
                 open_req = next((r for r in reversed(reqs) if r.status in repo.OPEN_STATUSES),
                                 None)
-                ctx = self._ctx(person, now, reqs, open_req)
+                looks: tuple[Look, ...] = ()
+                if isinstance(event, Command) and event.name == "moji_podatki" and reqs:
+                    looks = tuple(Look(a.request_id, a.actor_name or "—", repo.as_utc(a.at),
+                                       a.what)
+                                  for a in await erasure.access_log(s, [r.id for r in reqs]))
+                ctx = self._ctx(person, now, reqs, open_req, looks)
                 asked = intake.ask(state, ctx)
                 had_keyboard = any(say.share_contact is not None for say in asked)
                 out = intake.handle(state, self._as_choice(asked, state, event), ctx)
                 keep_state = True
                 for effect in out.effects:
                     if isinstance(effect, SubmitRequest):
+                        answers, sealed = self.sealer.split(effect.answers)
                         _, created = await repo.create_request(
                             s, telegram_id=person.telegram_id, chat_id=person.chat_id,
-                            answers=effect.answers, now=now,
+                            answers=answers, sensitive=sealed, now=now,
                             staff_chat_id=self.settings.staff_chat_id)
                     elif isinstance(effect, DeleteAll):
-                        await repo.delete_everything(s, person.telegram_id, now,
-                                                     self.settings.staff_chat_id)
+                        await erasure.erase_person(s, person.telegram_id, now,
+                                                   self.settings.staff_chat_id)
                         keep_state = False
-                        created = True  # the staff chat is told
+                        created = erased = True  # the staff chat is told
                     elif isinstance(effect, RelayToStaff):
                         if self.settings.staff_chat_id is not None:
                             await repo.add_outbox(
                                 s, kind="relay_to_staff", chat_id=self.settings.staff_chat_id,
                                 payload={"request_id": effect.request_id, "text": effect.text},
-                                due_at=now)
+                                due_at=now, request_id=effect.request_id)
+                            await repo.touch(s, effect.request_id, now)
                             created = True
                     elif isinstance(effect, Forget):
-                        await repo.forget_resident(s, person.telegram_id)
+                        await erasure.forget_conversation(s, person.telegram_id)
                         keep_state = False
                 if keep_state:
                     await repo.save_state(s, person.telegram_id, person.chat_id,
-                                          out.state.to_json(), now)
+                                          self.sealer.seal_state(out.state.to_json()), now)
+        if erased:
+            await self.db.scrub()
         if created and self.on_outbox is not None:
             self.on_outbox()
         log.info("step", extra={"step": out.state.step, "event": type(event).__name__})
@@ -162,4 +180,4 @@ class IntakeService:
     async def current_step(self, telegram_id: int) -> State:
         async with self.db.transaction() as s:
             resident = await repo.get_resident(s, telegram_id)
-            return State.from_json(resident.state if resident else None)
+            return State.from_json(self.sealer.open_state(resident.state) if resident else None)

@@ -12,7 +12,7 @@ from aiogram import Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.types import CallbackQuery, Message
 
-from dialogs.handoff import parse_button
+from dialogs.handoff import REVEAL, parse_button
 from dialogs.replies import N_, Say, Text
 
 from .background import Background
@@ -145,7 +145,8 @@ class StaffFront:
         if not number.isdigit() or len(number) > 12:
             await self._say(chat, Text(N_("handoff.which_request")), reply_to=message.message_id)
             return
-        say = await self.service.card(int(number))
+        user = message.from_user
+        say = await self.service.card(int(number), user.id, user.first_name)
         if say is None:
             await self._say(chat, Text(N_("handoff.no_such_request"), {"id": int(number)}),
                             reply_to=message.message_id)
@@ -176,6 +177,11 @@ class StaffFront:
         if action is None:
             await self._answer(query, Text(N_("handoff.stale")))
             return
+        if action[0] == REVEAL:  # for the one who pressed, as an alert; the card stays
+            shown = await self.service.reveal(request_id, query.from_user.id,
+                                              query.from_user.first_name)
+            await self._answer(query, shown)
+            return
         result = await self.service.press(request_id, action[0], action[1], query.from_user.id,
                                           query.from_user.first_name, cohort_id=action[2])
         await self._answer(query, result.notice)
@@ -203,6 +209,7 @@ class StaffFront:
             if notice is None:
                 await query.answer()
             else:
-                await query.answer(self.texts.render(notice), show_alert=True)
+                # Telegram shows at most 200 characters in an alert
+                await query.answer(self.texts.render(notice)[:200], show_alert=True)
         except Exception:  # an old query can no longer be answered; the press still counted
             log.debug("callback answer failed")

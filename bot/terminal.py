@@ -4,13 +4,19 @@ Buttons become numbered choices."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from dialogs.intake import Choice, Command, Start, Typed
 from dialogs.replies import Say
+from storage.crypto import Sealer, generate_key
+from storage.db import normalize_url, private_file
 
 from .config import Settings
-from .database import open_database
+from .database import open_database, sealer
 from .i18n import Texts
 from .service import IntakeService, Person
 from .telegram import COMMANDS
@@ -31,10 +37,37 @@ def show(texts: Texts, says: list[Say], out=sys.stdout) -> list[str]:
     return ids
 
 
+def chat_settings(settings: Settings) -> Settings:
+    """`korak chat` never touches the real bot's data: a database file of its own
+    (CHAT_DATABASE_URL), no staff chat, so a try-out never queues a card a running bot would
+    post."""
+    return settings.model_copy(update={"database_url": settings.chat_database_url,
+                                       "staff_chat_id": None, "staff_topics": {}})
+
+
+def chat_sealer(settings: Settings, texts: Texts) -> Sealer:
+    """DATA_KEY when it is set; otherwise a key of the try-out's own, kept (0600) beside its
+    database file, so a sensitive answer typed in a try-out is sealed too."""
+    if settings.data_key:
+        return sealer(settings, texts)
+    url = make_url(normalize_url(settings.database_url))
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return sealer(settings, texts)  # refused: DATA_KEY is needed
+    path = Path(url.database).with_name("chat.key")
+    private_file(Path(url.database))
+    if not path.exists() or not path.read_text().strip():
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(generate_key() + "\n")
+    return Sealer(path.read_text().strip())
+
+
 async def chat(settings: Settings, lines=None, out=sys.stdout) -> int:
     texts = Texts(settings.locales_dir, settings.locale, settings.timezone)
+    settings = chat_settings(settings)
+    seal = chat_sealer(settings, texts)
     db = await open_database(settings, texts)
-    service = IntakeService(db, settings, texts)
+    service = IntakeService(db, settings, texts, seal)
     person = Person(TERMINAL_USER, TERMINAL_USER, None)
     out.write(texts("cli.chat_intro") + "\n")
     state = await service.current_step(TERMINAL_USER)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
 
-from .intake import SITE_LABEL, describe
+from .intake import SITE_LABEL, describe_for_staff
 from .replies import N_, Button, Lines, Say, Text
 from .workhours import WorkingHours, digest_key
 
@@ -65,6 +65,7 @@ class Request:
     site: str | None = None
     answers: dict[str, Any] = field(default_factory=dict)
     resident_unreachable: bool = False
+    has_sensitive: bool = False  # a sealed answer to the sensitive question is stored
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def parse_button(button_id: str) -> tuple[str, int, int | None] | None:
         if not number.isdigit() or len(number) > 12:
             return None
         action, cohort = "enrolled", int(number)
-    elif action not in TARGET and action != "back":
+    elif action not in TARGET and action not in ("back", REVEAL):
         return None
     return action, int(version), cohort
 
@@ -125,10 +126,29 @@ def decide(req: Request, action: str, version: int, actor_id: int, actor_name: s
     return Decision(True, TARGET[action], req.owner_id, req.owner_name)
 
 
+REVEAL = "reveal"  # the button that opens the sensitive answer for the one who presses it
+SENSITIVE_ANSWER = {
+    "yes": N_("handoff.sensitive.yes"),
+    "no": N_("handoff.sensitive.no"),
+    "no_answer": N_("handoff.sensitive.no_answer"),
+}
+
+
+def revealed(request_id: int, answer: str | None) -> Text:
+    """The alert a coordinator alone sees after pressing 🔒: the answer, and the target group
+    it points to. None: the sealed answer could not be opened (a key is missing)."""
+    if answer is None:
+        return Text(N_("handoff.sensitive.unreadable"), {"id": request_id})
+    return Text(N_("handoff.sensitive.alert"), {
+        "id": request_id, "answer": Text(SENSITIVE_ANSWER.get(answer, N_("answer.none")))})
+
+
 def card(req: Request, now: datetime) -> Say:
     """The request's card in the staff chat: everything a coordinator needs to call, its status,
-    owner and last change, and the buttons that fit its status (ids are "action:version")."""
-    params = {**describe(req.answers), "id": req.id, "date": req.created_at,
+    owner and last change, and the buttons that fit its status (ids are "action:version"). The
+    whole group sees it, so it shows neither the sensitive answer nor a group that reveals it;
+    a 🔒 button opens the answer for the coordinator who presses it."""
+    params = {**describe_for_staff(req.answers), "id": req.id, "date": req.created_at,
               "waited": now - req.created_at}
     header = N_("handoff.card_new") if req.status == "new" else N_("handoff.card_header")
     status = _status(req.status)
@@ -149,6 +169,8 @@ def card(req: Request, now: datetime) -> Say:
     if len(buttons) > 2:  # two a row keeps the card short on a phone
         flat = [b for row in buttons for b in row]
         buttons = tuple(tuple(flat[i:i + 2]) for i in range(0, len(flat), 2))
+    if req.has_sensitive:
+        buttons += ((Button(f"{REVEAL}:{req.version}", Text(N_("handoff.button.reveal"))),),)
     return Say(Lines(tuple(lines)), buttons)
 
 

@@ -13,8 +13,8 @@ from typing import Any
 from . import places
 from .answers import DONT_KNOW, NO, YES, understand
 from .phone import display_phone, normalize_phone
-from .replies import (Button, DeleteAll, Effect, Forget, N_, RelayToStaff, Say, SubmitRequest,
-                      Text)
+from .replies import (Button, DeleteAll, Effect, Forget, Lines, N_, RelayToStaff, Say,
+                      SubmitRequest, Text)
 
 MAX_NAME = 64
 MAX_HOPES = 500
@@ -96,6 +96,16 @@ class RequestInfo:
 
 
 @dataclass(frozen=True)
+class Look:
+    """A coordinator opened a request's data on demand (the access log)."""
+
+    request_id: int
+    actor_name: str
+    at: datetime
+    what: str  # sensitive | card
+
+
+@dataclass(frozen=True)
 class Ctx:
     now: datetime
     first_name: str | None = None
@@ -105,6 +115,8 @@ class Ctx:
     controller: str = ""
     controller_contact: str = ""
     retention_months: int = 12
+    intake_idle_days: int = 30
+    looks: tuple[Look, ...] = ()  # read for /moji_podatki only
 
 
 @dataclass
@@ -257,6 +269,8 @@ def ask(state: State, ctx: Ctx) -> list[Say]:
                 "controller": ctx.controller, "controller_contact": ctx.controller_contact,
                 "retention": Text(N_("retention.months"), {"n": ctx.retention_months},
                                   plural=(N_("retention.months.plural"), ctx.retention_months)),
+                "idle": Text(N_("retention.idle_days"), {"n": ctx.intake_idle_days},
+                             plural=(N_("retention.idle_days.plural"), ctx.intake_idle_days)),
             })),
             Say(Text(N_("intake.ask_consent")), _buttons("consent")),
         ]
@@ -315,7 +329,8 @@ def ask(state: State, ctx: Ctx) -> list[Say]:
 
 
 def describe(answers: dict[str, Any]) -> dict[str, Any]:
-    """The answers as readable parameters, for the summary and for the staff notification."""
+    """The answers as readable parameters, for the resident's own summary and /moji_podatki.
+    The coordinators' card uses describe_for_staff."""
     def label(step: str, value: Any) -> Any:
         for cid, msgid, _ in OPTIONS.get(step, []):
             if cid == value:
@@ -346,6 +361,16 @@ def describe(answers: dict[str, Any]) -> dict[str, Any]:
         "call_time": label("call_time", answers.get("call_time")),
         "group": Text(GROUP_LABEL[preliminary_group(answers)]),
     }
+
+
+def describe_for_staff(answers: dict[str, Any]) -> dict[str, Any]:
+    """describe() without the sensitive answer, and with a preliminary group worked out without
+    it: the card is seen by the whole staff group, and a group label can give the answer away.
+    A coordinator who needs the answer opens it on its own (storage seals it)."""
+    blind = {k: v for k, v in answers.items() if k != "sensitive"}
+    out = describe(blind)
+    del out["sensitive"]
+    return out
 
 
 def preliminary_group(answers: dict[str, Any]) -> str:
@@ -531,7 +556,7 @@ def _step_choice(state: State, ctx: Ctx, cid: str) -> Outcome:
 
 
 def _submit(state: State, ctx: Ctx) -> Outcome:
-    answers = {**state.answers, "group": preliminary_group(state.answers)}
+    answers = dict(state.answers)  # the group is worked out when shown, never stored
     site = answers.get("site") or ""
     when = Text(N_("intake.within_days"), {"n": ctx.contact_days},
                 plural=(N_("intake.within_days.plural"), ctx.contact_days))
@@ -658,7 +683,16 @@ def my_data(state: State, ctx: Ctx) -> list[Say]:
         says.append(Say(Text(N_("mydata.request"), {
             "id": req.id, "date": req.created_at, **describe(req.answers),
             "status": Text(REQUEST_STATUS.get(req.status, N_("answer.none")))})))
+    if ctx.requests:
+        looks = tuple(Text(LOOK_LINE[look.what], {"id": look.request_id, "name": look.actor_name,
+                                                  "at": look.at})
+                      for look in ctx.looks if look.what in LOOK_LINE)
+        says.append(Say(Text(N_("mydata.looks"), {"lines": Lines(looks)}) if looks
+                        else Text(N_("mydata.no_looks"))))
     return says
+
+
+LOOK_LINE = {"sensitive": N_("mydata.look_sensitive"), "card": N_("mydata.look_card")}
 
 
 def _side_choice(state: State, ctx: Ctx, cid: str) -> Outcome:

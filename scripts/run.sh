@@ -6,5 +6,9 @@ PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e .
-[ -f .env ] || cp .env.example .env
+if [ ! -f .env ]; then
+  # readable by this user alone: it holds the bot token and the data key
+  (umask 077 && sed "s|^DATA_KEY=\$|DATA_KEY=$(.venv/bin/korak keygen)|" .env.example > .env)
+fi
+chmod 600 .env
 exec .venv/bin/korak "${@:-run}"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
@@ -239,11 +241,12 @@ class Database:
         self.sync_engine: Engine | None = None
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                private_file(Path(parsed.database))
             # another process holding the write lock (korak schedule import) is waited for, but
-            # not for long: this wait blocks the event loop
+            # not for long: this wait blocks the event loop. Statement parameters never reach
+            # an error's message (they are people's answers).
             self.sync_engine = create_engine(parsed.set(drivername="sqlite"), echo=echo,
-                                             connect_args={"timeout": 5})
+                                             connect_args={"timeout": 5}, hide_parameters=True)
             event.listen(self.sync_engine, "connect", _sqlite_pragmas)
             self._sync_sessions: sessionmaker | None = None
             self._held: Any = None
@@ -261,7 +264,8 @@ class Database:
             connect_args["server_settings"] = {"search_path": schema}
         self.engine = create_async_engine(self.url, echo=echo, pool_size=pool_size,
                                           max_overflow=0, pool_timeout=_POOL_TIMEOUT,
-                                          pool_recycle=1800, connect_args=connect_args)
+                                          pool_recycle=1800, connect_args=connect_args,
+                                          hide_parameters=True)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession,
                                             expire_on_commit=False)
         # Transactions wait for a connection here, first come first served. The pool's own
@@ -360,6 +364,23 @@ class Database:
             finally:
                 _HOLDING.reset(token)
 
+    async def scrub(self) -> None:
+        """After an erasure (SQLite): what the write-ahead log still holds of the erased rows
+        is written into the database file, where secure_delete has zeroed it, and the log is
+        emptied. Best effort: another process reading at that moment keeps part of the log
+        until the next scrub. PostgreSQL keeps dead rows until VACUUM (docs/privacy.md)."""
+        if self._serial is None:
+            return
+        async with self._serial:
+            if self._held is None:
+                return
+            driver = self._held.connection.driver_connection
+            if driver.in_transaction:
+                return
+            busy, _, _ = driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if busy:
+                logging.getLogger("korak.db").info("write-ahead log busy; emptied later")
+
     async def dispose(self) -> None:
         if self._held is not None:
             self._held.close()
@@ -375,4 +396,25 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
+    # deleted and overwritten content is zeroed, not left in free space in the file
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()
+
+
+def private_file(path: Path) -> None:
+    """The SQLite file and its directory readable by this user alone: the file 0600 (SQLite
+    gives its -wal and -shm files the file's mode), a directory korak makes 0700, and korak's
+    own default directory (`data`) tightened to 0700 when an older korak left it open."""
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)
+    elif folder.name == "data" and folder.stat().st_mode & 0o077:
+        with suppress(OSError):
+            os.chmod(folder, 0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if name.exists() and name.stat().st_mode & 0o077:
+            with suppress(OSError):
+                os.chmod(name, 0o600)

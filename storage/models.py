@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, String, UniqueConstraint
+from sqlalchemy import (JSON, BigInteger, Column, DateTime, Index, String, Text,
+                        UniqueConstraint)
 from sqlmodel import Field, SQLModel
 
 
@@ -17,8 +18,16 @@ def _when(**kw: Any) -> Any:
     return Field(sa_column=Column(DateTime(timezone=True), **kw))
 
 
+# SQLite reuses the largest id once its row is deleted, unless the table is AUTOINCREMENT: a
+# request erased while its card was on its way gave its number to the next resident, and a
+# coordinator's reply to the old card reached the new person. Ids are never reused anywhere.
+NEVER_REUSE = {"sqlite_autoincrement": True}
+
+
 class Resident(SQLModel, table=True):
-    """A person talking to the bot, and where their conversation stands."""
+    """A person talking to the bot, and where their conversation stands. The sensitive answer
+    of a conversation in progress is sealed inside `state` (storage/crypto.py). Its id is
+    referred to nowhere, so it needs no AUTOINCREMENT (which costs every update a write)."""
 
     id: int | None = Field(default=None, primary_key=True)
     telegram_id: int = Field(sa_column=Column(BigInteger, unique=True, nullable=False))
@@ -30,7 +39,8 @@ class Resident(SQLModel, table=True):
 
 class ContactRequest(SQLModel, table=True):
     __tablename__ = "contact_request"
-    __table_args__ = (Index("ix_contact_request_telegram_status", "telegram_id", "status"),)
+    __table_args__ = (Index("ix_contact_request_telegram_status", "telegram_id", "status"),
+                      Index("ix_contact_request_activity", "activity_at"), NEVER_REUSE)
 
     id: int | None = Field(default=None, primary_key=True)
     telegram_id: int = Field(sa_column=Column(BigInteger, nullable=False))
@@ -50,12 +60,19 @@ class ContactRequest(SQLModel, table=True):
     version: int = 0
     card_chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     card_message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # the answer to the sensitive question (ethnic origin), sealed with DATA_KEY; never shown on
+    # a card, opened only for the coordinator who asks (and logged in access_log)
+    sensitive: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # the last thing that happened to the request (made, changed, a message either way, a
+    # reminder answered): RETENTION_MONTHS after it, the request is erased
+    activity_at: datetime = _when(nullable=False)
 
 
 class RequestEvent(SQLModel, table=True):
     """History of a request: who did what, when. Kept with the request, deleted with it."""
 
     __tablename__ = "request_event"
+    __table_args__ = (NEVER_REUSE,)
     id: int | None = Field(default=None, primary_key=True)
     request_id: int = Field(index=True)
     actor_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
@@ -90,12 +107,16 @@ class ProcessedUpdate(SQLModel, table=True):
     __tablename__ = "processed_update"
     update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     processed_at: datetime = _when(nullable=False)
+    # whose update it was, so that erasing a person erases these too; pruned after a week. No
+    # index on either: every update writes a row here, and an index is a write more each time,
+    # while the weekly prune and a rare erasure read a week of rows.
+    telegram_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 class Outbox(SQLModel, table=True):
     """Something to send later, written in the same transaction as the change that caused it."""
 
-    __table_args__ = (Index("ix_outbox_due", "sent_at", "due_at"),)
+    __table_args__ = (Index("ix_outbox_due", "sent_at", "due_at"), NEVER_REUSE)
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(sa_column=Column(String(64), nullable=False))
@@ -112,11 +133,16 @@ class Outbox(SQLModel, table=True):
     sending_since: datetime | None = _when(nullable=True)
     # what the row is about, so a change can withdraw it: "session:12"
     topic: str | None = Field(default=None, sa_column=Column(String(64), index=True, nullable=True))
+    # the request the row is about (for a participant's reminder: the request they were
+    # enrolled through): erasing the request deletes the row, sent or not
+    request_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True,
+                                                                  index=True))
 
 
 class Cohort(SQLModel, table=True):
     """One run of the 6-month programme at a site."""
 
+    __table_args__ = (NEVER_REUSE,)
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(sa_column=Column(String(120), unique=True, nullable=False))
     site: str = Field(sa_column=Column(String(32), nullable=False))
@@ -125,7 +151,7 @@ class Cohort(SQLModel, table=True):
 
 class ProgrammeSession(SQLModel, table=True):
     __tablename__ = "programme_session"
-    __table_args__ = (UniqueConstraint("cohort_id", "key"),)
+    __table_args__ = (UniqueConstraint("cohort_id", "key"), NEVER_REUSE)
 
     id: int | None = Field(default=None, primary_key=True)
     cohort_id: int = Field(index=True)
@@ -139,7 +165,7 @@ class ProgrammeSession(SQLModel, table=True):
 
 
 class Enrollment(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("cohort_id", "telegram_id"),)
+    __table_args__ = (UniqueConstraint("cohort_id", "telegram_id"), NEVER_REUSE)
 
     id: int | None = Field(default=None, primary_key=True)
     cohort_id: int = Field(index=True)
@@ -158,3 +184,27 @@ class Attendance(SQLModel, table=True):
     telegram_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     answer: str = Field(sa_column=Column(String(16), nullable=False))
     at: datetime = _when(nullable=False)
+
+
+class AccessLog(SQLModel, table=True):
+    """A coordinator opened personal data on demand: the sensitive answer (`sensitive`) or a
+    request's card posted again with /prosnja (`card`). The resident sees these in
+    /moji_podatki; `korak access-log` lists them. Deleted with the request."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (NEVER_REUSE,)
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    actor_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    actor_name: str | None = None
+    what: str = Field(sa_column=Column(String(16), nullable=False))
+    at: datetime = _when(nullable=False)
+
+
+class JobRun(SQLModel, table=True):
+    """A daily job that has run (retention): one row a job a day, so it runs once."""
+
+    __tablename__ = "job_run"
+    name: str = Field(sa_column=Column(String(32), primary_key=True))
+    day: str = Field(sa_column=Column(String(10), primary_key=True))
+    finished_at: datetime = _when(nullable=False)

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .db import DriverSQL
-from .models import (Attendance, ContactRequest, Coordinator, Enrollment, Outbox, ProcessedUpdate,
+from .models import (AccessLog, ContactRequest, Coordinator, Outbox, ProcessedUpdate,
                      RequestEvent, Resident, StaffMessage)
 
 OPEN_STATUSES = ("new", "claimed", "contacted")
@@ -36,31 +36,34 @@ _RESIDENT = Resident.__table__.c
 _REQUEST = ContactRequest.__table__.c
 _PROCESSED = ProcessedUpdate.__table__.c
 
-_RECORD_UPDATE = ("INSERT INTO processed_update (update_id, processed_at) VALUES ($1, $2) "
-                  "ON CONFLICT DO NOTHING RETURNING update_id")
+_RECORD_UPDATE = ("INSERT INTO processed_update (update_id, processed_at, telegram_id) "
+                  "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING update_id")
 _SELECT_STATE = "SELECT state FROM resident WHERE telegram_id = {}"
 
-_FIRST_TIME = DriverSQL(_RECORD_UPDATE, params=[_PROCESSED.update_id, _PROCESSED.processed_at])
+_FIRST_TIME = DriverSQL(_RECORD_UPDATE, params=[_PROCESSED.update_id, _PROCESSED.processed_at,
+                                                _PROCESSED.telegram_id])
 _STATE_OF = DriverSQL(_SELECT_STATE.format("$1"),
                       params=[_RESIDENT.telegram_id], columns=[_RESIDENT.state])
 _STATE_OF_LOCKED = DriverSQL(_SELECT_STATE.format("$1") + " FOR UPDATE",
                              params=[_RESIDENT.telegram_id], columns=[_RESIDENT.state])
 _REQUESTS_OF = DriverSQL(
-    "SELECT id, status, created_at, site, answers FROM contact_request "
+    "SELECT id, status, created_at, site, answers, sensitive FROM contact_request "
     "WHERE telegram_id = $1 ORDER BY id",
     params=[_REQUEST.telegram_id],
-    columns=[_REQUEST.id, _REQUEST.status, _REQUEST.created_at, _REQUEST.site, _REQUEST.answers])
+    columns=[_REQUEST.id, _REQUEST.status, _REQUEST.created_at, _REQUEST.site, _REQUEST.answers,
+             _REQUEST.sensitive])
 _OPEN_REQUEST_OF = DriverSQL(
     "SELECT id FROM contact_request WHERE telegram_id = $1 AND status IN ({}) "
     "ORDER BY id DESC LIMIT 1".format(", ".join(f"'{s}'" for s in OPEN_STATUSES)),
     params=[_REQUEST.telegram_id])
 _NEW_REQUEST = DriverSQL(
     "INSERT INTO contact_request (telegram_id, chat_id, status, site, municipality, source, "
-    "answers, created_at, updated_at, status_changed_at, version) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0) RETURNING id",
+    "answers, created_at, updated_at, status_changed_at, activity_at, sensitive, version) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0) RETURNING id",
     params=[_REQUEST.telegram_id, _REQUEST.chat_id, _REQUEST.status, _REQUEST.site,
             _REQUEST.municipality, _REQUEST.source, _REQUEST.answers, _REQUEST.created_at,
-            _REQUEST.updated_at, _REQUEST.status_changed_at])
+            _REQUEST.updated_at, _REQUEST.status_changed_at, _REQUEST.activity_at,
+            _REQUEST.sensitive])
 _SAVE_STATE = DriverSQL(
     "INSERT INTO resident (telegram_id, chat_id, state, updated_at, unreachable) "
     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (telegram_id) DO UPDATE SET "
@@ -80,12 +83,10 @@ _HOLD_CLAIM = DriverSQL(
 _MARK_SENDING = DriverSQL(
     "UPDATE outbox SET sending_since = $1 WHERE id = $2 AND sent_at IS NULL",
     params=[_OUTBOX.sending_since, _OUTBOX.id])
-_FINISH = ("UPDATE outbox SET sending_since = NULL, sent_at = $1, last_error = $2{} "
-           "WHERE id = $3")
-_FINISH_SENT = DriverSQL(_FINISH.format(""),
-                         params=[_OUTBOX.sent_at, _OUTBOX.last_error, _OUTBOX.id])
-_FINISH_SENT_WITHOUT_TEXT = DriverSQL(
-    _FINISH.format(", payload = $4"),
+# a row done with (sent, or given up) keeps nothing personal: not the chat, not what it said
+_FINISH_SENT = DriverSQL(
+    "UPDATE outbox SET sending_since = NULL, sent_at = $1, last_error = $2, chat_id = NULL, "
+    "payload = $4 WHERE id = $3",
     params=[_OUTBOX.sent_at, _OUTBOX.last_error, _OUTBOX.id, _OUTBOX.payload])
 _FINISH_RETRY = DriverSQL(
     "UPDATE outbox SET sending_since = NULL, due_at = $1, claimed_until = NULL, "
@@ -96,8 +97,9 @@ _REMEMBER_MESSAGE = DriverSQL(
     "ON CONFLICT DO NOTHING",
     params=[_STAFF_MESSAGE.chat_id, _STAFF_MESSAGE.message_id, _STAFF_MESSAGE.request_id])
 _NEW_OUTBOX = DriverSQL(
-    "INSERT INTO outbox (kind, chat_id, payload, due_at, attempts) VALUES ($1, $2, $3, $4, 0)",
-    params=[_OUTBOX.kind, _OUTBOX.chat_id, _OUTBOX.payload, _OUTBOX.due_at])
+    "INSERT INTO outbox (kind, chat_id, payload, due_at, request_id, attempts) "
+    "VALUES ($1, $2, $3, $4, $5, 0)",
+    params=[_OUTBOX.kind, _OUTBOX.chat_id, _OUTBOX.payload, _OUTBOX.due_at, _OUTBOX.request_id])
 _SET_CARD = DriverSQL(
     "UPDATE contact_request SET card_chat_id = $1, card_message_id = $2 WHERE id = $3",
     params=[_REQUEST.card_chat_id, _REQUEST.card_message_id, _REQUEST.id])
@@ -108,21 +110,23 @@ _SET_CARD = DriverSQL(
 _BEGIN_UPDATE_PG = DriverSQL(
     f"WITH fresh AS ({_RECORD_UPDATE}), me AS ({_SELECT_STATE.format('$3')} FOR UPDATE) "
     "SELECT (SELECT count(*) FROM fresh), (SELECT state FROM me), "
-    "q.id, q.status, q.created_at, q.site, q.answers "
+    "q.id, q.status, q.created_at, q.site, q.answers, q.sensitive "
     "FROM (SELECT 1) AS one LEFT JOIN contact_request q ON q.telegram_id = $3 ORDER BY q.id",
     params=[_PROCESSED.update_id, _PROCESSED.processed_at, _RESIDENT.telegram_id],
     columns=[_PROCESSED.update_id, _RESIDENT.state, _REQUEST.id, _REQUEST.status,
-             _REQUEST.created_at, _REQUEST.site, _REQUEST.answers])
+             _REQUEST.created_at, _REQUEST.site, _REQUEST.answers, _REQUEST.sensitive])
 
 
 def _dialect(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind is not None else "sqlite"
 
 
-async def first_time(session: AsyncSession, update_id: int, now: datetime) -> bool:
-    """Record the update id; False when it was recorded before (Telegram re-delivered it).
-    One statement: INSERT … ON CONFLICT DO NOTHING RETURNING."""
-    return bool(await _FIRST_TIME.rows(session, update_id, now))
+async def first_time(session: AsyncSession, update_id: int, now: datetime,
+                     telegram_id: int | None = None) -> bool:
+    """Record the update id (and whose it was, so erasing the person erases it); False when
+    it was recorded before (Telegram re-delivered it). One statement: INSERT … ON CONFLICT DO
+    NOTHING RETURNING."""
+    return bool(await _FIRST_TIME.rows(session, update_id, now, telegram_id))
 
 
 class RequestRow(NamedTuple):
@@ -131,6 +135,7 @@ class RequestRow(NamedTuple):
     created_at: datetime
     site: str | None
     answers: dict[str, Any]
+    sensitive: str | None  # sealed
 
 
 @dataclass(frozen=True)
@@ -161,7 +166,7 @@ async def begin_update(session: AsyncSession, update_id: int | None, telegram_id
         if not rows[0][0]:
             return None
         return Conversation(rows[0][1], [RequestRow(*r[2:]) for r in rows if r[2] is not None])
-    if update_id is not None and not await first_time(session, update_id, now):
+    if update_id is not None and not await first_time(session, update_id, now, telegram_id):
         return None
     return await conversation(session, telegram_id, lock=True)
 
@@ -181,10 +186,6 @@ async def save_state(session: AsyncSession, telegram_id: int, chat_id: int, stat
     await _SAVE_STATE.rows(session, telegram_id, chat_id, state, now, False)
 
 
-async def forget_resident(session: AsyncSession, telegram_id: int) -> None:
-    await session.execute(delete(Resident).where(Resident.telegram_id == telegram_id))
-
-
 async def mark_unreachable(session: AsyncSession, chat_id: int, now: datetime,
                            staff_chat_id: int | None = None) -> bool:
     """The resident blocked the bot. The first time, their latest request's card is refreshed
@@ -198,7 +199,7 @@ async def mark_unreachable(session: AsyncSession, chat_id: int, now: datetime,
     req = reqs[-1] if reqs else None
     if req is not None:
         session.add(Outbox(kind="staff_unreachable", chat_id=staff_chat_id,
-                           payload={"request_id": req.id}, due_at=now))
+                           payload={"request_id": req.id}, due_at=now, request_id=req.id))
     return True
 
 
@@ -260,7 +261,7 @@ async def change_request(session: AsyncSession, req: ContactRequest, *, action: 
         req.claimed_at = None
     req.status, req.owner_id, req.owner_name = status, owner_id, owner_name
     req.status_changed_at = now
-    req.updated_at = now
+    req.updated_at = req.activity_at = now
     req.version += 1
     session.add(req)
     await session.flush()
@@ -289,22 +290,48 @@ async def request_of_staff_message(session: AsyncSession, chat_id: int, message_
 
 async def add_outbox(session: AsyncSession, *, kind: str, chat_id: int | None,
                      payload: dict[str, Any], due_at: datetime, key: str | None = None,
-                     topic: str | None = None) -> bool:
+                     topic: str | None = None, request_id: int | None = None) -> bool:
     """Queue a message. With a key, only once ever: returns False when it was queued before
-    (by this process or another one at the same moment)."""
+    (by this process or another one at the same moment). `request_id`: the request the message
+    is about; erasing the request deletes the row, sent or not, and it is not sent once the
+    request is gone."""
+    row = Outbox(kind=kind, chat_id=chat_id, payload=payload, due_at=due_at, key=key,
+                 topic=topic, request_id=request_id)
     if key is not None:
         seen = await session.execute(select(Outbox.id).where(Outbox.key == key))
         if seen.first() is not None:
             return False
         try:
             async with session.begin_nested():
-                session.add(Outbox(kind=kind, chat_id=chat_id, payload=payload, due_at=due_at,
-                                   key=key, topic=topic))
+                session.add(row)
         except IntegrityError:
             return False
         return True
-    session.add(Outbox(kind=kind, chat_id=chat_id, payload=payload, due_at=due_at, topic=topic))
+    session.add(row)
     return True
+
+
+_TOUCH = DriverSQL("UPDATE contact_request SET activity_at = $1 WHERE id = $2",
+                   params=[_REQUEST.activity_at, _REQUEST.id])
+
+
+async def touch(session: AsyncSession, request_id: int, now: datetime) -> None:
+    """Something happened to the request (a message either way, a reminder answered):
+    retention counts RETENTION_MONTHS from the last such moment."""
+    await _TOUCH.rows(session, now, request_id)
+
+
+_EXISTS = "SELECT id FROM contact_request WHERE id = $1"
+_REQUEST_EXISTS = DriverSQL(_EXISTS, params=[_REQUEST.id])
+_REQUEST_EXISTS_LOCKED = DriverSQL(_EXISTS + " FOR UPDATE", params=[_REQUEST.id])
+
+
+async def request_exists(session: AsyncSession, request_id: int, *, lock: bool = False) -> bool:
+    """`lock` (PostgreSQL) holds the row to the end of the transaction: an erasure of it waits,
+    and then finds what this transaction wrote about it."""
+    stmt = _REQUEST_EXISTS_LOCKED if lock and _dialect(session) == "postgresql" \
+        else _REQUEST_EXISTS
+    return bool(await stmt.rows(session, request_id))
 
 
 async def coordinator_ids(session: AsyncSession) -> set[int]:
@@ -334,52 +361,23 @@ async def remove_coordinator(session: AsyncSession, telegram_id: int) -> bool:
 
 
 async def create_request(session: AsyncSession, *, telegram_id: int, chat_id: int,
-                         answers: dict[str, Any], now: datetime, staff_chat_id: int | None
-                         ) -> tuple[int, bool]:
+                         answers: dict[str, Any], now: datetime, staff_chat_id: int | None,
+                         sensitive: str | None = None) -> tuple[int, bool]:
     """One open request per resident: returns (request id, created). The staff notification is
     an outbox row in the same transaction, so it is neither lost nor sent for a request that
     was rolled back. Driver statements: through the ORM this step cost as much CPU as a dozen
-    ordinary updates, and every resident makes it."""
+    ordinary updates, and every resident makes it. `answers` holds no sensitive answer; that
+    comes sealed in `sensitive`."""
     existing = await _OPEN_REQUEST_OF.rows(session, telegram_id)
     if existing:
         return existing[0][0], False
     [(request_id,)] = await _NEW_REQUEST.rows(
         session, telegram_id, chat_id, "new", answers.get("site"), answers.get("municipality"),
-        answers.get("source"), answers, now, now, now)
+        answers.get("source"), answers, now, now, now, now, sensitive)
     if staff_chat_id is not None:
         await _NEW_OUTBOX.rows(session, "staff_new_request", staff_chat_id,
-                               {"request_id": request_id}, now)
+                               {"request_id": request_id}, now, request_id)
     return request_id, True
-
-
-async def delete_everything(session: AsyncSession, telegram_id: int, now: datetime,
-                            staff_chat_id: int | None) -> int:
-    """Delete the resident, their requests and unsent messages about them. Tells the staff chat
-    (without personal data) which requests went away. Returns how many requests were deleted."""
-    reqs = await requests_of(session, telegram_id)
-    ids = [r.id for r in reqs]
-    cards = {r.id: r.card_message_id for r in reqs if r.card_chat_id == staff_chat_id}
-    chats = {r.chat_id for r in reqs}
-    resident = await get_resident(session, telegram_id)
-    if resident is not None:
-        chats.add(resident.chat_id)
-    pending = (await session.execute(select(Outbox).where(Outbox.sent_at.is_(None)))).scalars()
-    for row in pending:  # nothing more goes to them or about them
-        if (row.payload.get("request_id") in ids or row.chat_id in chats
-                or row.payload.get("telegram_id") == telegram_id):
-            await session.delete(row)
-    await session.execute(delete(Enrollment).where(Enrollment.telegram_id == telegram_id))
-    await session.execute(delete(Attendance).where(Attendance.telegram_id == telegram_id))
-    if ids:
-        await session.execute(delete(RequestEvent).where(RequestEvent.request_id.in_(ids)))
-        await session.execute(delete(StaffMessage).where(StaffMessage.request_id.in_(ids)))
-        await session.execute(delete(ContactRequest).where(ContactRequest.id.in_(ids)))
-        if staff_chat_id is not None:
-            for rid in ids:
-                session.add(Outbox(kind="staff_request_deleted", chat_id=staff_chat_id,
-                                   payload={"id": rid, "card": cards.get(rid)}, due_at=now))
-    await forget_resident(session, telegram_id)
-    return len(ids)
 
 
 async def claim_due(session: AsyncSession, now: datetime, *, limit: int = 50,
@@ -427,18 +425,14 @@ async def mark_sending(session: AsyncSession, outbox_id: int, now: datetime) -> 
 
 
 async def finish_outbox(session: AsyncSession, outbox_id: int, now: datetime,
-                        error: str | None = None, retry_at: datetime | None = None,
-                        payload: dict[str, Any] | None = None) -> None:
-    """The row is sent (or failed for good), or is to be tried again at `retry_at`. `payload`
-    is the row's payload as claimed: a relayed message's text is not kept once it is
-    delivered."""
+                        error: str | None = None, retry_at: datetime | None = None) -> None:
+    """The row is to be tried again at `retry_at`, or it is done with (sent, or failed for
+    good): then it keeps nothing personal, neither the chat nor what it said (its kind, key and
+    times stay, so a keyed message is never queued twice)."""
     if retry_at is not None:
         await _FINISH_RETRY.rows(session, retry_at, error, outbox_id)
-    elif payload is not None and "text" in payload:
-        kept = {k: v for k, v in payload.items() if k != "text"}
-        await _FINISH_SENT_WITHOUT_TEXT.rows(session, now, error, outbox_id, kept)
     else:
-        await _FINISH_SENT.rows(session, now, error, outbox_id)
+        await _FINISH_SENT.rows(session, now, error, outbox_id, {})
 
 
 async def count_pending(session: AsyncSession) -> int:
@@ -449,6 +443,28 @@ async def count_pending(session: AsyncSession) -> int:
 async def pending_outbox(session: AsyncSession) -> list[Outbox]:
     stmt = select(Outbox).where(Outbox.sent_at.is_(None)).order_by(Outbox.id)
     return list((await session.execute(stmt)).scalars().all())
+
+
+async def reseal(session: AsyncSession, sealer: Any) -> int:
+    """Every sealed answer sealed again with DATA_KEY's first key, so older keys can be
+    dropped. Returns how many were sealed again; one that no key opens is left as it is."""
+    from .crypto import SEALED  # noqa: PLC0415
+
+    done = 0
+    for req in (await session.execute(select(ContactRequest)
+                                      .where(ContactRequest.sensitive.is_not(None)))).scalars():
+        if sealer.open(req.sensitive) is not None:
+            req.sensitive = sealer.reseal(req.sensitive)
+            session.add(req)
+            done += 1
+    for resident in (await session.execute(select(Resident))).scalars():
+        answers = (resident.state or {}).get("answers") or {}
+        if SEALED in answers and sealer.open(answers[SEALED]) is not None:
+            resident.state = {**resident.state,
+                              "answers": {**answers, SEALED: sealer.reseal(answers[SEALED])}}
+            session.add(resident)
+            done += 1
+    return done
 
 
 __all__ = [name for name in dir() if not name.startswith("_")] + ["IntegrityError"]

@@ -78,6 +78,10 @@ async def leave(session: AsyncSession, cohort_id: int, telegram_id: int, now: da
     return row
 
 
+async def get_enrollment(session: AsyncSession, enrollment_id: int) -> Enrollment | None:
+    return await session.get(Enrollment, enrollment_id)
+
+
 async def participants(session: AsyncSession, cohort_id: int) -> list[Enrollment]:
     stmt = (select(Enrollment).where(Enrollment.cohort_id == cohort_id, Enrollment.active)
             .order_by(Enrollment.id))

@@ -19,7 +19,10 @@ from bot.sender import Sender
 from bot.service import IntakeService
 from bot.staff import StaffFront
 from bot.telegram import TelegramFront, make_dispatcher
+from storage.crypto import Sealer, generate_key
 from storage.db import Database
+
+KEY = generate_key()
 
 STAFF = -1001234
 COORD_A, COORD_B, STRANGER = 9001, 9002, 9666
@@ -95,10 +98,12 @@ class Harness:
         self.unreachable = []
         self.now = NOW
         self.outbox = OutboxDispatcher(self.db, self.texts, self.sender, lambda: self.now)
-        self.service = IntakeService(self.db, self.settings, self.texts, clock=lambda: self.now)
+        self.sealer = Sealer(KEY)
+        self.service = IntakeService(self.db, self.settings, self.texts, self.sealer,
+                                     clock=lambda: self.now)
         self.schedule = ScheduleService(self.db, self.settings, lambda: self.now)
         self.handoff = HandoffService(self.db, self.settings, lambda: self.now,
-                                      schedule=self.schedule)
+                                      schedule=self.schedule, sealer=self.sealer)
         self.front = TelegramFront(self.service, self.sender, self.texts, self.settings)
         self.staff = StaffFront(self.handoff, self.sender, self.texts, self.settings,
                                 self.schedule)

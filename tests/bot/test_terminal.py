@@ -10,7 +10,10 @@ from storage.db import Database
 
 async def test_terminal_chat_completes_an_intake(tmp_path):
     url = f"sqlite+aiosqlite:///{tmp_path}/chat.db"
-    settings = Settings(_env_file=None, database_url=url)
+    # the bot's own database and staff chat are set, as in a real .env: the try-out keeps
+    # away from both
+    settings = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path}/bot.db",
+                        chat_database_url=url, staff_chat_id=-100123)
     # consent, place, "yes that one", no DSP, registered, skip sensitive, skip hopes, name,
     # phone, any time, confirm
     lines = iter(["1", "v Radljah", "1", "2", "2", "2", "1", "Marta", "041 555 666", "3", "1"])
@@ -24,6 +27,11 @@ async def test_terminal_chat_completes_an_intake(tmp_path):
     db = Database(url)
     async with db.transaction() as s:
         [req] = await repo.requests_of(s, 1)
-    await db.dispose()
     assert req.site == "radlje-ob-dravi" and req.answers["call_time"] == "any"
     assert req.answers["work"] == "registered" and req.answers["hopes"] is None
+    assert not (tmp_path / "bot.db").exists()  # the bot's database was never opened
+    async with db.transaction() as s:  # and no card is waiting for a staff chat
+        assert await repo.pending_outbox(s) == []
+    await db.dispose()
+    # without DATA_KEY the try-out made a key of its own, readable by this user alone
+    assert oct((tmp_path / "chat.key").stat().st_mode & 0o777) == "0o600"

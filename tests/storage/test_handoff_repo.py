@@ -62,20 +62,6 @@ async def test_staff_messages_point_to_their_request(db):
         assert (req.card_chat_id, req.card_message_id) == (-100, 55)
 
 
-async def test_deleting_a_resident_takes_history_and_staff_links_along(db):
-    rid = await new_request(db)
-    async with db.transaction() as s:
-        req = await repo.get_request(s, rid)
-        await repo.change_request(s, req, action="claim", status="claimed", owner_id=77,
-                                  owner_name="Mojca", actor_id=77, actor_name="Mojca", now=NOW)
-        await repo.remember_staff_message(s, -100, 55, rid, card=True)
-    async with db.transaction() as s:
-        await repo.delete_everything(s, 9, NOW, -100)
-    async with db.transaction() as s:
-        assert await repo.history(s, rid) == []
-        assert await repo.request_of_staff_message(s, -100, 55) is None
-
-
 async def test_unreachable_is_reported_once_and_cleared_when_they_write_again(db):
     rid = await new_request(db)
     async with db.transaction() as s:

@@ -13,6 +13,7 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 from storage import migrate, repo
+from storage.crypto import KeyMissing, Sealer, generate_key
 from storage.db import Database
 
 from .conftest import PG_URL, database_urls
@@ -160,7 +161,8 @@ async def _release_data(db: Database) -> None:
 async def test_a_release_0_1_database_is_upgraded_with_nothing_lost(bare):
     await _release_schema(bare)
     await _release_data(bare)
-    before = await migrate.upgrade(bare)
+    sealer = Sealer(generate_key())
+    before = await migrate.upgrade(bare, sealer=sealer)
     assert before.unversioned
     assert (await migrate.status(bare)).up_to_date
     assert await _differences(bare) == []
@@ -168,10 +170,53 @@ async def test_a_release_0_1_database_is_upgraded_with_nothing_lost(bare):
         [req] = await repo.requests_of(s, 7001)
         assert (req.status, req.owner_name, req.card_message_id) == ("enrolled", "Mojca", 55)
         assert req.answers["name"] == "Zofka Testna" and req.answers["phone"] == "+38631222333"
+        # the sensitive answer is sealed, and the group that gave it away is gone
+        assert "sensitive" not in req.answers and "group" not in req.answers
+        assert sealer.open(req.sensitive) == "yes"
+        assert req.activity_at is not None
         assert [e.action for e in await repo.history(s, 1)] == ["claim", "contacted", "enrolled"]
         assert (await repo.request_of_staff_message(s, -100777, 61)).id == 1
         talk = await repo.conversation(s, 7002)
         assert talk.state["step"] == "hopes" and talk.state["answers"]["municipality"] == "Muta"
+        assert "sensitive" not in talk.state["answers"]
+        assert sealer.open_state(talk.state)["answers"]["sensitive"] == "no"
         assert await repo.coordinator_ids(s) == {9001}
-        pending = await repo.pending_outbox(s)
-        assert [(p.kind, p.payload["session_id"]) for p in pending] == [("reminder", 2)]
+        # the waiting reminder names the enrollment, not the person, and is tied to the request
+        [pending] = await repo.pending_outbox(s)
+        assert (pending.kind, pending.payload, pending.request_id) == (
+            "reminder", {"session_id": 2, "enrollment_id": 1}, 1)
+        assert pending.key.startswith("reminder:2:1:")
+    # a sent row keeps no chat and no payload; the reminder sent keeps its (new) key, so it is
+    # not planned again
+    sent = await _exec(bare, "SELECT chat_id, payload, key, request_id FROM outbox "
+                             "WHERE sent_at IS NOT NULL ORDER BY id")
+    assert [(r[0], r[3]) for r in sent] == [(None, 1), (None, 1)]
+    assert all(json.loads(r[1]) == {} if isinstance(r[1], str) else r[1] == {} for r in sent)
+    assert sent[0][2].startswith("reminder:1:1:")
+
+
+async def test_a_request_number_is_never_given_out_again_after_the_upgrade(bare):
+    await _release_schema(bare)
+    await _release_data(bare)
+    # request 2 was made and erased under 0.1: only its card in the staff chat remembers it
+    await _exec(bare, "INSERT INTO staff_message (chat_id, message_id, request_id) VALUES "
+                      "(-100777, 70, 2)")
+    await migrate.upgrade(bare, sealer=Sealer(generate_key()))
+    async with bare.transaction() as s:
+        rid, created = await repo.create_request(s, telegram_id=7003, chat_id=7003,
+                                                 answers={"name": "X"}, now=T0,
+                                                 staff_chat_id=None)
+    assert created and rid == 3
+
+
+async def test_an_upgrade_that_must_seal_answers_stops_without_a_key_and_changes_nothing(bare):
+    await _release_schema(bare)
+    await _release_data(bare)
+    with pytest.raises(KeyMissing):
+        await migrate.upgrade(bare)
+    found = await migrate.status(bare)
+    assert found.unversioned and found.current is None
+    rows = await _exec(bare, "SELECT answers FROM contact_request")
+    answers = rows[0][0] if isinstance(rows[0][0], dict) else json.loads(rows[0][0])
+    assert answers["sensitive"] == "yes"  # untouched, and no column was added either
+    assert (await migrate.status(bare)).unversioned

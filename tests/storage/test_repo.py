@@ -48,21 +48,6 @@ async def test_rolled_back_request_leaves_no_notice(db):
         assert await repo.pending_outbox(s) == []
 
 
-async def test_delete_everything(db):
-    async with db.transaction() as s:
-        await repo.save_state(s, 4, 4, {"step": "done"}, NOW)
-        rid, _ = await repo.create_request(s, telegram_id=4, chat_id=4, answers=ANSWERS, now=NOW,
-                                           staff_chat_id=-100)
-    async with db.transaction() as s:
-        assert await repo.delete_everything(s, 4, NOW, -100) == 1
-    async with db.transaction() as s:
-        assert await repo.get_resident(s, 4) is None
-        assert await repo.requests_of(s, 4) == []
-        pending = await repo.pending_outbox(s)
-    # the unsent announcement with personal data is gone; only the data-free notice remains
-    assert [(p.kind, p.payload) for p in pending] == [("staff_request_deleted", {"id": rid, "card": None})]
-
-
 async def test_processed_updates_are_remembered(db):
     async with db.transaction() as s:
         assert await repo.first_time(s, 77, NOW)

@@ -1,0 +1,285 @@
+"""Erasure and retention: every query that forgets someone. /izbrisi erases a person; the daily
+retention run erases requests idle for RETENTION_MONTHS the same way, drops conversations that
+were left unfinished, and prunes what korak keeps only for a while. What each column holds and
+how it is erased is listed in storage/privacy.py; a test holds this module to that list.
+
+Every staff-chat message that ever showed an erased request (its card and every copy of it,
+relayed messages, notices) is edited to a removal text: the edits are an outbox row written in
+the same transaction as the deletion, so they happen once, even across a crash."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import delete, exists, func, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from .models import (AccessLog, Attendance, ContactRequest, Enrollment, JobRun, Outbox,
+                     ProcessedUpdate, ProgrammeSession, RequestEvent, Resident, StaffMessage)
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A request to erase: its id and whose it is."""
+
+    id: int
+    telegram_id: int
+    chat_id: int
+
+
+async def _lock_requests(session: AsyncSession, where: Any) -> list[Target]:
+    """The requests, locked first (PostgreSQL): whatever writes about a request while holding
+    its row (the outbox remembering a message it just sent) is then either seen here or finds
+    the request gone."""
+    stmt = select(ContactRequest.id, ContactRequest.telegram_id, ContactRequest.chat_id) \
+        .where(where).order_by(ContactRequest.id)
+    if _dialect(session) == "postgresql":
+        stmt = stmt.with_for_update()
+    return [Target(*row) for row in (await session.execute(stmt)).all()]
+
+
+async def erase_requests(session: AsyncSession, targets: list[Target], now: datetime, *,
+                         staff_chat_id: int | None, reason: str) -> int:
+    """Delete the requests and everything about them: history, staff messages (each edited to
+    the removal text by an outbox row), outbox rows sent or not, the access log, enrollments
+    through them with their reminders and attendance. `reason`: "person" (/izbrisi: the staff
+    chat is also told) or "retention" (the messages are only edited). Returns how many
+    requests went."""
+    notice = reason == "person"
+    if not targets:
+        return 0
+    ids = [t.id for t in targets]
+    shown = (await session.execute(
+        select(StaffMessage.request_id, StaffMessage.chat_id, StaffMessage.message_id)
+        .where(StaffMessage.request_id.in_(ids))
+        .order_by(StaffMessage.request_id, StaffMessage.message_id))).all()
+    cards = (await session.execute(
+        select(ContactRequest.id, ContactRequest.card_chat_id, ContactRequest.card_message_id)
+        .where(ContactRequest.id.in_(ids), ContactRequest.card_message_id.is_not(None)))).all()
+    messages: dict[int, list[list[int]]] = {rid: [] for rid in ids}
+    for rid, chat, mid in [*shown, *cards]:
+        if [chat, mid] not in messages[rid]:
+            messages[rid].append([chat, mid])
+
+    enrolled = (await session.execute(
+        select(Enrollment.id, Enrollment.cohort_id, Enrollment.telegram_id)
+        .where(Enrollment.request_id.in_(ids)))).all()
+    await _drop_enrollments(session, enrolled)
+    await session.execute(delete(Outbox).where(Outbox.request_id.in_(ids)))
+    await session.execute(delete(RequestEvent).where(RequestEvent.request_id.in_(ids)))
+    await session.execute(delete(StaffMessage).where(StaffMessage.request_id.in_(ids)))
+    await session.execute(delete(AccessLog).where(AccessLog.request_id.in_(ids)))
+    await session.execute(delete(ContactRequest).where(ContactRequest.id.in_(ids)))
+    for rid in ids:
+        chat = staff_chat_id if staff_chat_id is not None else (
+            messages[rid][0][0] if messages[rid] else None)
+        if chat is None or not (messages[rid] or notice):
+            continue
+        # about no request any more (request_id stays empty): it goes out although the request
+        # is gone, and keeps only message numbers
+        session.add(Outbox(kind="staff_request_deleted", chat_id=chat, due_at=now,
+                           payload={"id": rid, "messages": messages[rid], "notice": notice,
+                                    "reason": reason}))
+    return len(ids)
+
+
+async def _drop_enrollments(session: AsyncSession, enrolled: Iterable[tuple[int, int, int]]
+                            ) -> None:
+    """Enrollments (id, cohort, telegram id) with their attendance answers and unsent
+    reminders."""
+    enrolled = list(enrolled)
+    if not enrolled:
+        return
+    for _eid, cohort_id, telegram_id in enrolled:
+        sessions = select(ProgrammeSession.id).where(ProgrammeSession.cohort_id == cohort_id)
+        await session.execute(delete(Attendance).where(Attendance.telegram_id == telegram_id,
+                                                       Attendance.session_id.in_(sessions)))
+    await session.execute(delete(Enrollment).where(Enrollment.id.in_([e[0] for e in enrolled])))
+
+
+async def erase_person(session: AsyncSession, telegram_id: int, now: datetime,
+                       staff_chat_id: int | None) -> int:
+    """/izbrisi: every request of the person as erase_requests does (the staff chat told),
+    then what is theirs beyond requests: enrollments, attendance, messages waiting for them,
+    the ids of their updates, their conversation. Returns how many requests went."""
+    targets = await _lock_requests(session, ContactRequest.telegram_id == telegram_id)
+    erased = await erase_requests(session, targets, now, staff_chat_id=staff_chat_id,
+                                  reason="person")
+    await _forget_person(session, telegram_id, {t.chat_id for t in targets})
+    return erased
+
+
+async def _forget_person(session: AsyncSession, telegram_id: int, chats: set[int]) -> None:
+    resident = (await session.execute(select(Resident.chat_id)
+                                      .where(Resident.telegram_id == telegram_id))).first()
+    if resident is not None:
+        chats.add(resident[0])
+    enrolled = (await session.execute(
+        select(Enrollment.id, Enrollment.cohort_id, Enrollment.telegram_id)
+        .where(Enrollment.telegram_id == telegram_id))).all()
+    chats |= {row.chat_id for row in (await session.execute(
+        select(Enrollment.chat_id).where(Enrollment.telegram_id == telegram_id))).all()}
+    await _drop_enrollments(session, enrolled)
+    await session.execute(delete(Attendance).where(Attendance.telegram_id == telegram_id))
+    if chats:  # anything still on its way to them
+        await session.execute(delete(Outbox).where(Outbox.chat_id.in_(chats)))
+    await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.telegram_id == telegram_id))
+    await session.execute(delete(Resident).where(Resident.telegram_id == telegram_id))
+
+
+async def forget_conversation(session: AsyncSession, telegram_id: int) -> None:
+    """Consent declined, questions cancelled, a place outside Koroška: the conversation and the
+    ids of its updates go (the person's requests, if any, stay)."""
+    await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.telegram_id == telegram_id))
+    await session.execute(delete(Resident).where(Resident.telegram_id == telegram_id))
+
+
+# ----------------------------------------------------------------------------- retention
+
+
+def _idle_since(cutoff: datetime) -> Any:
+    """A request with no activity since `cutoff`, and nobody enrolled through it in a cohort
+    with a session since then (a participant is in the programme even when silent)."""
+    active_cohort = exists().where(
+        Enrollment.request_id == ContactRequest.id, Enrollment.active,
+        ProgrammeSession.cohort_id == Enrollment.cohort_id, ProgrammeSession.ends_at >= cutoff)
+    return (ContactRequest.activity_at < cutoff) & ~active_cohort
+
+
+async def idle_requests(session: AsyncSession, cutoff: datetime) -> list[Target]:
+    stmt = select(ContactRequest.id, ContactRequest.telegram_id, ContactRequest.chat_id) \
+        .where(_idle_since(cutoff)).order_by(ContactRequest.id)
+    return [Target(*row) for row in (await session.execute(stmt)).all()]
+
+
+async def erase_if_idle(session: AsyncSession, request_id: int, cutoff: datetime,
+                        now: datetime, staff_chat_id: int | None,
+                        in_progress: Iterable[str]) -> bool:
+    """Retention for one request: erased as /izbrisi erases it (the staff chat's messages
+    edited, no notice), if it is still idle now that it is locked. When it was the person's
+    last request and no conversation of theirs is under way (its step is not one of
+    `in_progress`), the person is forgotten too. Returns whether it was erased (two replicas erase it once)."""
+    targets = await _lock_requests(session, (ContactRequest.id == request_id)
+                                   & _idle_since(cutoff))
+    if not targets:
+        return False
+    await erase_requests(session, targets, now, staff_chat_id=staff_chat_id, reason="retention")
+    target = targets[0]
+    left = (await session.execute(select(ContactRequest.id).where(
+        ContactRequest.telegram_id == target.telegram_id).limit(1))).first()
+    if left is None:
+        state = (await session.execute(select(Resident.state).where(
+            Resident.telegram_id == target.telegram_id))).first()
+        if state is None or (state[0] or {}).get("step") not in set(in_progress):
+            await _forget_person(session, target.telegram_id, {target.chat_id})
+    return True
+
+
+@dataclass(frozen=True)
+class StoredConversation:
+    telegram_id: int
+    state: dict[str, Any]
+    updated_at: datetime
+    has_requests: bool
+
+
+async def conversations_before(session: AsyncSession, cutoff: datetime
+                               ) -> list[StoredConversation]:
+    """Stored conversations not touched since `cutoff`, and whether the person has requests."""
+    has = exists().where(ContactRequest.telegram_id == Resident.telegram_id)
+    rows = (await session.execute(
+        select(Resident.telegram_id, Resident.state, Resident.updated_at, has)
+        .where(Resident.updated_at < cutoff).order_by(Resident.id))).all()
+    out = []
+    for telegram_id, state, updated_at, has_requests in rows:
+        if updated_at.tzinfo is None:  # SQLite: stored as UTC, read back naive
+            updated_at = updated_at.replace(tzinfo=timezone.utc)
+        out.append(StoredConversation(telegram_id, state or {}, updated_at, bool(has_requests)))
+    return out
+
+
+async def drop_conversation(session: AsyncSession, telegram_id: int, touched_before: datetime,
+                            action: str) -> bool:
+    """Delete (or reset to finished) a stored conversation, if it was still not touched since
+    `touched_before` (the person may have written meanwhile). Returns whether it changed."""
+    if action == "delete":
+        result = await session.execute(delete(Resident).where(
+            Resident.telegram_id == telegram_id, Resident.updated_at < touched_before))
+        if result.rowcount:
+            await session.execute(delete(ProcessedUpdate).where(
+                ProcessedUpdate.telegram_id == telegram_id))
+        return bool(result.rowcount)
+    result = await session.execute(update(Resident).where(
+        Resident.telegram_id == telegram_id, Resident.updated_at < touched_before).values(
+        state={"step": "done", "answers": {}, "editing": False, "pending": {}, "resume": None}))
+    return bool(result.rowcount)
+
+
+async def prune_processed(session: AsyncSession, before: datetime, *, dry_run: bool = False
+                          ) -> int:
+    where = ProcessedUpdate.processed_at < before
+    if dry_run:
+        return await _count(session, ProcessedUpdate, where)
+    return (await session.execute(delete(ProcessedUpdate).where(where))).rowcount or 0
+
+
+async def prune_sent(session: AsyncSession, before: datetime, *, dry_run: bool = False) -> int:
+    """Sent rows about no request (the digest, erasure notices) once a week has passed; a row
+    about a request goes with the request."""
+    where = Outbox.sent_at.is_not(None) & (Outbox.sent_at < before) & Outbox.request_id.is_(None)
+    if dry_run:
+        return await _count(session, Outbox, where)
+    return (await session.execute(delete(Outbox).where(where))).rowcount or 0
+
+
+async def blank_sent(session: AsyncSession, *, dry_run: bool = False) -> int:
+    """Sent rows that still hold a chat or a payload (a send finished by an older korak, or
+    by hand) keep neither. korak blanks a row as it finishes it, so this finds nothing as a
+    rule."""
+    rows = [r.id for r in (await session.execute(
+        select(Outbox.id, Outbox.chat_id, Outbox.payload).where(Outbox.sent_at.is_not(None))
+        .order_by(Outbox.id))).all() if r.chat_id is not None or r.payload]
+    if dry_run or not rows:
+        return len(rows)
+    await session.execute(update(Outbox).where(Outbox.id.in_(rows))
+                          .values(chat_id=None, payload={}))
+    return len(rows)
+
+
+async def _count(session: AsyncSession, model: Any, where: Any) -> int:
+    return int((await session.execute(select(func.count()).select_from(model).where(where)))
+               .scalar_one())
+
+
+async def job_ran(session: AsyncSession, name: str, day: str) -> bool:
+    return (await session.get(JobRun, (name, day))) is not None
+
+
+async def job_finished(session: AsyncSession, name: str, day: str, now: datetime) -> None:
+    if await session.get(JobRun, (name, day)) is None:
+        session.add(JobRun(name=name, day=day, finished_at=now))
+
+
+# ----------------------------------------------------------------------------- access log
+
+
+async def log_access(session: AsyncSession, request_id: int, actor_id: int,
+                     actor_name: str | None, what: str, now: datetime) -> None:
+    session.add(AccessLog(request_id=request_id, actor_id=actor_id, actor_name=actor_name,
+                          what=what, at=now))
+
+
+async def access_log(session: AsyncSession, request_ids: Iterable[int] | None = None
+                     ) -> list[AccessLog]:
+    """Who opened what, oldest first: for some requests, or all."""
+    stmt = select(AccessLog).order_by(AccessLog.at, AccessLog.id)
+    if request_ids is not None:
+        stmt = stmt.where(AccessLog.request_id.in_(list(request_ids)))
+    return list((await session.execute(stmt)).scalars().all())

@@ -1,0 +1,218 @@
+"""The one map of what korak stores: every column of every table, personal or not, and for the
+personal ones why it is kept, on what legal basis, who sees it, how long it is kept and how it
+is erased. The record of processing (docs/privacy.md, GDPR Art. 30) is printed from it
+(`python -m storage.privacy`), and tests hold the schema, the document and the erasure code to
+it: a new column cannot be added without a decision here.
+
+`refers` names what a value points at, for the erasure tests: "person" (a resident's Telegram
+id or private chat), "request" (a request's number)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+# ----------------------------------------------------------------------------- shared wording
+
+CONTACT = "arranging a contact between a resident and a coordinator of Socialna aktivacija"
+REMINDERS = "reminding participants of programme sessions and hearing whether they come"
+ACCOUNTABILITY = "showing who opened a resident's data, to the resident and the controller"
+SAFETY = "handling each Telegram update once"
+CONSENT = "consent (GDPR Art. 6(1)(a))"
+EXPLICIT = "explicit consent (GDPR Art. 9(2)(a)), asked separately"
+OBLIGATION = "the controller's accountability (GDPR Art. 5(2), 6(1)(c))"
+COORDINATORS = "the coordinators in the staff chat"
+ON_DEMAND = "only the coordinator who presses 🔒 on the card (logged)"
+NOBODY = "nobody (used by korak itself)"
+RESIDENT = "the resident (/moji_podatki)"
+REQUEST_KEPT = "until RETENTION_MONTHS after the request's last activity"
+WITH_REQUEST = "deleted with the request (/izbrisi, retention)"
+WITH_PERSON = "deleted with the person (/izbrisi, retention of their last request)"
+
+
+@dataclass(frozen=True)
+class Col:
+    personal: bool
+    what: str
+    purpose: str = ""
+    basis: str = ""
+    who: str = ""
+    kept: str = ""
+    erased: str = ""
+    refers: str | None = None  # person | request
+    special: bool = False  # a special category of personal data (GDPR Art. 9)
+
+
+def _no(what: str) -> Col:
+    return Col(False, what)
+
+
+def _req(what: str, *, who: str = COORDINATORS, refers: str | None = None,
+         special: bool = False, purpose: str = CONTACT, basis: str = CONSENT,
+         kept: str = REQUEST_KEPT, erased: str = WITH_REQUEST) -> Col:
+    return Col(True, what, purpose, basis, who, kept, erased, refers, special)
+
+
+_CONVERSATION_KEPT = ("while the conversation goes on; unfinished: INTAKE_IDLE_DAYS, never past "
+                      "the consent question: 1 day")
+_CONVERSATION_ERASED = ("deleted by /izbrisi, /preklici, a declined consent and retention; "
+                        "reset to empty when the person still has requests")
+
+COLUMNS: dict[str, Col] = {
+    # -- a resident's conversation
+    "resident.id": _no("row number"),
+    "resident.telegram_id": Col(True, "the resident's Telegram user id", CONTACT, CONSENT,
+                                NOBODY, _CONVERSATION_KEPT, _CONVERSATION_ERASED, "person"),
+    "resident.chat_id": Col(True, "the resident's private chat with the bot", CONTACT, CONSENT,
+                            NOBODY, _CONVERSATION_KEPT, _CONVERSATION_ERASED, "person"),
+    "resident.state": Col(True, "where the conversation stands and the answers given so far "
+                                "(the sensitive answer sealed with DATA_KEY)", CONTACT, EXPLICIT,
+                          RESIDENT, _CONVERSATION_KEPT, _CONVERSATION_ERASED, special=True),
+    "resident.unreachable": Col(True, "the resident blocked the bot", CONTACT, CONSENT,
+                                COORDINATORS, _CONVERSATION_KEPT, _CONVERSATION_ERASED),
+    "resident.updated_at": _no("when the conversation last moved (retention counts from it)"),
+    # -- contact requests
+    "contact_request.id": _no("the request's number (never given out twice)"),
+    "contact_request.telegram_id": _req("the resident's Telegram user id", who=NOBODY,
+                                        refers="person"),
+    "contact_request.chat_id": _req("the resident's private chat, for messages to them",
+                                    who=NOBODY, refers="person"),
+    "contact_request.status": _req("where the request stands (new, claimed, …)"),
+    "contact_request.site": _req("the programme site serving the resident"),
+    "contact_request.municipality": _req("the resident's municipality"),
+    "contact_request.source": _req("where the resident came from (a /start link's code)"),
+    "contact_request.answers": _req("place, social assistance, work situation, hopes, name, "
+                                    "phone number, when to call (never the sensitive answer)"),
+    "contact_request.sensitive": _req("the answer to the question on origin (woman from another "
+                                      "cultural environment or Roma woman), sealed with "
+                                      "DATA_KEY", who=ON_DEMAND, special=True, basis=EXPLICIT),
+    "contact_request.created_at": _no("when the request was made"),
+    "contact_request.updated_at": _no("when the request last changed"),
+    "contact_request.activity_at": _no("the request's last activity (retention counts from it)"),
+    "contact_request.owner_id": _req("the coordinator who has the request (Telegram id)",
+                                     purpose=CONTACT),
+    "contact_request.owner_name": _req("the coordinator's first name"),
+    "contact_request.claimed_at": _no("when the request was claimed"),
+    "contact_request.status_changed_at": _no("when the status last changed"),
+    "contact_request.version": _no("a counter that makes old card buttons stale"),
+    "contact_request.card_chat_id": _no("the staff chat holding the request's card"),
+    "contact_request.card_message_id": _no("the card's message number in the staff chat"),
+    # -- history, staff messages, access log
+    "request_event.id": _no("row number"),
+    "request_event.request_id": _req("the request", refers="request"),
+    "request_event.actor_id": _req("the coordinator who acted (Telegram id)"),
+    "request_event.actor_name": _req("the coordinator's first name"),
+    "request_event.action": _no("what was done (claim, contacted, …)"),
+    "request_event.from_status": _no("status before"),
+    "request_event.to_status": _no("status after"),
+    "request_event.at": _no("when"),
+    "staff_message.chat_id": _no("the staff chat"),
+    "staff_message.message_id": _no("a message in the staff chat that showed the request"),
+    "staff_message.request_id": _req("the request that message showed (so erasure edits "
+                                     "it)", refers="request"),
+    "access_log.id": _no("row number"),
+    "access_log.request_id": _req("the request whose data was opened", refers="request",
+                                  purpose=ACCOUNTABILITY, basis=OBLIGATION,
+                                  who="the resident (/moji_podatki), the controller "
+                                      "(korak access-log)"),
+    "access_log.actor_id": _req("the coordinator who opened it (Telegram id)",
+                                purpose=ACCOUNTABILITY, basis=OBLIGATION,
+                                who="the controller (korak access-log)"),
+    "access_log.actor_name": _req("the coordinator's first name", purpose=ACCOUNTABILITY,
+                                  basis=OBLIGATION, who=RESIDENT),
+    "access_log.what": _no("what was opened (sensitive answer, card)"),
+    "access_log.at": _no("when"),
+    # -- the outbox
+    "outbox.id": _no("row number"),
+    "outbox.kind": _no("what sort of message"),
+    "outbox.chat_id": _req("where the message goes (a resident's chat or the staff chat)",
+                           who=NOBODY, kept="until sent", refers="person",
+                           erased="blanked once sent; deleted with the request or person"),
+    "outbox.payload": _req("what the message needs (a relayed text, a coordinator's name, ids)",
+                           who=NOBODY, kept="until sent",
+                           erased="blanked once sent; deleted with the request or person"),
+    "outbox.due_at": _no("when it is due"),
+    "outbox.claimed_until": _no("a sending process's lease"),
+    "outbox.sent_at": _no("when it was sent"),
+    "outbox.attempts": _no("tries"),
+    "outbox.last_error": _no("the last error's kind (never a text)"),
+    "outbox.key": _no("names a message that must exist once (ids only: a reminder names the "
+                      "enrollment, never the person)"),
+    "outbox.sending_since": _no("set while a send is under way"),
+    "outbox.topic": _no("the session a reminder is about"),
+    "outbox.request_id": _req("the request the message is about", who=NOBODY,
+                              refers="request"),
+    # -- handled updates
+    "processed_update.update_id": _no("a Telegram update's number"),
+    "processed_update.processed_at": _no("when it was handled"),
+    "processed_update.telegram_id": Col(True, "whose update it was", SAFETY, CONSENT, NOBODY,
+                                        "7 days", "pruned after 7 days; " + WITH_PERSON,
+                                        "person"),
+    # -- coordinators
+    "coordinator.telegram_id": Col(True, "a coordinator's Telegram user id", "letting "
+                                   "coordinators work the queue", "the controller's legitimate "
+                                   "interest in running the service (Art. 6(1)(f))",
+                                   "the operator", "while she is a coordinator",
+                                   "`korak coordinators remove`"),
+    "coordinator.name": Col(True, "a coordinator's name", "letting coordinators work the queue",
+                            "legitimate interest (Art. 6(1)(f))", "the operator",
+                            "while she is a coordinator", "`korak coordinators remove`"),
+    "coordinator.added_at": _no("when she was added"),
+    # -- programme
+    "cohort.id": _no("row number"),
+    "cohort.name": _no("a programme run's name"),
+    "cohort.site": _no("its site"),
+    "cohort.created_at": _no("when it was made"),
+    "programme_session.id": _no("row number"),
+    "programme_session.cohort_id": _no("its programme run"),
+    "programme_session.key": _no("its key in the schedule file"),
+    "programme_session.title": _no("title"),
+    "programme_session.place": _no("where"),
+    "programme_session.starts_at": _no("start"),
+    "programme_session.ends_at": _no("end"),
+    "programme_session.cancelled": _no("cancelled"),
+    "programme_session.updated_at": _no("last change"),
+    "enrollment.id": _no("row number"),
+    "enrollment.cohort_id": _no("the programme run"),
+    "enrollment.telegram_id": _req("the participant's Telegram user id", who=NOBODY,
+                                   purpose=REMINDERS, refers="person",
+                                   erased=WITH_REQUEST + "; " + WITH_PERSON),
+    "enrollment.chat_id": _req("the participant's chat, for reminders", who=NOBODY,
+                               purpose=REMINDERS, refers="person",
+                               erased=WITH_REQUEST + "; " + WITH_PERSON),
+    "enrollment.request_id": _req("the request they were enrolled through", purpose=REMINDERS,
+                                  refers="request"),
+    "enrollment.active": _req("still taking part", purpose=REMINDERS),
+    "enrollment.enrolled_at": _no("when enrolled"),
+    "enrollment.left_at": _no("when they left"),
+    "attendance.session_id": _no("the session"),
+    "attendance.telegram_id": _req("the participant's Telegram user id", who=NOBODY,
+                                   purpose=REMINDERS, refers="person",
+                                   erased=WITH_REQUEST + "; " + WITH_PERSON),
+    "attendance.answer": _req("coming or not", purpose=REMINDERS,
+                              erased=WITH_REQUEST + "; " + WITH_PERSON),
+    "attendance.at": _no("when they answered"),
+    # -- jobs
+    "job_run.name": _no("a daily job"),
+    "job_run.day": _no("the day it ran"),
+    "job_run.finished_at": _no("when it finished"),
+}
+
+
+def personal() -> dict[str, Col]:
+    return {name: col for name, col in COLUMNS.items() if col.personal}
+
+
+def record() -> str:
+    """The record of processing's table, in Markdown (docs/privacy.md embeds it)."""
+    lines = ["| column | what | purpose | legal basis | who sees it | kept | erased |",
+             "|---|---|---|---|---|---|---|"]
+    for name, c in personal().items():
+        what = c.what + (" — **special category**" if c.special else "")
+        lines.append(f"| `{name}` | {what} | {c.purpose} | {c.basis} | {c.who} | {c.kept} | "
+                     f"{c.erased} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.stdout.write(record())

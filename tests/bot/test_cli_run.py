@@ -1,0 +1,109 @@
+"""`korak run` refuses to start, with one line saying what to set, when the settings it cannot
+run without are missing. No Bot API is needed for that."""
+
+import os
+import subprocess
+import sys
+
+TOKEN = "123456:korak-refused"
+
+
+def test_run_without_a_data_key_says_how_to_make_one(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DATA_KEY"}
+    env["BOT_TOKEN"] = TOKEN
+    proc = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith("Manjka DATA_KEY") and "korak keygen" in line
+    assert not (tmp_path / "data").exists()  # refused before anything was made
+
+
+def test_run_without_token_says_what_to_set(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "BOT_TOKEN"}
+    proc = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "Manjka BOT_TOKEN: nastavite ga v datoteki .env ali v okolju (glejte .env.example)."]
+
+
+def test_keygen_prints_a_key_that_seals_and_opens():
+    from storage.crypto import Sealer
+
+    out = subprocess.run([sys.executable, "-m", "bot", "keygen"], capture_output=True,
+                         text=True, timeout=60).stdout.strip()
+    assert Sealer(out).open(Sealer(out).seal("yes")) == "yes"
+
+
+def test_retention_and_access_log_by_hand(tmp_path, monkeypatch, capsys):
+    """`korak retention` prints one JSON line last with counts per kind; --dry-run changes
+    nothing; `korak access-log` lists who opened what."""
+    import asyncio
+    import json
+    from datetime import datetime, timedelta, timezone
+
+    from bot.cli import main
+    from storage import erasure, repo
+    from storage.db import Database
+
+    url = f"sqlite:///{tmp_path}/korak.db"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.delenv("STAFF_CHAT_ID", raising=False)
+    assert main(["db", "upgrade"]) == 0
+    old = datetime(2025, 1, 10, 9, 0, tzinfo=timezone.utc)
+
+    async def seed():
+        db = Database(url)
+        async with db.transaction() as s:
+            rid, _ = await repo.create_request(s, telegram_id=5, chat_id=5, answers={},
+                                               now=old, staff_chat_id=None)
+            await repo.save_state(s, 5, 5, {"step": "done"}, old)
+            await repo.save_state(s, 6, 6, {"step": "consent"}, old + timedelta(days=300))
+            await erasure.log_access(s, rid, 9001, "Mojca", "sensitive", old)
+        await db.dispose()
+        return rid
+
+    rid = asyncio.run(seed())
+    capsys.readouterr()
+    assert main(["access-log", "--request", str(rid)]) == 0
+    line = capsys.readouterr().out
+    assert "Mojca (9001)" in line and "občutljiv odgovor" in line
+    assert main(["retention", "--dry-run", "--as-of", "2026-03-01"]) == 0
+    counted = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert counted["dry_run"] and counted["requests"] == 1 and counted["unconsented"] == 1
+    assert main(["retention", "--as-of", "2026-03-01"]) == 0
+    done = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (done["requests"], done["unconsented"], done["as_of"]) == (1, 1, "2026-03-01")
+    assert main(["retention", "--as-of", "2026-03-01"]) == 0
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert again["requests"] == 0 and again["unconsented"] == 0
+    assert main(["access-log"]) == 0
+    assert "V dnevniku ogledov ni zapisov" in capsys.readouterr().out
+
+
+def test_run_sh_makes_a_private_env_with_a_fresh_data_key(tmp_path):
+    """scripts/run.sh on a fresh checkout: .env from .env.example, 0600, with DATA_KEY filled
+    in by `korak keygen` (the venv's python and korak are stand-ins here)."""
+    import shutil
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent.parent
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(root / "scripts/run.sh", tmp_path / "scripts/run.sh")
+    shutil.copy(root / ".env.example", tmp_path / ".env.example")
+    bin_dir = tmp_path / ".venv/bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "python").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "korak").write_text(
+        '#!/bin/sh\nif [ "$1" = keygen ]; then echo "bmV3LWtleS1mb3ItdGVzdHMtMDEyMzQ1Njc4OTAx="; '
+        'else echo "korak $*"; fi\n')
+    for f in ("python", "korak"):
+        (bin_dir / f).chmod(0o755)
+    proc = subprocess.run(["bash", str(tmp_path / "scripts/run.sh"), "chat"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    env = tmp_path / ".env"
+    assert oct(env.stat().st_mode & 0o777) == "0o600"
+    assert "DATA_KEY=bmV3LWtleS1mb3ItdGVzdHMtMDEyMzQ1Njc4OTAx=\n" in env.read_text()
+    assert proc.stdout.strip().endswith("korak chat")
