@@ -339,16 +339,16 @@ def cmd_enroll(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "reminders":
-        from . import bench_reminders
+        from .bench import reminders
 
-        return bench_reminders.main(args)
+        return reminders.main(args)
     if args.what == "load":
-        from . import bench_load
+        from .bench import load
 
-        return bench_load.main(args)
-    from . import bench
+        return load.main(args)
+    from .bench import places as bench_places
 
-    return bench.main(args.what, args)
+    return bench_places.main(args.what, args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,7 @@ from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.config import Settings
-from bot.fake_api import FakeBotAPI
+from bot.bench.fake_api import FakeBotAPI
 from bot.telegram import make_bot
 
 

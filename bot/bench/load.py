@@ -30,13 +30,13 @@ from aiogram.types import CallbackQuery, Message
 from storage.crypto import Sealer, generate_key
 from storage.db import Database
 
-from .app import settle_heap, wire
-from .config import Settings
+from ..app import settle_heap, wire
+from ..config import Settings
 from .fake_api import FakeBotAPI
-from .i18n import Texts
-from .outbox import OutboxDispatcher
-from .sender import Sender
-from .telegram import make_bot
+from ..i18n import Texts
+from ..outbox import OutboxDispatcher
+from ..sender import Sender
+from ..telegram import make_bot
 
 TOKEN = "42:LOAD"
 STAFF = -100_4242

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dialogs import places
 
-CASES = Path(__file__).resolve().parent.parent / "tests" / "dialogs" / "places_cases.txt"
+CASES = Path(__file__).resolve().parents[2] / "tests" / "dialogs" / "places_cases.txt"
 
 
 def _phrasings() -> list[str]:
