@@ -16,12 +16,13 @@ from storage.db import Database
 
 from . import logs
 from .config import Settings
-from .database import open_database, sealer
+from .database import Refused, open_database, sealer
 from .handoff import HandoffService
 from .i18n import Texts
 from .outbox import OutboxDispatcher
 from .participants import ParticipantFront
 from .retention import RetentionService
+from .staffchat import StaffChat
 from .schedule import ScheduleService
 from .sender import Sender
 from .clock import utcnow
@@ -54,23 +55,26 @@ class Wired:
     outbox: OutboxDispatcher
     handoff: HandoffService
     retention: RetentionService
+    staff: StaffChat
 
 
 def wire(settings: Settings, db: Database, texts: Texts, sender: Sender, sealer: Sealer
          ) -> Wired:
     """The services and routers, as `korak run` (and the load benchmark) use them."""
-    outbox = OutboxDispatcher(db, texts, sender, utcnow, settings.staff_topics)
+    staff_chat = StaffChat(db, settings, utcnow)
+    outbox = OutboxDispatcher(db, texts, sender, utcnow, settings.staff_topics,
+                              staff=staff_chat)
     service = IntakeService(db, settings, texts, sealer, on_outbox=outbox.kick)
     schedule = ScheduleService(db, settings, utcnow, on_outbox=outbox.kick)
     handoff = HandoffService(db, settings, utcnow, on_outbox=outbox.kick, schedule=schedule,
                              sealer=sealer)
     sender.on_forbidden = handoff.resident_blocked
     front = TelegramFront(service, sender, texts, settings)
-    staff = StaffFront(handoff, sender, texts, settings, schedule)
+    staff = StaffFront(handoff, sender, texts, settings, schedule, staff_chat)
     participants = ParticipantFront(schedule, sender, texts)
     retention = RetentionService(db, settings, utcnow, on_outbox=outbox.kick)
     return Wired(make_dispatcher(front, staff.router, participants.router), outbox, handoff,
-                 retention)
+                 retention, staff_chat)
 
 
 # Young objects are collected after this many allocations instead of Python's 700. Nearly all of
@@ -91,21 +95,41 @@ def settle_heap() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+async def check_staff_chat(staff: StaffChat, bot: Bot, texts: Texts) -> None:
+    """At start: the bot must be able to post in the staff chat, or requests would pile up
+    unseen. Stops with one line when Telegram says it cannot; a network hiccup does not."""
+    ok, why = await staff.writable(bot)
+    if ok:
+        await staff.resume()
+        return
+    if why != "unknown":
+        raise Refused(texts("cli.staff_chat_unwritable", chat=staff.id, why=why))
+
+
 async def run_bot(settings: Settings) -> None:
     logs.setup(settings.log_format, settings.log_level, secrets=(settings.bot_token,))
     seal = sealer(settings)
+    if settings.staff_chat_id is None:
+        raise Refused(Texts(settings.locales_dir, settings.locale, settings.timezone)(
+            "cli.no_staff_chat"))
     db = await open_database(settings)
     await db.open_pool()
     texts = Texts(settings.locales_dir, settings.locale, settings.timezone)
     bot = make_bot(settings)
     sender = Sender(bot, global_rate=settings.send_rate_per_s)
     wired = wire(settings, db, texts, sender, seal)
-    dp, outbox, handoff = wired.dp, wired.outbox, wired.handoff
+    dp, outbox, handoff, staff = wired.dp, wired.outbox, wired.handoff, wired.staff
+    await staff.load()
     settle_heap()
 
     async def tick() -> None:
         """Plan what has fallen due (reminders, the digest), then send the outbox; once a day,
         retention."""
+        try:
+            await staff.load()  # what another process learned about the staff chat
+            await staff.probe(bot)
+        except Exception:
+            log.exception("staff chat check failed")
         try:
             await handoff.plan()
         except Exception:
@@ -124,6 +148,7 @@ async def run_bot(settings: Settings) -> None:
     catch_up: asyncio.Task | None = None
     try:
         await wait_for_api(bot)
+        await check_staff_chat(staff, bot, texts)
         # what fell due while the bot was down goes out alongside polling, not before it: a
         # backlog of reminders must not keep residents waiting for an answer
         catch_up = asyncio.get_running_loop().create_task(tick())

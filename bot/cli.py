@@ -183,6 +183,39 @@ def cmd_reseal(_args: argparse.Namespace, out: TextIO | None = None) -> int:
     return _on_database(settings, texts, run)
 
 
+def cmd_outbox(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """korak outbox failed | retry ID… | retry --all: messages korak gave up on after bounded
+    retries, and queueing them again."""
+    out = out or sys.stdout
+    settings = Settings()
+    texts = _texts(settings)
+
+    async def run(db: Database) -> int:
+        from storage import repo
+
+        from .clock import utcnow
+
+        async with db.transaction() as s:
+            if args.action == "failed":
+                rows = await repo.failed_outbox(s)
+                if not rows:
+                    out.write(texts("cli.outbox_none_failed") + "\n")
+                for row in rows:
+                    out.write(texts("cli.outbox_failed_line", id=row.id, kind=row.kind,
+                                    attempts=row.attempts, at=repo.as_utc(row.failed_at),
+                                    error=row.last_error or "—",
+                                    request=row.request_id or "—") + "\n")
+                return 0
+            if not args.all and not args.ids:
+                out.write(texts("cli.outbox_which") + "\n")
+                return 2
+            count = await repo.retry_failed(s, utcnow(), None if args.all else args.ids)
+        out.write(texts("cli.outbox_retried", count=count) + "\n")
+        return 0
+
+    return _on_database(settings, texts, run)
+
+
 def cmd_keygen(_args: argparse.Namespace, out: TextIO | None = None) -> int:
     """A new key for DATA_KEY."""
     from storage.crypto import generate_key
@@ -363,6 +396,11 @@ def main(argv: list[str] | None = None) -> int:
     ret.add_argument("--dry-run", action="store_true", help="count, change nothing")
     ret.add_argument("--as-of", help="run as if it were this day (YYYY-MM-DD)")
     ret.set_defaults(func=cmd_retention)
+    outbox = sub.add_parser("outbox", help="messages given up on: list them, send them again")
+    outbox.add_argument("action", choices=["failed", "retry"])
+    outbox.add_argument("ids", nargs="*", type=int, help="retry: the ids `failed` lists")
+    outbox.add_argument("--all", action="store_true", help="retry: every failed message")
+    outbox.set_defaults(func=cmd_outbox)
     acc = sub.add_parser("access-log", help="who opened personal data on demand, and when")
     acc.add_argument("--request", type=int, help="only this request")
     acc.set_defaults(func=cmd_access_log)

@@ -24,10 +24,19 @@ async def private_chat(message: Any) -> bool:
     return chat is not None and chat.type == "private"
 
 
-def in_chat(chat_id: int) -> Filter:
+def in_chat(chat_id: Callable[[], int | None]) -> Filter:
+    """The message is in the chat `chat_id()` names now (the staff chat can change its id)."""
     async def check(message: Any) -> bool:
         chat = getattr(message, "chat", None)
-        return chat is not None and chat.id == chat_id
+        return chat is not None and chat.id == chat_id()
+    return check
+
+
+def migrated_from(chat_id: Callable[[], int | None]) -> Filter:
+    """The first message of a supergroup that the chat `chat_id()` became."""
+    async def check(message: Any) -> bool:
+        old = getattr(message, "migrate_from_chat_id", None)
+        return old is not None and old == chat_id()
     return check
 
 

@@ -23,6 +23,7 @@ from .handoff import view
 from .i18n import Texts
 from .schedule import session_view
 from .sender import Sender, Undeliverable
+from .staffchat import StaffChat
 from .telegram import card_markup, reminder_markup
 
 
@@ -71,11 +72,15 @@ _GONE_MESSAGE = ("message to edit not found", "message can't be edited",
 REMOVED = {"person": N_("handoff.card_deleted"), "retention": N_("handoff.card_expired")}
 
 
+MAX_ATTEMPTS = 8  # then a row is failed: kept, listed by `korak outbox failed`
+
+
 class OutboxDispatcher:
     def __init__(self, db: Database, texts: Texts, sender: Sender,
                  clock: Callable[[], datetime], topics: dict[str, int] | None = None,
-                 batch: int = 20) -> None:
+                 batch: int = 20, staff: StaffChat | None = None) -> None:
         self.db, self.texts, self.sender, self.clock = db, texts, sender, clock
+        self.staff = staff
         self.topics = topics or {}
         self.batch = batch
         self.tz = texts.tz
@@ -102,7 +107,8 @@ class OutboxDispatcher:
             while True:
                 self._again = False
                 async with self.db.transaction() as s:
-                    rows = await repo.claim_due(s, self.clock(), limit=self.batch)
+                    rows = await repo.claim_due(s, self.clock(), limit=self.batch,
+                                                skip_chat=self._paused_chat())
                     work = [(r.id, r.kind, r.chat_id, dict(r.payload), r.attempts,
                              repo.as_utc(r.claimed_until), r.sending_since is not None)
                             for r in rows]
@@ -118,10 +124,22 @@ class OutboxDispatcher:
                                                 for items in by_chat.values()))
                 sent += sum(counts)
 
+    def _paused_chat(self) -> int | None:
+        staff = self.staff
+        return staff.id if staff is not None and staff.paused else None
+
+    def _is_staff(self, chat_id: int | None) -> bool:
+        return chat_id is not None and (chat_id < 0 or (
+            self.staff is not None and chat_id == self.staff.id))
+
     async def _deliver_all(self, items: list[tuple]) -> int:
         sent = 0
         for row_id, kind, chat_id, payload, attempts, lease, interrupted in items:
             try:
+                if chat_id is not None and chat_id == self._paused_chat():
+                    async with self.db.transaction() as s:  # the staff chat was just paused
+                        await repo.release_outbox(s, row_id)
+                    continue
                 if interrupted and kind in AT_MOST_ONCE:
                     # a crash came between sending and recording it: it may have arrived, and a
                     # reminder must never come twice
@@ -134,14 +152,15 @@ class OutboxDispatcher:
                     if not await repo.hold_claim(s, row_id, lease, self.clock()):
                         continue
                     deliveries = await self._render_safely(s, row_id, kind, chat_id, payload)
-                sent += await self._deliver(row_id, deliveries, attempts,
+                sent += await self._deliver(row_id, kind, deliveries, attempts,
                                             at_most_once=kind in AT_MOST_ONCE)
             except Exception:  # the row stays claimed and is retried after its lease
                 log.exception("outbox row failed", extra={"outbox_id": row_id})
         return sent
 
     async def _finish(self, row_id: int, error: str | None = None,
-                      retry_at: datetime | None = None, sent: list[Sent] = ()) -> None:
+                      retry_at: datetime | None = None, sent: list[Sent] = (),
+                      release: bool = False, failed: bool = False) -> None:
         """Record the row's end and, for each message sent, which request it belongs to, in one
         transaction. A message whose request was erased while it was being sent is not
         remembered: it is edited to the removal text (an outbox row, so it happens even after
@@ -163,7 +182,13 @@ class OutboxDispatcher:
                                                      if m.chat_id == chat_id),
                                           "messages": [v for v in vanished if v[0] == chat_id],
                                           "reason": "person"})
-            await repo.finish_outbox(s, row_id, self.clock(), error=error, retry_at=retry_at)
+            if release:
+                await repo.release_outbox(s, row_id)
+            elif failed:
+                await repo.fail_outbox(s, row_id, self.clock(), error or "failed")
+            else:
+                await repo.finish_outbox(s, row_id, self.clock(), error=error,
+                                         retry_at=retry_at)
         if vanished:
             log.info("sent message edited: its request was erased meanwhile",
                      extra={"outbox_id": row_id, "count": len(vanished)})
@@ -179,12 +204,13 @@ class OutboxDispatcher:
             log.exception("outbox row could not be rendered", extra={"outbox_id": row_id})
             return []
 
-    async def _deliver(self, row_id: int, deliveries: list[Delivery], attempts: int,
-                       at_most_once: bool = False) -> int:
+    async def _deliver(self, row_id: int, kind: str, deliveries: list[Delivery],
+                       attempts: int, at_most_once: bool = False) -> int:
         if not deliveries:
             await self._finish(row_id, error="nothing to send")
             return 0
         sent: list[Sent] = []
+        d = deliveries[0]
         try:
             for d in deliveries:
                 try:
@@ -199,14 +225,40 @@ class OutboxDispatcher:
             await self._finish(row_id, error="request erased before sending", sent=sent)
             return 0
         except Undeliverable as exc:
-            retry = None
-            if str(exc) != "forbidden" and attempts < 8:
-                retry = self.clock() + timedelta(seconds=min(3600, 30 * 2 ** attempts))
-            await self._finish(row_id, error=str(exc), retry_at=retry, sent=sent)
-            log.warning("outbox send failed", extra={"outbox_id": row_id, "error": str(exc)})
+            await self._undelivered(row_id, kind, d.chat_id, exc, attempts, sent)
             return 0
         await self._finish(row_id, sent=sent)
         return 1
+
+    async def _undelivered(self, row_id: int, kind: str, chat_id: int, exc: Undeliverable,
+                           attempts: int, sent: list[Sent]) -> None:
+        """What becomes of a row Telegram would not take. The staff chat unreachable: the row
+        waits (staff messages are paused until the bot can post there again); the group
+        became a supergroup: followed, and the row goes again at once. A resident who blocked
+        the bot or is gone: nothing more to do. Anything else: tried again with growing waits,
+        MAX_ATTEMPTS times, then failed (kept, and logged as an error)."""
+        staff = self._is_staff(chat_id)
+        if staff and self.staff is not None and exc.kind in ("forbidden", "chat_not_found"):
+            await self.staff.pause(exc.kind)
+            await self._finish(row_id, sent=sent, release=True)
+            return
+        if staff and self.staff is not None and exc.kind == "migrated" and exc.new_chat_id:
+            await self.staff.migrated(exc.new_chat_id)
+            await self._finish(row_id, sent=sent, release=True)
+            self.kick()
+            return
+        if not staff and exc.kind in ("forbidden", "chat_not_found"):
+            await self._finish(row_id, error=exc.kind, sent=sent)
+            return
+        if attempts < MAX_ATTEMPTS:
+            retry = self.clock() + timedelta(seconds=min(3600, 30 * 2 ** attempts))
+            await self._finish(row_id, error=str(exc)[:200], retry_at=retry, sent=sent)
+            log.warning("outbox send failed; tried again later",
+                        extra={"outbox_id": row_id, "kind": kind, "error": exc.kind})
+            return
+        await self._finish(row_id, error=str(exc)[:200], sent=sent, failed=True)
+        log.error("outbox row failed for good; `korak outbox retry` sends it again",
+                  extra={"outbox_id": row_id, "kind": kind, "error": exc.kind})
 
     def _before(self, row_id: int, d: Delivery, at_most_once: bool):
         """What runs once the send's turn has come, right before the request to Telegram: the

@@ -11,8 +11,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot
-from aiogram.exceptions import (TelegramBadRequest, TelegramForbiddenError,
-                                TelegramNetworkError, TelegramRetryAfter, TelegramServerError)
+from aiogram.exceptions import (ClientDecodeError, TelegramAPIError, TelegramBadRequest,
+                                TelegramConflictError, TelegramEntityTooLarge,
+                                TelegramForbiddenError, TelegramMigrateToChat,
+                                TelegramNetworkError, TelegramNotFound, TelegramRetryAfter,
+                                TelegramServerError, TelegramUnauthorizedError)
 
 log = logging.getLogger("korak.sender")
 
@@ -38,7 +41,30 @@ class Bucket:
 
 
 class Undeliverable(Exception):
-    """The message could not be delivered and will not be tried again here."""
+    """The message could not be delivered and will not be tried again here. `kind` says why,
+    for the caller to decide (str(exc) is the kind too, with Telegram's words for a 400):
+
+    forbidden (403: blocked, or the bot was removed from the group), chat_not_found (400),
+    migrated (the group became a supergroup: `new_chat_id`), bad_request (another 400),
+    unauthorized (401: the token), not_found (404: the Bot API URL), conflict (409),
+    too_large (413), rate_limited (429 too often), server (5xx), network, decode (an answer
+    that is not the Bot API's), api_error (any other)."""
+
+    def __init__(self, kind: str, detail: str = "", new_chat_id: int | None = None) -> None:
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind, self.detail, self.new_chat_id = kind, detail, new_chat_id
+
+
+# errors worth another try within one call: they pass
+_PASSING = (TelegramServerError, TelegramNetworkError, ClientDecodeError, asyncio.TimeoutError)
+
+
+def _kind(exc: BaseException) -> str:
+    if isinstance(exc, TelegramServerError):
+        return "server"
+    if isinstance(exc, ClientDecodeError):
+        return "decode"
+    return "network"
 
 
 class Sender:
@@ -46,12 +72,14 @@ class Sender:
                  chat_burst: float = 4.0, group_per_minute: float = 20.0,
                  max_attempts: int = 5, base_backoff: float = 0.5,
                  on_forbidden: Callable[[int], Awaitable[None]] | None = None,
+                 on_error: Callable[[int | str], None] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
         self.bot = bot
         self.clock, self.sleep = clock, sleep
         self.max_attempts, self.base_backoff = max_attempts, base_backoff
         self.on_forbidden = on_forbidden
+        self.on_error = on_error  # every error Telegram answered, by code (metrics)
         self.global_bucket = Bucket(global_rate, global_rate, clock)
         self.chat_rate, self.chat_burst = chat_rate, chat_burst
         self.group_rate = group_per_minute / 60.0
@@ -99,21 +127,46 @@ class Sender:
                 try:
                     return await method()
                 except TelegramRetryAfter as exc:
+                    self._count_error(429)
                     log.warning("429 from Telegram", extra={"retry_after": exc.retry_after})
                     await self.sleep(float(exc.retry_after))
                     if attempt >= self.max_attempts * 2:
-                        raise Undeliverable("rate limited") from exc
-                except TelegramForbiddenError as exc:
-                    log.info("chat unreachable", extra={"chat": "resident" if chat_id > 0 else "group"})
-                    if self.on_forbidden is not None:
-                        await self.on_forbidden(chat_id)
-                    raise Undeliverable("forbidden") from exc
-                except (TelegramServerError, TelegramNetworkError, asyncio.TimeoutError) as exc:
+                        raise Undeliverable("rate_limited") from exc
+                except _PASSING as exc:
+                    self._count_error(_kind(exc))
                     if attempt >= self.max_attempts:
-                        raise Undeliverable(type(exc).__name__) from exc
+                        raise Undeliverable(_kind(exc)) from exc
                     await self.sleep(self.base_backoff * (2 ** (attempt - 1)))
-                except TelegramBadRequest as exc:
-                    raise Undeliverable(f"bad request: {exc.message}") from exc
+                except TelegramAPIError as exc:
+                    refused = self._refused(chat_id, exc)
+                    if refused.kind == "forbidden" and self.on_forbidden is not None \
+                            and chat_id > 0:
+                        await self.on_forbidden(chat_id)
+                    raise refused from exc
+
+    def _count_error(self, code: int | str) -> None:
+        if self.on_error is not None:
+            self.on_error(code)
+
+    def _refused(self, chat_id: int, exc: TelegramAPIError) -> Undeliverable:
+        """A final answer from Telegram, as an Undeliverable of its kind."""
+        if isinstance(exc, TelegramMigrateToChat):
+            self._count_error("migrated")
+            return Undeliverable("migrated", new_chat_id=exc.migrate_to_chat_id)
+        code, kind = {TelegramForbiddenError: (403, "forbidden"),
+                      TelegramUnauthorizedError: (401, "unauthorized"),
+                      TelegramNotFound: (404, "not_found"),
+                      TelegramConflictError: (409, "conflict"),
+                      TelegramEntityTooLarge: (413, "too_large")}.get(type(exc), (0, ""))
+        if isinstance(exc, TelegramBadRequest):
+            code = 400
+            text = (exc.message or "").lower()
+            kind = "chat_not_found" if "chat not found" in text or "peer_id_invalid" in text \
+                else "bad_request"
+        self._count_error(code or "api_error")
+        if kind == "forbidden":
+            log.info("chat unreachable", extra={"chat": "resident" if chat_id > 0 else "group"})
+        return Undeliverable(kind or "api_error", exc.message if kind == "bad_request" else "")
 
     async def send_message(self, chat_id: int, text: str,
                            before: Callable[[], Awaitable[Any]] | None = None,
@@ -137,7 +190,7 @@ class Sender:
                 text=text, chat_id=chat_id, message_id=message_id, **kwargs),
                 before=before, superseded=lambda: self._latest_edit.get(key) != mine)
         except Undeliverable as exc:
-            if "not modified" in str(exc):
+            if "not modified" in exc.detail:
                 return True
             raise
         finally:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from dialogs import intake
 from dialogs.intake import Choice, Command, Ctx, Event, Look, RequestInfo, State, Typed
-from dialogs.replies import DeleteAll, Forget, RelayToStaff, Say, SubmitRequest
+from dialogs.replies import N_, DeleteAll, Forget, RelayToStaff, Say, SubmitRequest, Text
 from storage import erasure, repo
 from storage.crypto import Sealer
 from storage.db import Database
@@ -164,6 +164,8 @@ class IntakeService:
                                 due_at=now, request_id=effect.request_id)
                             await repo.touch(s, effect.request_id, now)
                             created = True
+                        else:  # nobody to pass it to (korak chat): say so, never "passed on"
+                            out.says = [Say(Text(N_("relay.no_staff")))]
                     elif isinstance(effect, Forget):
                         await erasure.forget_conversation(s, person.telegram_id)
                         keep_state = False

@@ -17,11 +17,13 @@ from dialogs.replies import N_, Say, Text
 
 from .background import Background
 from .config import Settings
-from .filters import data_prefix, in_chat, private_chat, slash_command, split_command
+from .filters import (data_prefix, in_chat, migrated_from, private_chat, slash_command,
+                      split_command)
 from .handoff import HandoffService
 from .i18n import Texts
 from .schedule import ScheduleService
 from .sender import Sender, Undeliverable
+from .staffchat import StaffChat
 from .telegram import STAFF_PREFIX, card_markup, parse_staff_callback
 
 log = logging.getLogger("korak.staff")
@@ -42,14 +44,16 @@ def site_from_name(name: str) -> str | None:
 
 class StaffFront:
     def __init__(self, service: HandoffService, sender: Sender, texts: Texts,
-                 settings: Settings, schedule: ScheduleService | None = None) -> None:
+                 settings: Settings, schedule: ScheduleService | None = None,
+                 staff_chat: StaffChat | None = None) -> None:
         self.service, self.sender, self.texts, self.settings = service, sender, texts, settings
         self.schedule = schedule
+        self.staff_chat = staff_chat
         self._refreshing = Background()
         self.router = Router(name="staff")
-        staff = settings.staff_chat_id
-        if staff is not None:
-            self.router.message.register(self.on_staff_message, in_chat(staff))
+        current = lambda: settings.staff_chat_id  # noqa: E731  (followed through a migration)
+        self.router.message.register(self.on_migrated, migrated_from(current))
+        self.router.message.register(self.on_staff_message, in_chat(current))
         self.router.message.register(self.on_private_command, private_chat, slash_command)
         self.router.callback_query.register(self.on_press, data_prefix(f"{STAFF_PREFIX}|"))
 
@@ -78,6 +82,12 @@ class StaffFront:
             return
         if getattr(msg, "message_id", None) is not None:
             await self.service.remember_card(chat_id, msg.message_id, request_id)
+
+    async def on_migrated(self, message: Message) -> None:
+        """The staff group became a supergroup (Telegram says so in the new chat's first
+        message): the bot follows it."""
+        if self.staff_chat is not None:
+            await self.staff_chat.migrated(message.chat.id)
 
     async def on_staff_message(self, message: Message) -> None:
         user = message.from_user

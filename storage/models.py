@@ -133,6 +133,8 @@ class Outbox(SQLModel, table=True):
     sending_since: datetime | None = _when(nullable=True)
     # what the row is about, so a change can withdraw it: "session:12"
     topic: str | None = Field(default=None, sa_column=Column(String(64), index=True, nullable=True))
+    # given up on after bounded retries: kept (for `korak outbox retry`), never sent by itself
+    failed_at: datetime | None = _when(nullable=True)
     # the request the row is about (for a participant's reminder: the request they were
     # enrolled through): erasing the request deletes the row, sent or not
     request_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True,
@@ -208,3 +210,13 @@ class JobRun(SQLModel, table=True):
     name: str = Field(sa_column=Column(String(32), primary_key=True))
     day: str = Field(sa_column=Column(String(10), primary_key=True))
     finished_at: datetime = _when(nullable=False)
+
+
+class Setting(SQLModel, table=True):
+    """What the running service learned and every process must share: the staff chat's new
+    id after Telegram made the group a supergroup, whether staff messages are paused (the bot
+    cannot post there) and why."""
+
+    name: str = Field(sa_column=Column(String(64), primary_key=True))
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = _when(nullable=False)

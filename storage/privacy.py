@@ -140,6 +140,7 @@ COLUMNS: dict[str, Col] = {
                       "enrollment, never the person)"),
     "outbox.sending_since": _no("set while a send is under way"),
     "outbox.topic": _no("the session a reminder is about"),
+    "outbox.failed_at": _no("when korak gave up sending it (retried by hand)"),
     "outbox.request_id": _req("the request the message is about", who=NOBODY,
                               refers="request"),
     # -- handled updates
@@ -192,6 +193,10 @@ COLUMNS: dict[str, Col] = {
     "attendance.answer": _req("coming or not", purpose=REMINDERS,
                               erased=WITH_REQUEST + "; " + WITH_PERSON),
     "attendance.at": _no("when they answered"),
+    # -- shared service settings
+    "setting.name": _no("a setting's name"),
+    "setting.value": _no("its value (the staff chat's id, a pause and its reason)"),
+    "setting.updated_at": _no("when it changed"),
     # -- jobs
     "job_run.name": _no("a daily job"),
     "job_run.day": _no("the day it ran"),

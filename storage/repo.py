@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .db import DriverSQL
 from .models import (AccessLog, ContactRequest, Coordinator, Outbox, ProcessedUpdate,
-                     RequestEvent, Resident, StaffMessage)
+                     RequestEvent, Resident, Setting, StaffMessage)
 
 OPEN_STATUSES = ("new", "claimed", "contacted")
 
@@ -381,15 +381,19 @@ async def create_request(session: AsyncSession, *, telegram_id: int, chat_id: in
 
 
 async def claim_due(session: AsyncSession, now: datetime, *, limit: int = 50,
-                    lease: timedelta = timedelta(minutes=2)) -> list[Outbox]:
+                    lease: timedelta = timedelta(minutes=2), skip_chat: int | None = None
+                    ) -> list[Outbox]:
     """Claim due, unsent rows for one dispatcher. On PostgreSQL rows locked by another
     dispatcher are skipped (FOR UPDATE SKIP LOCKED); on SQLite the claim is one UPDATE …
     RETURNING statement, which the database runs alone. The lease lets a crashed dispatcher's
-    rows be retried later."""
+    rows be retried later. Failed rows wait for a person; rows for `skip_chat` (the staff chat
+    while the bot cannot post there) wait where they are."""
     due = (select(Outbox.id)
-           .where(Outbox.sent_at.is_(None), Outbox.due_at <= now,
+           .where(Outbox.sent_at.is_(None), Outbox.failed_at.is_(None), Outbox.due_at <= now,
                   (Outbox.claimed_until.is_(None)) | (Outbox.claimed_until < now))
            .order_by(Outbox.due_at, Outbox.id).limit(limit))
+    if skip_chat is not None:
+        due = due.where((Outbox.chat_id.is_(None)) | (Outbox.chat_id != skip_chat))
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         ids = list((await session.execute(due.with_for_update(skip_locked=True))).scalars())
     else:
@@ -436,12 +440,82 @@ async def finish_outbox(session: AsyncSession, outbox_id: int, now: datetime,
 
 
 async def count_pending(session: AsyncSession) -> int:
-    stmt = select(func.count()).select_from(Outbox).where(Outbox.sent_at.is_(None))
+    stmt = select(func.count()).select_from(Outbox).where(Outbox.sent_at.is_(None),
+                                                          Outbox.failed_at.is_(None))
     return int((await session.execute(stmt)).scalar_one())
 
 
+async def oldest_due(session: AsyncSession, now: datetime) -> datetime | None:
+    """When the oldest row that is due and neither sent nor failed fell due."""
+    stmt = select(func.min(Outbox.due_at)).where(Outbox.sent_at.is_(None),
+                                                 Outbox.failed_at.is_(None), Outbox.due_at <= now)
+    return as_utc((await session.execute(stmt)).scalar_one())
+
+
+async def fail_outbox(session: AsyncSession, outbox_id: int, now: datetime, error: str) -> None:
+    """Given up on after bounded retries: kept, with what it says, until a person queues it
+    again (`korak outbox retry`) or its request is erased."""
+    await session.execute(update(Outbox).where(Outbox.id == outbox_id).values(
+        failed_at=now, last_error=error, claimed_until=None, sending_since=None))
+
+
+async def release_outbox(session: AsyncSession, outbox_id: int) -> None:
+    """Back to waiting, its try not counted: it could not go for a reason that is not its own
+    (the staff chat is paused)."""
+    await session.execute(update(Outbox).where(Outbox.id == outbox_id, Outbox.sent_at.is_(None))
+                          .values(claimed_until=None, sending_since=None,
+                                  attempts=func.max(Outbox.attempts - 1, 0)
+                                  if _dialect(session) == "sqlite"
+                                  else func.greatest(Outbox.attempts - 1, 0)))
+
+
+async def move_chat(session: AsyncSession, old_chat: int, new_chat: int) -> int:
+    """The group became a supergroup: what waits for the old chat goes to the new one."""
+    result = await session.execute(update(Outbox).where(
+        Outbox.chat_id == old_chat, Outbox.sent_at.is_(None)).values(chat_id=new_chat))
+    return result.rowcount or 0
+
+
+async def failed_outbox(session: AsyncSession) -> list[Outbox]:
+    stmt = select(Outbox).where(Outbox.failed_at.is_not(None), Outbox.sent_at.is_(None)) \
+        .order_by(Outbox.id)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def retry_failed(session: AsyncSession, now: datetime, ids: list[int] | None = None
+                       ) -> int:
+    """Failed rows (some, or all) queued again from the start."""
+    stmt = update(Outbox).where(Outbox.failed_at.is_not(None), Outbox.sent_at.is_(None))
+    if ids is not None:
+        stmt = stmt.where(Outbox.id.in_(ids))
+    result = await session.execute(stmt.values(failed_at=None, attempts=0, due_at=now,
+                                               claimed_until=None, last_error=None))
+    return result.rowcount or 0
+
+
+async def get_setting(session: AsyncSession, name: str) -> str | None:
+    row = await session.get(Setting, name)
+    return None if row is None else row.value
+
+
+async def set_setting(session: AsyncSession, name: str, value: str | None, now: datetime
+                      ) -> None:
+    """Store a shared setting; None removes it."""
+    row = await session.get(Setting, name)
+    if value is None:
+        if row is not None:
+            await session.delete(row)
+        return
+    if row is None:
+        session.add(Setting(name=name, value=value, updated_at=now))
+    else:
+        row.value, row.updated_at = value, now
+        session.add(row)
+
+
 async def pending_outbox(session: AsyncSession) -> list[Outbox]:
-    stmt = select(Outbox).where(Outbox.sent_at.is_(None)).order_by(Outbox.id)
+    stmt = select(Outbox).where(Outbox.sent_at.is_(None), Outbox.failed_at.is_(None)) \
+        .order_by(Outbox.id)
     return list((await session.execute(stmt)).scalars().all())
 
 

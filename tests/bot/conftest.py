@@ -1,12 +1,14 @@
 """An aiogram Dispatcher fed with built Update objects; the bot's session is a recorder."""
 
 import itertools
+from types import SimpleNamespace
 from datetime import datetime, timezone
 
 import pytest
 from aiogram import Bot
 from aiogram.client.session.base import BaseSession
-from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage
+from aiogram.methods import (AnswerCallbackQuery, EditMessageText, GetChat, GetChatMember,
+                             SendMessage)
 from aiogram.types import CallbackQuery, Chat, Contact, Message, Update, User
 
 from bot.config import Settings
@@ -18,6 +20,7 @@ from bot.schedule import ScheduleService
 from bot.sender import Sender
 from bot.service import IntakeService
 from bot.staff import StaffFront
+from bot.staffchat import StaffChat
 from bot.telegram import TelegramFront, make_dispatcher
 from storage.crypto import Sealer, generate_key
 from storage.db import Database
@@ -40,6 +43,7 @@ class RecordingSession(BaseSession):
         self.ids = itertools.count(1000)
         self.message_id_of = {}
         self.answer_gate = None  # an asyncio.Event: answers to taps wait for it when set
+        self.member = "administrator"  # the bot's standing in a group (getChatMember)
 
     async def make_request(self, bot, method, timeout=None):
         if isinstance(method, AnswerCallbackQuery) and self.answer_gate is not None:
@@ -56,6 +60,10 @@ class RecordingSession(BaseSession):
                            chat=Chat(id=method.chat_id, type="private"), text=method.text)
         if isinstance(method, AnswerCallbackQuery):
             return True
+        if isinstance(method, GetChat):
+            return SimpleNamespace(id=method.chat_id, type="supergroup", permissions=None)
+        if isinstance(method, GetChatMember):
+            return SimpleNamespace(status=self.member, can_send_messages=True)
         return True
 
     async def close(self):
@@ -97,7 +105,9 @@ class Harness:
                              on_forbidden=self._forbidden)
         self.unreachable = []
         self.now = NOW
-        self.outbox = OutboxDispatcher(self.db, self.texts, self.sender, lambda: self.now)
+        self.staff_chat = StaffChat(self.db, self.settings, lambda: self.now)
+        self.outbox = OutboxDispatcher(self.db, self.texts, self.sender, lambda: self.now,
+                                       staff=self.staff_chat)
         self.sealer = Sealer(KEY)
         self.service = IntakeService(self.db, self.settings, self.texts, self.sealer,
                                      clock=lambda: self.now)
@@ -106,7 +116,7 @@ class Harness:
                                       schedule=self.schedule, sealer=self.sealer)
         self.front = TelegramFront(self.service, self.sender, self.texts, self.settings)
         self.staff = StaffFront(self.handoff, self.sender, self.texts, self.settings,
-                                self.schedule)
+                                self.schedule, self.staff_chat)
         self.participants = ParticipantFront(self.schedule, self.sender, self.texts)
         self.dp = make_dispatcher(self.front, self.staff.router, self.participants.router)
         self.update_ids = itertools.count(1)

@@ -107,3 +107,39 @@ def test_run_sh_makes_a_private_env_with_a_fresh_data_key(tmp_path):
     assert oct(env.stat().st_mode & 0o777) == "0o600"
     assert "DATA_KEY=bmV3LWtleS1mb3ItdGVzdHMtMDEyMzQ1Njc4OTAx=\n" in env.read_text()
     assert proc.stdout.strip().endswith("korak chat")
+
+
+def test_outbox_failed_lists_and_retry_queues_again(tmp_path, monkeypatch, capsys):
+    import asyncio
+    from datetime import datetime, timezone
+
+    from bot.cli import main
+    from storage import repo
+    from storage.db import Database
+
+    url = f"sqlite:///{tmp_path}/korak.db"
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert main(["db", "upgrade"]) == 0
+    now = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
+
+    async def seed():
+        db = Database(url)
+        async with db.transaction() as s:
+            await repo.add_outbox(s, kind="staff_new_request", chat_id=-100, due_at=now,
+                                  payload={"request_id": 7}, request_id=7)
+        async with db.transaction() as s:
+            [row] = await repo.pending_outbox(s)
+            await repo.fail_outbox(s, row.id, now, "unauthorized")
+        await db.dispose()
+        return row.id
+
+    rid = asyncio.run(seed())
+    capsys.readouterr()
+    assert main(["outbox", "failed"]) == 0
+    listed = capsys.readouterr().out
+    assert f"{rid}  staff_new_request  prošnja 7" in listed and "unauthorized" in listed
+    assert main(["outbox", "retry"]) == 2  # which ones?
+    assert main(["outbox", "retry", "--all"]) == 0
+    assert "Znova v vrsti za pošiljanje: 1." in capsys.readouterr().out
+    assert main(["outbox", "failed"]) == 0
+    assert "Ni sporočil" in capsys.readouterr().out

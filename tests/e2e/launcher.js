@@ -4,6 +4,8 @@
 //  5. answerCallbackQuery answers `null` where the Bot API answers `true`;
 //  (and getUpdates keeps an update until `offset` confirms it, as the Bot API does)
 //  6. editMessageText answers `null` where the Bot API answers the message (`true` will do).
+//  7. getChat and getChatMember are missing: the bot is a member of every group, except
+//     chat -1000 which does not exist ("chat not found").
 // Usage: node launcher.js PORT
 'use strict';
 const path = require('path');
@@ -54,6 +56,26 @@ require(path.join(lib, 'routes', 'bot', 'getUpdates')).getUpdates = (app, server
   });
 };
 
+const routes = require(path.join(lib, 'routes', 'bot'));
+const chatRoute = (name, answer) => (app) => {
+  handle(app, `/bot:token/${name}`, (req, res) => {
+    const chatId = Number((req.body || {}).chat_id || (req.query || {}).chat_id);
+    if (chatId === -1000) {
+      res.status(400).json({ ok: false, error_code: 400, description: 'Bad Request: chat not found' });
+      return;
+    }
+    res.sendResult({ ok: true, result: answer(chatId) });
+  });
+};
+routes.botRoutes.unshift(
+  chatRoute('getChat', (id) => ({
+    id, type: id < 0 ? 'supergroup' : 'private', title: 'Koordinatorke', accent_color_id: 0,
+    max_reaction_count: 11,
+    accepted_gift_types: { unlimited_gifts: false, limited_gifts: false, unique_gifts: false,
+      premium_subscription: false, gifts_from_channels: false } })),
+  chatRoute('getChatMember', () => ({ status: 'member',
+    user: { id: 666, is_bot: true, first_name: 'korak test' } })),
+);
 const TelegramServer = require('telegram-test-api');
 const formatUpdate = TelegramServer.formatUpdate;
 TelegramServer.formatUpdate = (update) => {

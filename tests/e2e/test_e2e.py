@@ -368,3 +368,12 @@ def test_schedule_import_enrollment_reminder_and_not_coming(emulator, tmp_path):
     text = (tmp_path / "bot.log").read_text()
     assert "Traceback" not in text
     assert "Oseba7201" not in text and "Mežica" not in text
+
+
+def test_run_stops_when_it_cannot_post_in_the_staff_chat(emulator, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=ROOT, timeout=60,
+                          env=bot_env(emulator, tmp_path / "e2e.db", STAFF_CHAT_ID="-1000"),
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "ne more pisati v skupino koordinatork" in last and "-1000" in last

@@ -1,0 +1,120 @@
+"""The coordinators' group as the running service knows it: its id (followed when Telegram
+turns the group into a supergroup), whether the bot can post there, and a pause of staff
+messages while it cannot. What one process learns, every process reads from the database
+(the `setting` table), so replicas agree.
+
+Nothing for the staff chat is dropped while it is unreachable: its messages wait in the
+outbox, /readyz says so, the log says so, and once a probe finds the bot can post again they
+go out in order."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import (TelegramAPIError, TelegramMigrateToChat, TelegramNetworkError,
+                                TelegramServerError)
+
+from storage import repo
+from storage.db import Database
+
+from .config import Settings
+
+log = logging.getLogger("korak.staff")
+
+MIGRATED = "staff_chat_migrated"  # "OLD NEW": the configured id and the one it became
+PAUSED = "staff_paused"  # why staff messages wait: forbidden | chat_not_found | …
+PROBE_EVERY = 60.0  # seconds between checks of a paused staff chat
+WRITABLE = ("creator", "administrator", "member")
+
+
+class StaffChat:
+    def __init__(self, db: Database, settings: Settings, clock: Callable[[], datetime]) -> None:
+        self.db, self.settings, self.clock = db, settings, clock
+        self.configured = settings.staff_chat_id
+        self.paused: str | None = None
+        self._probed = 0.0
+
+    @property
+    def id(self) -> int | None:
+        return self.settings.staff_chat_id
+
+    async def load(self) -> None:
+        """What the processes have learned: a migration of the configured chat, a pause."""
+        async with self.db.transaction() as s:
+            migrated = await repo.get_setting(s, MIGRATED)
+            self.paused = await repo.get_setting(s, PAUSED)
+        if migrated and self.configured is not None:
+            old, _, new = migrated.partition(" ")
+            if old == str(self.configured) and new.lstrip("-").isdigit():
+                self.settings.staff_chat_id = int(new)
+
+    async def migrated(self, new_id: int) -> None:
+        """Telegram answered that the group is now the supergroup `new_id`: use it from now on,
+        in every process, and move what waits for the old id."""
+        old = self.id
+        if old is None or old == new_id:
+            return
+        async with self.db.transaction() as s:
+            await repo.set_setting(s, MIGRATED, f"{self.configured} {new_id}", self.clock())
+            moved = await repo.move_chat(s, old, new_id)
+        self.settings.staff_chat_id = new_id
+        log.warning("the staff group became a supergroup; following it",
+                    extra={"chat": "group", "count": moved})
+
+    async def pause(self, reason: str) -> None:
+        if self.paused == reason:
+            return
+        async with self.db.transaction() as s:
+            await repo.set_setting(s, PAUSED, reason, self.clock())
+        self.paused = reason
+        self._probed = time.monotonic()
+        log.error("the bot cannot post in the staff chat; staff messages wait",
+                  extra={"error": reason})
+
+    async def resume(self) -> None:
+        async with self.db.transaction() as s:
+            await repo.set_setting(s, PAUSED, None, self.clock())
+        if self.paused is not None:
+            log.warning("the bot can post in the staff chat again; staff messages go out")
+        self.paused = None
+
+    async def writable(self, bot: Bot) -> tuple[bool, str]:
+        """Can the bot post in the staff chat? (ok, reason). A migration found on the way is
+        followed. Network trouble is not the chat's fault: it says "unknown"."""
+        if self.id is None:
+            return False, "not_set"
+        for _ in range(2):
+            try:
+                chat = await bot.get_chat(self.id)
+                member = await bot.get_chat_member(self.id, bot.id)
+            except TelegramMigrateToChat as exc:
+                await self.migrated(exc.migrate_to_chat_id)
+                continue
+            except (TelegramNetworkError, TelegramServerError):
+                return False, "unknown"
+            except TelegramAPIError as exc:
+                text = (exc.message or "").lower()
+                return False, "chat_not_found" if "not found" in text else type(exc).__name__
+            status = getattr(member, "status", "")
+            if status == "restricted":
+                return bool(getattr(member, "can_send_messages", False)), "restricted"
+            permissions: Any = getattr(chat, "permissions", None)
+            if status == "member" and permissions is not None and \
+                    permissions.can_send_messages is False:
+                return False, "restricted"
+            return status in WRITABLE, status or "unknown"
+        return False, "migrated"
+
+    async def probe(self, bot: Bot) -> None:
+        """While paused, at most once a minute: can the bot post again? Then resume."""
+        if self.paused is None or time.monotonic() - self._probed < PROBE_EVERY:
+            return
+        self._probed = time.monotonic()
+        ok, _ = await self.writable(bot)
+        if ok:
+            await self.resume()
