@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     retention_months: int = Field(default=12, ge=1)
     intake_idle_days: int = Field(default=30, ge=1)  # an unfinished conversation is deleted after
     contact_within_days: int = 3
+    relay_per_hour: int = Field(default=20, ge=1)  # a resident's messages passed on per hour
     outbox_tick_seconds: float = 5.0
     log_format: str = "text"  # text | json
     log_level: str = "INFO"

@@ -218,4 +218,4 @@ class HandoffService:
     async def digest(self) -> Say:
         async with self.db.transaction() as s:
             reqs = [view(r) for r in await repo.open_requests(s)]
-        return handoff.digest(reqs, self.clock())
+        return handoff.digest(reqs, self.clock(), self.hours.tz)

@@ -13,7 +13,7 @@ from typing import Any
 
 from dialogs import handoff
 from dialogs import schedule as sched
-from dialogs.replies import N_, Text
+from dialogs.replies import N_, Text, fence, one_line
 from storage import repo
 from storage import schedule as schedule_store
 from storage.db import Database
@@ -24,7 +24,7 @@ from .i18n import Texts
 from .schedule import session_view
 from .sender import Sender, Undeliverable
 from .staffchat import StaffChat
-from .telegram import card_markup, reminder_markup
+from .telegram import MAX_TEXT, card_markup, reminder_markup
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,45 @@ REMOVED = {"person": N_("handoff.card_deleted"), "retention": N_("handoff.card_e
 
 
 MAX_ATTEMPTS = 8  # then a row is failed: kept, listed by `korak outbox failed`
+
+
+def units(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units: an emoji counts two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def fit(render: Callable[[str], str], text: str, *, fenced: bool = False,
+        limit: int = MAX_TEXT) -> list[str]:
+    """`text` put into its template (`render`) in as many messages as it takes to stay within
+    Telegram's limit, split at line ends or spaces, each part numbered ("(1/2) "); `fenced`:
+    each part's lines marked as the person's own words (dialogs.replies.fence)."""
+    shape = fence if fenced else (lambda t: t)
+    whole = render(shape(text))
+    if units(whole) <= limit:
+        return [whole]
+    room = limit - units(render("")) - units("(99/99) ") - 2
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while line:
+            candidate = f"{current}\n{line}" if current else line
+            if units(shape(candidate)) <= room:
+                current, line = candidate, ""
+                continue
+            if current:  # the line goes to the next part
+                parts.append(current)
+                current = ""
+                continue
+            cut = max(1, room - 2)
+            while units(shape(line[:cut])) > room:
+                cut -= 16
+            space = line.rfind(" ", 0, cut)
+            cut = space if space > cut // 2 else cut
+            parts.append(line[:cut])
+            line = line[cut:].lstrip(" ")
+    if current:
+        parts.append(current)
+    return [render(shape(f"({i}/{len(parts)}) {part}")) for i, part in enumerate(parts, 1)]
 
 
 class OutboxDispatcher:
@@ -321,7 +360,7 @@ class OutboxDispatcher:
             return self._erased(chat_id, payload)
         if kind == "staff_digest":
             reqs = [view(r) for r in await repo.open_requests(s)]
-            return [Delivery(chat_id, t.render(handoff.digest(reqs, now).text))]
+            return [Delivery(chat_id, t.render(handoff.digest(reqs, now, self.tz).text))]
         req, current = await self._request(s, payload.get("request_id"))
         if req is None:  # deleted before this was sent: nothing is said about it
             return []
@@ -334,14 +373,16 @@ class OutboxDispatcher:
             return [Delivery(req.chat_id, t("handoff.resident_claimed", name=payload["name"]),
                              request=req.id)]
         if kind == "relay_to_resident":
-            text = t("relay.from_coordinator", name=payload["name"], text=payload["text"])
-            return [Delivery(req.chat_id, text, request=req.id)]
+            texts = fit(lambda words: t("relay.from_coordinator", name=payload["name"],
+                                        text=words), payload["text"])
+            return [Delivery(req.chat_id, text, request=req.id) for text in texts]
         reply_to = req.card_message_id if req.card_chat_id == chat_id else None
-        if kind == "relay_to_staff":
-            text = t("relay.from_resident", id=req.id, name=req.answers.get("name") or "—",
-                     text=payload["text"])
+        if kind == "relay_to_staff":  # the person's words fenced, so they cannot pass for ours
+            name = one_line(req.answers.get("name") or "—")
+            texts = fit(lambda words: t("relay.from_resident", id=req.id, name=name, text=words),
+                        payload["text"], fenced=True)
             return [Delivery(chat_id, text, reply_to=reply_to, about=req.id, request=req.id,
-                             thread=self.topics.get(req.site or ""))]
+                             thread=self.topics.get(req.site or "")) for text in texts]
         if kind == "staff_unreachable":
             out = [Delivery(chat_id, t("handoff.resident_blocked", id=req.id),
                             reply_to=reply_to, about=req.id, request=req.id)]

@@ -8,7 +8,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from dialogs import intake
 from dialogs.intake import Choice, Command, Ctx, Event, Look, RequestInfo, State, Typed
@@ -79,7 +79,7 @@ class IntakeService:
         self.locks = KeyedLocks()
 
     def _ctx(self, person: Person, now: datetime, reqs: list, open_req,
-             looks: tuple[Look, ...] = ()) -> Ctx:
+             looks: tuple[Look, ...] = (), relays: int = 0) -> Ctx:
         def info(r) -> RequestInfo:
             answers = r.answers
             if r.sensitive is not None:  # the person's own answer, for /moji_podatki
@@ -95,6 +95,7 @@ class IntakeService:
             controller_contact=self.settings.controller_contact,
             retention_months=self.settings.retention_months,
             intake_idle_days=self.settings.intake_idle_days,
+            relays_last_hour=relays, relay_limit=self.settings.relay_per_hour,
             looks=looks,
         )
 
@@ -139,7 +140,11 @@ class IntakeService:
                     looks = tuple(Look(a.request_id, a.actor_name or "—", repo.as_utc(a.at),
                                        a.what)
                                   for a in await erasure.access_log(s, [r.id for r in reqs]))
-                ctx = self._ctx(person, now, reqs, open_req, looks)
+                relays = 0
+                if isinstance(event, Typed) and reqs and state.step in intake.TERMINAL:
+                    # a message outside any question is passed on: how many were this hour?
+                    relays = await repo.relays_since(s, reqs[-1].id, now - timedelta(hours=1))
+                ctx = self._ctx(person, now, reqs, open_req, looks, relays)
                 asked = intake.ask(state, ctx)
                 had_keyboard = any(say.share_contact is not None for say in asked)
                 out = intake.handle(state, self._as_choice(asked, state, event), ctx)

@@ -116,7 +116,7 @@ class StaffFront:
                                 reply_to=message.message_id)
             return
         notice = await self.service.relay_to_resident(
-            message.chat.id, reply.message_id, message.text[:3500], user.first_name)
+            message.chat.id, reply.message_id, message.text, user.first_name)
         if notice is not None:
             await self._say(message.chat.id, notice, reply_to=message.message_id)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, time
+from zoneinfo import ZoneInfo
 from typing import Any
 
 from .intake import SITE_LABEL, describe_for_staff
 from .replies import N_, Button, Lines, Say, Text
-from .workhours import WorkingHours, digest_key
+from .workhours import WorkingHours, digest_key, greeting
 
 OPEN = ("new", "claimed", "contacted")
 OWNED = ("claimed", "contacted")
@@ -199,11 +200,17 @@ def open_list(reqs: list[Request], now: datetime) -> Say:
         "count": len(live), "lines": Lines(tuple(queue_line(r, now) for r in live))}))
 
 
-def digest(reqs: list[Request], now: datetime) -> Say:
-    """The morning digest: open requests per site and status, then the oldest ones."""
+GREETING = {"morning": N_("handoff.greeting.morning"), "day": N_("handoff.greeting.day"),
+            "evening": N_("handoff.greeting.evening")}
+
+
+def digest(reqs: list[Request], now: datetime, tz: ZoneInfo) -> Say:
+    """The daily digest, with a greeting that fits the hour it is read: open requests per
+    site and status, then the oldest ones."""
+    hello = Text(GREETING[greeting(now, tz)])
     live = sorted((r for r in reqs if r.status in OPEN), key=lambda r: (r.created_at, r.id))
     if not live:
-        return Say(Text(N_("handoff.digest_empty")))
+        return Say(Text(N_("handoff.digest_empty"), {"greeting": hello}))
     counts: dict[tuple[str, str], int] = {}
     for r in live:
         counts[(r.site or "", r.status)] = counts.get((r.site or "", r.status), 0) + 1
@@ -211,7 +218,8 @@ def digest(reqs: list[Request], now: datetime) -> Say:
         "site": Text(_site(site)), "status": _status(status),
         "count": n}) for (site, status), n in sorted(counts.items()))
     oldest = tuple(queue_line(r, now) for r in live[:5])
-    return Say(Text(N_("handoff.digest"), {"counts": Lines(rows), "oldest": Lines(oldest)}))
+    return Say(Text(N_("handoff.digest"), {"greeting": hello, "counts": Lines(rows),
+                                           "oldest": Lines(oldest)}))
 
 
 @dataclass(frozen=True)

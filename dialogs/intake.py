@@ -7,14 +7,14 @@ clock, database or Telegram here; time and stored facts come in through ``Ctx``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from . import places
 from .answers import DONT_KNOW, NO, YES, understand
 from .phone import display_phone, normalize_phone
 from .replies import (Button, DeleteAll, Effect, Forget, Lines, N_, RelayToStaff, Say,
-                      SubmitRequest, Text)
+                      SubmitRequest, Text, fence, one_line)
 
 MAX_NAME = 64
 MAX_HOPES = 500
@@ -66,6 +66,8 @@ class State:
     editing: bool = False
     pending: dict[str, Any] = field(default_factory=dict)
     resume: str | None = None  # the step to go back to after a side question (/start, /izbrisi)
+    # past RELAY_PER_HOUR messages to the coordinators: told once, then quiet until this time
+    relay_muted_until: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The fields by name, for storing. The dicts are the state's own, not deep copies
@@ -116,6 +118,8 @@ class Ctx:
     controller_contact: str = ""
     retention_months: int = 12
     intake_idle_days: int = 30
+    relays_last_hour: int = 0  # messages passed to the coordinators in the last hour
+    relay_limit: int = 20
     looks: tuple[Look, ...] = ()  # read for /moji_podatki only
 
 
@@ -370,6 +374,9 @@ def describe_for_staff(answers: dict[str, Any]) -> dict[str, Any]:
     blind = {k: v for k, v in answers.items() if k != "sensitive"}
     out = describe(blind)
     del out["sensitive"]
+    out["name"] = one_line(answers.get("name") or "")
+    if answers.get("hopes"):  # the person's own words, fenced
+        out["hopes"] = fence(str(answers["hopes"]))
     return out
 
 
@@ -725,8 +732,10 @@ def handle(state: State, event: Event, ctx: Ctx) -> Outcome:
     if state.step in TERMINAL:
         latest = ctx.open_request or (ctx.requests[-1] if ctx.requests else None)
         if isinstance(event, Typed) and latest is not None and event.text.strip():
-            # outside any question: a message for the coordinators
-            return Outcome(state, [Say(Text(N_("relay.sent")))],
+            # outside any question: a message for the coordinators, up to a limit an hour
+            if ctx.relays_last_hour >= ctx.relay_limit:
+                return _relay_limited(state, ctx)
+            return Outcome(replace(state, relay_muted_until=None), [Say(Text(N_("relay.sent")))],
                            [RelayToStaff(latest.id, event.text.strip())])
         if state.step == "done" or ctx.open_request is not None:
             return Outcome(state, [Say(Text(N_("intake.already_submitted")))])
@@ -760,6 +769,18 @@ def handle(state: State, event: Event, ctx: Ctx) -> Outcome:
     if isinstance(event, Media):
         return _again(state, ctx, N_("intake.media"))
     return _again(state, ctx, N_("intake.not_understood"))
+
+
+def _relay_limited(state: State, ctx: Ctx) -> Outcome:
+    """Over the hourly limit: one kind reply, then quiet for an hour (a flood of messages must
+    not bury the cards of new requests, and must not be answered message by message)."""
+    now = ctx.now.isoformat()
+    if state.relay_muted_until is not None and state.relay_muted_until > now:
+        return Outcome(state)
+    until = (ctx.now + timedelta(hours=1)).isoformat()
+    return Outcome(replace(state, relay_muted_until=until),
+                   [Say(Text(N_("relay.limit"), {"n": ctx.relay_limit},
+                             plural=(N_("relay.limit.plural"), ctx.relay_limit)))])
 
 
 def _valid_choices(state: State, ctx: Ctx) -> set[str]:

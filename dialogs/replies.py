@@ -7,6 +7,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+FENCE = "┃ "
+# characters some phones or Telegram clients show as a line break
+_BREAKS = {"\r": "\n", "\u2028": "\n", "\u2029": "\n", "\x85": "\n", "\v": "\n", "\f": "\n"}
+
+
+def fence(text: str) -> str:
+    """A person's own words inside a message korak composes (a card, a relayed message): every
+    line marked with ┃, and nothing that is not printable, so that what they wrote can never
+    pass for one of the message's own lines (a fake "Telefon:" line)."""
+    text = text.replace("\r\n", "\n")
+    for old, new in _BREAKS.items():
+        text = text.replace(old, new)
+    lines = ("".join(ch for ch in line if ch.isprintable() or ch == "\t")
+             for line in text.split("\n"))
+    return "\n".join(FENCE + line for line in lines)
+
+
+def one_line(text: str) -> str:
+    """A short value (a name) on one line: whatever would break it becomes a space."""
+    for old in (*_BREAKS, "\n"):
+        text = text.replace(old, " ")
+    return " ".join("".join(ch for ch in text if ch.isprintable()).split())
+
+
 def N_(msgid: str) -> str:
     """Marks a catalog msgid for extraction; translation happens where the text is shown."""
     return msgid

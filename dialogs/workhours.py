@@ -107,8 +107,20 @@ class WorkingHours:
 
 
 def digest_key(now: datetime, hours: WorkingHours, at: time) -> str | None:
-    """The digest due at `now`, named by its local date: on a working day, from `at` on."""
+    """The digest due at `now`, named by its local date: on a working day, from `at` until the
+    working day ends (an hour after `at` when `at` is set past the end). A process that first
+    ticks in the evening sends none that day: a morning digest at night helps nobody."""
     local = now.astimezone(hours.tz)
     if not hours.is_working_day(local.date()) or local.time() < at:
         return None
+    until = hours.end if at < hours.end else \
+        (datetime.combine(local.date(), at) + timedelta(hours=1)).time()
+    if local.time() >= until and until > at:
+        return None
     return local.date().isoformat()
+
+
+def greeting(now: datetime, tz: ZoneInfo) -> str:
+    """Which greeting fits the local hour: morning (until 10), day (until 18), evening."""
+    hour = now.astimezone(tz).hour
+    return "morning" if 4 <= hour < 10 else "day" if 10 <= hour < 18 else "evening"

@@ -321,6 +321,17 @@ async def touch(session: AsyncSession, request_id: int, now: datetime) -> None:
     await _TOUCH.rows(session, now, request_id)
 
 
+_RELAYS_SINCE = DriverSQL(
+    "SELECT count(*) FROM outbox WHERE kind = 'relay_to_staff' AND request_id = $1 "
+    "AND due_at > $2", params=[_OUTBOX.request_id, _OUTBOX.due_at])
+
+
+async def relays_since(session: AsyncSession, request_id: int, since: datetime) -> int:
+    """How many messages a resident passed to the coordinators about a request since then
+    (a sent row keeps its kind, request and time, nothing else)."""
+    return int((await _RELAYS_SINCE.rows(session, request_id, since))[0][0])
+
+
 _EXISTS = "SELECT id FROM contact_request WHERE id = $1"
 _REQUEST_EXISTS = DriverSQL(_EXISTS, params=[_REQUEST.id])
 _REQUEST_EXISTS_LOCKED = DriverSQL(_EXISTS + " FOR UPDATE", params=[_REQUEST.id])

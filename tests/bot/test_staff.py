@@ -249,8 +249,8 @@ async def test_reminders_and_digest_are_planned_once_across_restarts(h):
     assert await restarted.plan() == 0
     await h.outbox.run_once()
     new = [m.text for m in h.session.sent(STAFF)[sent_before:]]
-    assert len(new) == 2
-    assert any(t.startswith("☀️ Dobro jutro") and "Slovenj Gradec, nova, čaka na prevzem: 1" in t
+    assert len(new) == 2  # read at noon: "Dober dan!", not "Dobro jutro"
+    assert any(t.startswith("Dober dan!") and "Slovenj Gradec, nova, čaka na prevzem: 1" in t
                for t in new)
     remind = [m for m in h.session.sent(STAFF) if "še nima nikogar" in m.text]
     assert len(remind) == 1 and remind[0].reply_to_message_id == h.card()[0]

@@ -8,6 +8,7 @@ from dialogs.handoff import (Request, actions_for, card, decide, digest, due_rem
 from dialogs.replies import Lines
 from dialogs.workhours import WorkingHours
 
+TZ = ZoneInfo("Europe/Ljubljana")
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)  # Thursday 11:00 in Ljubljana
 WH = WorkingHours(tz=ZoneInfo("Europe/Ljubljana"))
 A, B = 1, 2
@@ -100,7 +101,7 @@ def test_digest_counts_per_site_and_status():
             for i, (site, status) in enumerate([("slovenj-gradec", "new"), ("slovenj-gradec", "new"),
                                                 ("radlje-ob-dravi", "claimed")], 1)]
     counts = {(t.params["site"].msgid, t.params["status"].msgid): t.params["count"]
-              for t in digest(reqs, NOW).text.params["counts"].items}
+              for t in digest(reqs, NOW, TZ).text.params["counts"].items}
     assert counts == {("site.slovenj-gradec", "handoff.status.new"): 2,
                       ("site.radlje-ob-dravi", "handoff.status.claimed"): 1}
 
@@ -142,3 +143,14 @@ def test_digest_due_once_a_working_day():
     assert keys == {"digest:2026-11-26"}
     saturday = datetime(2026, 11, 28, 10, 0, tzinfo=timezone.utc)
     assert not [d for d in due([], saturday) if d.kind == "digest"]
+
+
+def test_the_digest_greets_as_the_hour_fits():
+    from dialogs.handoff import digest
+    from dialogs.workhours import greeting
+    tz = ZoneInfo("Europe/Ljubljana")
+    at = lambda h: datetime(2026, 11, 26, h, 5, tzinfo=tz)  # noqa: E731
+    assert [greeting(at(h), tz) for h in (7, 9, 10, 14, 18, 21, 2)] == [
+        "morning", "morning", "day", "day", "evening", "evening", "evening"]
+    assert digest([], at(8), tz).text.params["greeting"].msgid == "handoff.greeting.morning"
+    assert digest([], at(21), tz).text.params["greeting"].msgid == "handoff.greeting.evening"

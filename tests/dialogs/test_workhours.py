@@ -99,3 +99,13 @@ def test_digest_is_due_on_working_days_from_its_hour():
     # 23:30 UTC on Thursday is already Friday in Ljubljana
     late = datetime(2026, 11, 26, 23, 30, tzinfo=timezone.utc)
     assert digest_key(late, WH, time(0, 15)) == "2026-11-27"
+
+
+def test_a_process_started_in_the_evening_sends_no_digest_that_day():
+    at = time(8, 0)
+    assert digest_key(lj(2026, 11, 26, 14, 59), WH, at) == "2026-11-26"
+    assert digest_key(lj(2026, 11, 26, 15, 0), WH, at) is None  # working hours are over
+    assert digest_key(lj(2026, 11, 26, 21, 5), WH, at) is None
+    # set after the working day's end: due for an hour from then
+    assert digest_key(lj(2026, 11, 26, 16, 30), WH, time(16, 0)) == "2026-11-26"
+    assert digest_key(lj(2026, 11, 26, 17, 30), WH, time(16, 0)) is None
