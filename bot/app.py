@@ -5,12 +5,24 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
+import re
+import secrets
+import signal
+import socket
+from collections.abc import Awaitable
+from contextlib import suppress
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from storage import inbox as inbox_store
 from storage.crypto import Sealer
 from storage.db import Database
 
@@ -18,6 +30,9 @@ from . import logs
 from .config import Settings
 from .database import Refused, open_database, sealer
 from .handoff import HandoffService
+from .health import Health, Metrics, serve
+from .inbox import ALLOWED, Inbox, poll
+from .limits import SharedLimits
 from .i18n import Texts
 from .outbox import OutboxDispatcher
 from .participants import ParticipantFront
@@ -29,6 +44,7 @@ from .clock import utcnow
 from .service import IntakeService
 from .staff import StaffFront
 from .telegram import TelegramFront, make_bot, make_dispatcher
+from .webhook import InboxRequestHandler
 
 log = logging.getLogger("korak")
 
@@ -58,12 +74,12 @@ class Wired:
     staff: StaffChat
 
 
-def wire(settings: Settings, db: Database, texts: Texts, sender: Sender, sealer: Sealer
-         ) -> Wired:
+def wire(settings: Settings, db: Database, texts: Texts, sender: Sender, sealer: Sealer,
+         metrics: Metrics | None = None) -> Wired:
     """The services and routers, as `korak run` (and the load benchmark) use them."""
     staff_chat = StaffChat(db, settings, utcnow)
     outbox = OutboxDispatcher(db, texts, sender, utcnow, settings.staff_topics,
-                              staff=staff_chat)
+                              staff=staff_chat, metrics=metrics)
     service = IntakeService(db, settings, texts, sealer, on_outbox=outbox.kick)
     schedule = ScheduleService(db, settings, utcnow, on_outbox=outbox.kick)
     handoff = HandoffService(db, settings, utcnow, on_outbox=outbox.kick, schedule=schedule,
@@ -106,56 +122,151 @@ async def check_staff_chat(staff: StaffChat, bot: Bot, texts: Texts) -> None:
         raise Refused(texts("cli.staff_chat_unwritable", chat=staff.id, why=why))
 
 
-async def run_bot(settings: Settings) -> None:
-    logs.setup(settings.log_format, settings.log_level, secrets=(settings.bot_token,))
-    seal = sealer(settings)
-    if settings.staff_chat_id is None:
-        raise Refused(Texts(settings.locales_dir, settings.locale, settings.timezone)(
-            "cli.no_staff_chat"))
-    db = await open_database(settings)
-    await db.open_pool()
-    texts = Texts(settings.locales_dir, settings.locale, settings.timezone)
-    bot = make_bot(settings)
-    sender = Sender(bot, global_rate=settings.send_rate_per_s)
-    wired = wire(settings, db, texts, sender, seal)
-    dp, outbox, handoff, staff = wired.dp, wired.outbox, wired.handoff, wired.staff
-    await staff.load()
-    settle_heap()
+class Runtime:
+    """One `korak run` process: the services, the scheduler tick, and the way updates come in
+    (long polling, or a webhook server that any number of processes can share)."""
 
-    async def tick() -> None:
-        """Plan what has fallen due (reminders, the digest), then send the outbox; once a day,
-        retention."""
-        try:
-            await staff.load()  # what another process learned about the staff chat
-            await staff.probe(bot)
-        except Exception:
-            log.exception("staff chat check failed")
-        try:
-            await handoff.plan()
-        except Exception:
-            log.exception("planning reminders failed")
-        try:
-            await wired.retention.run_daily()
-        except Exception:
-            log.exception("retention failed")
-        await outbox.run_once()
+    def __init__(self, settings: Settings, *, webhook: bool = False) -> None:
+        self.settings, self.webhook = settings, webhook
+        self.texts = Texts(settings.locales_dir, settings.locale, settings.timezone)
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.stopping = asyncio.Event()
 
-    scheduler = AsyncIOScheduler(timezone=settings.timezone)
-    scheduler.add_job(tick, "interval", seconds=settings.outbox_tick_seconds,
-                      max_instances=1, coalesce=True, id="outbox")
-    scheduler.start()
-    log.info("korak started")
-    catch_up: asyncio.Task | None = None
+    def refuse_bad_settings(self) -> None:
+        """What cannot work is said in one line before anything starts."""
+        s, t = self.settings, self.texts
+        if s.staff_chat_id is None:
+            raise Refused(t("cli.no_staff_chat"))
+        if self.webhook and not (s.webhook_url and s.webhook_secret):
+            raise Refused(t("cli.webhook_needs"))
+        if self.webhook and not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", s.webhook_secret or ""):
+            raise Refused(t("cli.webhook_secret"))
+
+    async def run(self) -> None:
+        settings, texts = self.settings, self.texts
+        logs.setup(settings.log_format, settings.log_level,
+                   secrets=(settings.bot_token, settings.webhook_secret))
+        seal = sealer(settings)
+        self.refuse_bad_settings()
+        shared = None
+        if settings.redis_url:
+            shared = SharedLimits(settings.redis_url, per_second=settings.send_rate_per_s)
+            try:
+                await shared.check()
+            except Exception as exc:
+                raise Refused(texts("cli.redis_down")) from exc
+        db = await open_database(settings)
+        bot = make_bot(settings)
+        runners: list = []
+        try:
+            await db.open_pool()
+            metrics = Metrics()
+            sender = Sender(bot, global_rate=settings.send_rate_per_s, shared=shared,
+                            on_error=metrics.telegram_error)
+            wired = wire(settings, db, texts, sender, seal, metrics)
+            staff = wired.staff
+            await staff.load()
+            inbox = Inbox(db, wired.dp, bot, utcnow, on_handled=metrics.handled)
+
+            async def alert(failing: list[str]) -> None:
+                if staff.id is not None:
+                    await sender.send_message(staff.id, texts("health.alert",
+                                                              failing=", ".join(failing)))
+
+            health = Health(db, utcnow, settings.outbox_tick_seconds, lambda: staff.paused,
+                            metrics, alert=alert)
+            lease = timedelta(seconds=max(30.0, 3 * settings.outbox_tick_seconds))
+            settle_heap()
+
+            async def tick() -> None:
+                """Everyone: the staff chat's state, the outbox, stranded updates, health. The
+                leader alone (one process at a time): reminders and the digest planned, and
+                retention once a day."""
+                health.ticked()
+                await guarded("staff chat check", self._staff_check(staff, bot))
+                if await guarded("leadership", self._lead(db, lease)):
+                    await guarded("planning", wired.handoff.plan())
+                    await guarded("retention", wired.retention.run_daily())
+                await guarded("outbox", wired.outbox.run_once())
+                await guarded("inbox sweep", inbox.sweep())
+                await guarded("health", health.watch())
+
+            scheduler = AsyncIOScheduler(timezone=settings.timezone)
+            scheduler.add_job(tick, "interval", seconds=settings.outbox_tick_seconds,
+                              max_instances=1, coalesce=True, id="tick")
+            self._signals()
+            await wait_for_api(bot)
+            await check_staff_chat(staff, bot, texts)
+            app = web.Application()
+            health.routes(app)
+            if self.webhook:
+                handler = InboxRequestHandler(wired.dp, bot, inbox, settings.webhook_secret)
+                handler.register(app, path=urlsplit(settings.webhook_url).path or "/")
+                host, port = listen_address(settings.webhook_listen)
+                runners.append(await serve(app, host, port))
+                await bot.set_webhook(settings.webhook_url, secret_token=settings.webhook_secret,
+                                      allowed_updates=ALLOWED, drop_pending_updates=False)
+            else:
+                if settings.health_port:
+                    try:
+                        runners.append(await serve(app, settings.health_host,
+                                                   settings.health_port))
+                    except OSError:
+                        log.error("health port taken; /healthz and /metrics are off")
+                await bot.delete_webhook(drop_pending_updates=False)
+                await inbox.replay()  # what a killed process left, before anything new
+            scheduler.start()
+            log.info("korak started", extra={"event": "webhook" if self.webhook else "polling"})
+            # what fell due while the bot was down goes out alongside new updates
+            catch_up = asyncio.get_running_loop().create_task(tick())
+            try:
+                if self.webhook:
+                    await self.stopping.wait()
+                else:
+                    await poll(bot, inbox, self.stopping)
+            finally:
+                catch_up.cancel()
+                scheduler.shutdown(wait=False)
+                try:  # what is being handled is finished, not cut off
+                    await asyncio.wait_for(inbox.idle(), timeout=20)
+                    await inbox.flush()
+                except asyncio.TimeoutError:
+                    log.warning("stopped with updates still being handled")
+        finally:
+            for runner in runners:
+                await runner.cleanup()
+            await bot.session.close()
+            await db.dispose()
+
+    def _signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stopping.set)
+
+    async def _staff_check(self, staff: StaffChat, bot: Bot) -> None:
+        await staff.load()  # what another process learned about the staff chat
+        await staff.probe(bot)
+
+    async def _lead(self, db: Database, lease: timedelta) -> bool:
+        async with db.transaction() as s:
+            return await inbox_store.lead(s, "scheduler", self.holder, utcnow(), lease)
+
+
+
+async def guarded(name: str, work: Awaitable[Any]) -> Any:
+    """One part of the tick: a failure is logged, and the rest of the tick goes on."""
     try:
-        await wait_for_api(bot)
-        await check_staff_chat(staff, bot, texts)
-        # what fell due while the bot was down goes out alongside polling, not before it: a
-        # backlog of reminders must not keep residents waiting for an answer
-        catch_up = asyncio.get_running_loop().create_task(tick())
-        await dp.start_polling(bot, allowed_updates=["message", "callback_query"])
-    finally:
-        if catch_up is not None:
-            catch_up.cancel()
-        scheduler.shutdown(wait=False)
-        await bot.session.close()
-        await db.dispose()
+        return await work
+    except Exception:
+        log.exception("tick: %s failed", name)
+        return None
+
+
+def listen_address(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    return host or "0.0.0.0", int(port)
+
+
+async def run_bot(settings: Settings, *, webhook: bool = False) -> None:
+    await Runtime(settings, webhook=webhook).run()

@@ -79,7 +79,7 @@ def cmd_where(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def cmd_run(_args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace) -> int:
     settings = Settings()
     if not settings.bot_token:
         print(_texts(settings)("cli.no_token"), file=sys.stderr)
@@ -89,7 +89,7 @@ def cmd_run(_args: argparse.Namespace) -> int:
 
     try:
         sealer(settings)  # refused before anything starts when DATA_KEY is missing
-        asyncio.run(run_bot(settings))
+        asyncio.run(run_bot(settings, webhook=args.webhook))
     except KeyboardInterrupt:
         pass
     except Refused as exc:
@@ -387,7 +387,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="korak", description="korak: Socialna aktivacija Koroška")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="start the Telegram bot (long polling)").set_defaults(func=cmd_run)
+    run = sub.add_parser("run", help="start the Telegram bot (long polling, or --webhook)")
+    run.add_argument("--webhook", action="store_true",
+                     help="serve a webhook (WEBHOOK_URL, WEBHOOK_SECRET) instead of polling")
+    run.set_defaults(func=cmd_run)
     sub.add_parser("chat", help="the same conversation in this terminal").set_defaults(func=cmd_chat)
     sub.add_parser("keygen", help="print a new key for DATA_KEY").set_defaults(func=cmd_keygen)
     sub.add_parser("reseal", help="seal every sensitive answer again with DATA_KEY's first key"

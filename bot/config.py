@@ -24,7 +24,18 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=50, ge=1)  # PostgreSQL connections this process keeps
     # `korak chat`, the try-out in a terminal, keeps its conversation here, apart from the bot's
     chat_database_url: str = "sqlite+aiosqlite:///data/chat.db"
-    db_auto_upgrade: bool = False  # apply schema revisions at start instead of refusing
+    db_auto_upgrade: bool = False
+    # webhook mode (`korak run --webhook`): the public HTTPS address Telegram posts to, the
+    # secret it sends with every update, and where this process listens (behind a proxy)
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_listen: str = "0.0.0.0:8080"
+    # polling mode: /healthz, /readyz and /metrics (0: off); webhook mode serves them itself
+    health_host: str = "127.0.0.1"
+    health_port: int = 8081
+    # Telegram's limits shared by several processes (redis://host:6379/0); unset: this process
+    # keeps them itself
+    redis_url: str | None = None  # apply schema revisions at start instead of refusing
     staff_chat_id: int | None = None
     coordinator_ids: Annotated[list[int], NoDecode] = []
     timezone: str = "Europe/Ljubljana"
@@ -104,7 +115,8 @@ class Settings(BaseSettings):
             return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
         return value
 
-    @field_validator("staff_chat_id", "bot_token", "data_key", mode="before")
+    @field_validator("staff_chat_id", "bot_token", "data_key", "webhook_url", "webhook_secret",
+                     "redis_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -117,9 +117,11 @@ def fit(render: Callable[[str], str], text: str, *, fenced: bool = False,
 class OutboxDispatcher:
     def __init__(self, db: Database, texts: Texts, sender: Sender,
                  clock: Callable[[], datetime], topics: dict[str, int] | None = None,
-                 batch: int = 20, staff: StaffChat | None = None) -> None:
+                 batch: int = 20, staff: StaffChat | None = None,
+                 metrics: Any = None) -> None:
         self.db, self.texts, self.sender, self.clock = db, texts, sender, clock
         self.staff = staff
+        self.metrics = metrics  # health.Metrics: sent and failed by kind
         self.topics = topics or {}
         self.batch = batch
         self.tz = texts.tz
@@ -267,6 +269,8 @@ class OutboxDispatcher:
             await self._undelivered(row_id, kind, d.chat_id, exc, attempts, sent)
             return 0
         await self._finish(row_id, sent=sent)
+        if self.metrics is not None:
+            self.metrics.sent.labels(kind).inc()
         return 1
 
     async def _undelivered(self, row_id: int, kind: str, chat_id: int, exc: Undeliverable,
@@ -296,6 +300,8 @@ class OutboxDispatcher:
                         extra={"outbox_id": row_id, "kind": kind, "error": exc.kind})
             return
         await self._finish(row_id, error=str(exc)[:200], sent=sent, failed=True)
+        if self.metrics is not None:
+            self.metrics.failed.labels(kind).inc()
         log.error("outbox row failed for good; `korak outbox retry` sends it again",
                   extra={"outbox_id": row_id, "kind": kind, "error": exc.kind})
 

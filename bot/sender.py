@@ -73,6 +73,7 @@ class Sender:
                  max_attempts: int = 5, base_backoff: float = 0.5,
                  on_forbidden: Callable[[int], Awaitable[None]] | None = None,
                  on_error: Callable[[int | str], None] | None = None,
+                 shared: Any = None,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
         self.bot = bot
@@ -80,6 +81,7 @@ class Sender:
         self.max_attempts, self.base_backoff = max_attempts, base_backoff
         self.on_forbidden = on_forbidden
         self.on_error = on_error  # every error Telegram answered, by code (metrics)
+        self.shared = shared  # limits.SharedLimits: the limits counted across processes
         self.global_bucket = Bucket(global_rate, global_rate, clock)
         self.chat_rate, self.chat_burst = chat_rate, chat_burst
         self.group_rate = group_per_minute / 60.0
@@ -100,6 +102,9 @@ class Sender:
         return bucket
 
     async def _pace(self, chat_id: int) -> None:
+        if self.shared is not None:
+            await self.shared.wait(chat_id)
+            return
         bucket = self._bucket(chat_id)
         while (delay := bucket.wait_time()) > 0:
             await self.sleep(delay)

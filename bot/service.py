@@ -20,6 +20,7 @@ from storage.db import Database
 from .clock import utcnow
 from .config import Settings
 from .i18n import Texts
+from .inbox import marked_handled
 
 log = logging.getLogger("korak.intake")
 
@@ -177,6 +178,8 @@ class IntakeService:
                 if keep_state:
                     await repo.save_state(s, person.telegram_id, person.chat_id,
                                           self.sealer.seal_state(out.state.to_json()), now)
+            if update_id is not None:  # committed: the inbox row is marked with the work
+                marked_handled()
         if erased:
             await self.db.scrub()
         if created and self.on_outbox is not None:

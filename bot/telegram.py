@@ -11,6 +11,7 @@ from aiogram import BaseMiddleware, Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramNetworkError
+from aiogram.methods import GetUpdates
 from aiogram.methods.base import Response
 from aiohttp import ClientError
 from aiogram.types import (CallbackQuery, ErrorEvent, InlineKeyboardButton,
@@ -267,6 +268,8 @@ class JsonSession(AiohttpSession):
     form, and percent-encoding Slovenian text (every č, š and ž becomes six characters) was the
     largest single cost of a reply. A request carrying a file still goes as a form."""
 
+    raw_updates: dict[int, dict] = {}  # the last getUpdates batch as sent, by update id
+
     async def make_request(self, bot: Bot, method: Any, timeout: int | None = None) -> Any:
         files: dict[str, Any] = {}
         payload: dict[str, Any] = {}
@@ -290,6 +293,10 @@ class JsonSession(AiohttpSession):
                                        message=f"{type(exc).__name__}: {exc}") from exc
         response = self.check_response(bot=bot, method=method, status_code=resp.status,
                                        content=raw)
+        if isinstance(method, GetUpdates) and response.result:
+            # the updates as Telegram sent them, for the inbox to store as they are (dumping the
+            # parsed objects again cost more than storing them)
+            self.raw_updates = {u["update_id"]: u for u in json.loads(raw)["result"]}
         return response.result
 
 

@@ -12,6 +12,9 @@ if command -v npm >/dev/null 2>&1; then
 else
   echo "npm not found: the end-to-end tests will be skipped" >&2
 fi
+if [ -z "${KORAK_TEST_REDIS_URL:-}" ] && ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
+  echo "no Redis (KORAK_TEST_REDIS_URL unset, none on 127.0.0.1:6379): the shared-limits tests will be skipped" >&2
+fi
 if [ -z "${KORAK_TEST_POSTGRES_URL:-}" ]; then
   echo "KORAK_TEST_POSTGRES_URL is not set: the PostgreSQL tests will be skipped (SQLite runs)" >&2
 fi

@@ -198,7 +198,8 @@ class DriverSQL:
     the parameters and the columns, so what is written and read is exactly what the ORM writes
     and reads. Parameters are written $1, $2, … (SQLite gets ?1, ?2, …).
 
-    `params` and `columns` are table columns, for their types."""
+    `params` and `columns` are table columns, for their types (None: the value goes to the
+    driver as it is)."""
 
     def __init__(self, sql: str, params: Sequence[Any] = (), columns: Sequence[Any] = ()) -> None:
         self.sql, self.params, self.columns = sql, tuple(params), tuple(columns)
@@ -208,7 +209,8 @@ class DriverSQL:
         done = self._compiled.get(dialect.name)
         if done is None:
             sql = self.sql if dialect.name == "postgresql" else self.sql.replace("$", "?")
-            binds = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in self.params]
+            binds = [None if c is None else c.type.dialect_impl(dialect).bind_processor(dialect)
+                     for c in self.params]
             results = [c.type.dialect_impl(dialect).result_processor(dialect, None)
                        for c in self.columns]
             done = self._compiled[dialect.name] = (sql, binds, results)

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import delete, exists, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from .models import (AccessLog, Attendance, ContactRequest, Enrollment, JobRun, Outbox,
-                     ProcessedUpdate, ProgrammeSession, RequestEvent, Resident, StaffMessage)
+from .models import (AccessLog, Attendance, ContactRequest, Enrollment, Inbox, JobRun,
+                     Outbox, ProgrammeSession, RequestEvent, Resident, StaffMessage)
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -130,14 +130,14 @@ async def _forget_person(session: AsyncSession, telegram_id: int, chats: set[int
     await session.execute(delete(Attendance).where(Attendance.telegram_id == telegram_id))
     if chats:  # anything still on its way to them
         await session.execute(delete(Outbox).where(Outbox.chat_id.in_(chats)))
-    await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.telegram_id == telegram_id))
+    await session.execute(delete(Inbox).where(Inbox.telegram_id == telegram_id, Inbox.handled_at.is_not(None)))
     await session.execute(delete(Resident).where(Resident.telegram_id == telegram_id))
 
 
 async def forget_conversation(session: AsyncSession, telegram_id: int) -> None:
     """Consent declined, questions cancelled, a place outside Koroška: the conversation and the
     ids of its updates go (the person's requests, if any, stay)."""
-    await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.telegram_id == telegram_id))
+    await session.execute(delete(Inbox).where(Inbox.telegram_id == telegram_id, Inbox.handled_at.is_not(None)))
     await session.execute(delete(Resident).where(Resident.telegram_id == telegram_id))
 
 
@@ -213,8 +213,8 @@ async def drop_conversation(session: AsyncSession, telegram_id: int, touched_bef
         result = await session.execute(delete(Resident).where(
             Resident.telegram_id == telegram_id, Resident.updated_at < touched_before))
         if result.rowcount:
-            await session.execute(delete(ProcessedUpdate).where(
-                ProcessedUpdate.telegram_id == telegram_id))
+            await session.execute(delete(Inbox).where(
+                Inbox.telegram_id == telegram_id, Inbox.handled_at.is_not(None)))
         return bool(result.rowcount)
     result = await session.execute(update(Resident).where(
         Resident.telegram_id == telegram_id, Resident.updated_at < touched_before).values(
@@ -224,10 +224,10 @@ async def drop_conversation(session: AsyncSession, telegram_id: int, touched_bef
 
 async def prune_processed(session: AsyncSession, before: datetime, *, dry_run: bool = False
                           ) -> int:
-    where = ProcessedUpdate.processed_at < before
+    where = Inbox.handled_at.is_not(None) & (Inbox.handled_at < before)
     if dry_run:
-        return await _count(session, ProcessedUpdate, where)
-    return (await session.execute(delete(ProcessedUpdate).where(where))).rowcount or 0
+        return await _count(session, Inbox, where)
+    return (await session.execute(delete(Inbox).where(where))).rowcount or 0
 
 
 async def prune_sent(session: AsyncSession, before: datetime, *, dry_run: bool = False) -> int:

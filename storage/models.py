@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, Column, DateTime, Index, String, Text,
-                        UniqueConstraint)
+                        UniqueConstraint, text)
 from sqlmodel import Field, SQLModel
 
 
@@ -101,16 +101,28 @@ class Coordinator(SQLModel, table=True):
     added_at: datetime = _when(nullable=False)
 
 
-class ProcessedUpdate(SQLModel, table=True):
-    """Telegram delivers at least once: an update id seen here is not handled again."""
+class Inbox(SQLModel, table=True):
+    """Every update from Telegram, stored before it is confirmed (polling: before the next
+    getUpdates; webhook: before the 200), so one that a killed process had not handled yet is
+    handled after the restart. Once handled, only its id, owner and times stay, so an update
+    Telegram delivers again is not handled twice; after a week those go too.
 
-    __tablename__ = "processed_update"
+    `telegram_id` is the lane: one person's updates are handled strictly in order, across
+    processes (a row is claimed only when it is the oldest waiting one of its lane)."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_waiting", "telegram_id", "update_id",
+                            sqlite_where=text("handled_at IS NULL"),
+                            postgresql_where=text("handled_at IS NULL")),)
     update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    processed_at: datetime = _when(nullable=False)
-    # whose update it was, so that erasing a person erases these too; pruned after a week. No
-    # index on either: every update writes a row here, and an index is a write more each time,
-    # while the weekly prune and a rare erasure read a week of rows.
-    telegram_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # whose update it was (0: nobody's); erased with the person
+    telegram_id: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    received_at: datetime = _when(nullable=False)
+    # the update itself, until it is handled (then blanked)
+    payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    handled_at: datetime | None = _when(nullable=True)
+    claimed_until: datetime | None = _when(nullable=True)  # a process is handling it
+    attempts: int = 0
 
 
 class Outbox(SQLModel, table=True):
@@ -220,3 +232,26 @@ class Setting(SQLModel, table=True):
     name: str = Field(sa_column=Column(String(64), primary_key=True))
     value: str = Field(sa_column=Column(Text, nullable=False))
     updated_at: datetime = _when(nullable=False)
+
+
+class InboxBatch(SQLModel, table=True):
+    """Long polling: a batch of updates as getUpdates returned it, stored before the next
+    getUpdates confirms it to Telegram, and deleted once every update in it is handled
+    (seconds). One row a batch: storing each update as a row of its own cost every update a
+    write more. After a crash the batches left are handled first (each update once)."""
+
+    __tablename__ = "inbox_batch"
+    __table_args__ = (NEVER_REUSE,)
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = _when(nullable=False)
+    updates: list[dict[str, Any]] = Field(default_factory=list,
+                                          sa_column=Column(JSON, nullable=False))
+
+
+class Leader(SQLModel, table=True):
+    """Which process does the scheduler's work (planning reminders and the digest, retention)
+    for now: one at a time, taken over when its lease runs out."""
+
+    name: str = Field(sa_column=Column(String(32), primary_key=True))
+    holder: str = Field(sa_column=Column(String(128), nullable=False))
+    until: datetime = _when(nullable=False)

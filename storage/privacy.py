@@ -1,7 +1,7 @@
 """The one map of what korak stores: every column of every table, personal or not, and for the
 personal ones why it is kept, on what legal basis, who sees it, how long it is kept and how it
 is erased. The record of processing (docs/privacy.md, GDPR Art. 30) is printed from it
-(`python -m storage.privacy`), and tests hold the schema, the document and the erasure code to
+(`python -m storage.privacy --write docs/privacy.md`), and tests hold the schema, the document and the erasure code to
 it: a new column cannot be added without a decision here.
 
 `refers` names what a value points at, for the erasure tests: "person" (a resident's Telegram
@@ -143,12 +143,25 @@ COLUMNS: dict[str, Col] = {
     "outbox.failed_at": _no("when korak gave up sending it (retried by hand)"),
     "outbox.request_id": _req("the request the message is about", who=NOBODY,
                               refers="request"),
-    # -- handled updates
-    "processed_update.update_id": _no("a Telegram update's number"),
-    "processed_update.processed_at": _no("when it was handled"),
-    "processed_update.telegram_id": Col(True, "whose update it was", SAFETY, CONSENT, NOBODY,
-                                        "7 days", "pruned after 7 days; " + WITH_PERSON,
-                                        "person"),
+    # -- the inbox of updates from Telegram
+    "inbox.update_id": _no("a Telegram update's number"),
+    "inbox.telegram_id": Col(True, "whose update it was (the order of one person's updates)",
+                             SAFETY, CONSENT, NOBODY, "7 days after it was handled",
+                             "pruned after 7 days; " + WITH_PERSON, "person"),
+    "inbox.received_at": _no("when it arrived"),
+    "inbox.payload": Col(True, "the update as Telegram sent it (what the person wrote or "
+                               "tapped, their Telegram name)", SAFETY, CONSENT, NOBODY,
+                         "until it is handled (seconds)", "blanked once handled; "
+                         + WITH_PERSON),
+    "inbox.handled_at": _no("when it was handled"),
+    "inbox_batch.id": _no("row number"),
+    "inbox_batch.received_at": _no("when the batch arrived"),
+    "inbox_batch.updates": Col(True, "a batch of updates as Telegram sent them (long polling)",
+                               SAFETY, CONSENT, NOBODY,
+                               "until every update in it is handled (seconds)",
+                               "deleted once handled"),
+    "inbox.claimed_until": _no("a process is handling it"),
+    "inbox.attempts": _no("how often handling it was begun"),
     # -- coordinators
     "coordinator.telegram_id": Col(True, "a coordinator's Telegram user id", "letting "
                                    "coordinators work the queue", "the controller's legitimate "
@@ -197,6 +210,10 @@ COLUMNS: dict[str, Col] = {
     "setting.name": _no("a setting's name"),
     "setting.value": _no("its value (the staff chat's id, a pause and its reason)"),
     "setting.updated_at": _no("when it changed"),
+    # -- which process does the scheduled work
+    "leader.name": _no("the work"),
+    "leader.holder": _no("the process doing it (host and process number)"),
+    "leader.until": _no("until when, unless renewed"),
     # -- jobs
     "job_run.name": _no("a daily job"),
     "job_run.day": _no("the day it ran"),
@@ -219,5 +236,18 @@ def record() -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_into(path: str) -> None:
+    """Put the record between the markers of a document (docs/privacy.md)."""
+    with open(path, encoding="utf-8") as fh:
+        doc = fh.read()
+    start = doc.index("-->\n", doc.index("<!-- record:start")) + len("-->\n")
+    end = doc.index("<!-- record:end -->")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(doc[:start] + record() + doc[end:])
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.stdout.write(record())
+    if sys.argv[1:2] == ["--write"]:
+        write_into(sys.argv[2])
+    else:
+        sys.stdout.write(record())

@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .db import DriverSQL
-from .models import (AccessLog, ContactRequest, Coordinator, Outbox, ProcessedUpdate,
-                     RequestEvent, Resident, Setting, StaffMessage)
+from .models import (AccessLog, ContactRequest, Coordinator, Inbox, Outbox, RequestEvent,
+                     Resident, Setting, StaffMessage)
 
 OPEN_STATUSES = ("new", "claimed", "contacted")
 
@@ -34,14 +34,19 @@ def _locking(session: AsyncSession, stmt):
 # The statements of every resident update, on the driver's own connection (see DriverSQL).
 _RESIDENT = Resident.__table__.c
 _REQUEST = ContactRequest.__table__.c
-_PROCESSED = ProcessedUpdate.__table__.c
+_INBOX = Inbox.__table__.c
 
-_RECORD_UPDATE = ("INSERT INTO processed_update (update_id, processed_at, telegram_id) "
-                  "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING update_id")
+# handled once: the update's inbox row is marked handled (and its payload dropped), or made so
+# when the update never went through the inbox (korak chat, tests); nothing comes back when it
+# was handled before
+_RECORD_UPDATE = ("INSERT INTO inbox (update_id, telegram_id, received_at, handled_at, attempts) "
+                  "VALUES ($1, $3, $2, $2, 1) ON CONFLICT (update_id) DO UPDATE SET "
+                  "handled_at = excluded.handled_at, payload = NULL, claimed_until = NULL "
+                  "WHERE inbox.handled_at IS NULL RETURNING update_id")
 _SELECT_STATE = "SELECT state FROM resident WHERE telegram_id = {}"
 
-_FIRST_TIME = DriverSQL(_RECORD_UPDATE, params=[_PROCESSED.update_id, _PROCESSED.processed_at,
-                                                _PROCESSED.telegram_id])
+_FIRST_TIME = DriverSQL(_RECORD_UPDATE, params=[_INBOX.update_id, _INBOX.handled_at,
+                                                _INBOX.telegram_id])
 _STATE_OF = DriverSQL(_SELECT_STATE.format("$1"),
                       params=[_RESIDENT.telegram_id], columns=[_RESIDENT.state])
 _STATE_OF_LOCKED = DriverSQL(_SELECT_STATE.format("$1") + " FOR UPDATE",
@@ -112,8 +117,8 @@ _BEGIN_UPDATE_PG = DriverSQL(
     "SELECT (SELECT count(*) FROM fresh), (SELECT state FROM me), "
     "q.id, q.status, q.created_at, q.site, q.answers, q.sensitive "
     "FROM (SELECT 1) AS one LEFT JOIN contact_request q ON q.telegram_id = $3 ORDER BY q.id",
-    params=[_PROCESSED.update_id, _PROCESSED.processed_at, _RESIDENT.telegram_id],
-    columns=[_PROCESSED.update_id, _RESIDENT.state, _REQUEST.id, _REQUEST.status,
+    params=[_INBOX.update_id, _INBOX.handled_at, _RESIDENT.telegram_id],
+    columns=[_INBOX.update_id, _RESIDENT.state, _REQUEST.id, _REQUEST.status,
              _REQUEST.created_at, _REQUEST.site, _REQUEST.answers, _REQUEST.sensitive])
 
 
@@ -123,10 +128,9 @@ def _dialect(session: AsyncSession) -> str:
 
 async def first_time(session: AsyncSession, update_id: int, now: datetime,
                      telegram_id: int | None = None) -> bool:
-    """Record the update id (and whose it was, so erasing the person erases it); False when
-    it was recorded before (Telegram re-delivered it). One statement: INSERT … ON CONFLICT DO
-    NOTHING RETURNING."""
-    return bool(await _FIRST_TIME.rows(session, update_id, now, telegram_id))
+    """Mark the update handled in the inbox (with whose it was, so erasing the person erases
+    it); False when it was handled before (Telegram delivered it again). One statement."""
+    return bool(await _FIRST_TIME.rows(session, update_id, now, telegram_id or 0))
 
 
 class RequestRow(NamedTuple):

@@ -31,6 +31,8 @@ from storage.crypto import Sealer, generate_key
 from storage.db import Database
 
 from ..app import settle_heap, wire
+from ..clock import utcnow
+from ..inbox import Inbox, poll
 from ..config import Settings
 from .fake_api import FakeBotAPI
 from ..i18n import Texts
@@ -195,7 +197,7 @@ def echo_dispatcher() -> Dispatcher:
 
 
 async def korak_dispatcher(bot: Bot, database: str, schema: str | None
-                           ) -> tuple[Dispatcher, Database, OutboxDispatcher]:
+                           ) -> tuple[Inbox, Database, OutboxDispatcher]:
     settings = Settings(_env_file=None, database_url=database, staff_chat_id=STAFF,
                         coordinator_ids=[1])
     db = Database(database, schema=schema, pool_size=settings.database_pool_size)
@@ -205,8 +207,9 @@ async def korak_dispatcher(bot: Bot, database: str, schema: str | None
     sender = Sender(bot, global_rate=1e6, chat_rate=1e6, chat_burst=1e6,
                     group_per_minute=1e6)
     wired = wire(settings, db, texts, sender, Sealer(generate_key()))
+    inbox = Inbox(db, wired.dp, bot, utcnow)
     settle_heap()
-    return wired.dp, db, wired.outbox
+    return inbox, db, wired.outbox
 
 
 async def run_one(kind: str, residents: int, database: str | None, schema: str | None) -> dict:
@@ -220,21 +223,27 @@ async def run_one(kind: str, residents: int, database: str | None, schema: str |
 async def _run_one(kind: str, residents: int, database: str | None, schema: str | None) -> dict:
     h = Harness()
     url = await h.api.start()
-    db = outbox = None
-    if kind == "korak":  # the bot as `korak run` makes it
+    db = outbox = inbox = None
+    stopping = asyncio.Event()
+    if kind == "korak":  # the bot as `korak run` makes it: polling through the inbox
         bot = make_bot(Settings(_env_file=None, bot_token=TOKEN, telegram_api_url=url))
-        dp, db, outbox = await korak_dispatcher(bot, database, schema)
+        inbox, db, outbox = await korak_dispatcher(bot, database, schema)
         walk = korak_resident
+        polling = asyncio.create_task(poll(bot, inbox, stopping, timeout=1))
     else:  # stock aiogram
         bot = Bot(token=TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(url)))
         dp, walk = echo_dispatcher(), echo_resident
-    polling = asyncio.create_task(dp.start_polling(bot, polling_timeout=1, handle_signals=False,
-                                                   close_bot_session=False))
+        polling = asyncio.create_task(dp.start_polling(
+            bot, polling_timeout=1, handle_signals=False, close_bot_session=False))
     await asyncio.sleep(0.3)
     started = time.perf_counter()
     counts = await asyncio.gather(*(walk(h, 100_000 + i) for i in range(residents)))
     elapsed = time.perf_counter() - started
-    await dp.stop_polling()
+    if inbox is not None:
+        stopping.set()
+        await inbox.idle()
+    else:
+        await dp.stop_polling()
     await asyncio.gather(polling, return_exceptions=True)
     if outbox is not None:
         await outbox.idle()

@@ -152,12 +152,24 @@ async def test_leaving_the_phone_step_hides_its_keyboard(h):
 
 
 async def test_media_and_gibberish_get_a_kind_reply_and_the_question(h):
+    from aiogram.types import PhotoSize, Sticker, Voice
     await h.text(U, "/start")
     await h.press(U, "Da, strinjam se")
     n = len(h.session.sent(U))
-    await h.text(U, "🙂")
+    await h.text(U, "🙂")  # gibberish where a place is asked
     replies = [m.text for m in h.session.sent(U)[n:]]
     assert "Tega kraja žal ne poznam" in replies[0] and "V kateri občini" in replies[-1]
+    media = {"photo": [PhotoSize(file_id="p", file_unique_id="p", width=1, height=1)],
+             "voice": Voice(file_id="v", file_unique_id="v", duration=3),
+             "sticker": Sticker(file_id="s", file_unique_id="s", type="regular", width=1,
+                                height=1, is_animated=False, is_video=False)}
+    for kind, value in media.items():  # a photo, a voice message, a sticker: no text at all
+        n = len(h.session.sent(U))
+        await h.text(U, None, **{kind: value})
+        replies = [m.text for m in h.session.sent(U)[n:]]
+        assert len(replies) == 1, kind
+        assert "žal ne morem prebrati" in replies[0], (kind, replies)
+        assert "V kateri občini" in replies[0], kind
 
 
 async def test_group_chats_other_than_staff_are_ignored(h):

@@ -127,11 +127,11 @@ async def test_izbrisi_edits_every_staff_message_that_ever_showed_the_person(h):
     assert sorted(removed) == sorted(mid for mid, t in shown.items() if NAME in t)
     assert "umaknjena: oseba je izbrisala svoje podatke" in h.session.sent(STAFF)[-1].text
     # and nothing in the database holds them
-    for table in ("resident", "contact_request", "outbox", "staff_message", "processed_update",
+    for table in ("resident", "contact_request", "outbox", "staff_message", "inbox",
                   "request_event", "access_log"):
         for row in await raw(h, f"SELECT * FROM {table}"):
             assert NAME not in str(row) and "987654" not in str(row) and SAID not in str(row)
-    assert await raw(h, f"SELECT * FROM processed_update WHERE telegram_id = {U}") == []
+    assert await raw(h, f"SELECT * FROM inbox WHERE telegram_id = {U}") == []
     # not even in the file's free space or its write-ahead log (secure_delete, scrub)
     path = h.settings.database_url.split("///", 1)[1]
     held = b"".join(open(p, "rb").read() for p in (path, path + "-wal")

@@ -4,6 +4,8 @@
 //  5. answerCallbackQuery answers `null` where the Bot API answers `true`;
 //  (and getUpdates keeps an update until `offset` confirms it, as the Bot API does)
 //  6. editMessageText answers `null` where the Bot API answers the message (`true` will do).
+//  8. webhooks: the secret token set with setWebhook is sent with each update, and an update the
+//     bot does not answer with 2xx is delivered again every second, as Telegram does.
 //  7. getChat and getChatMember are missing: the bot is a member of every group, except
 //     chat -1000 which does not exist ("chat not found").
 // Usage: node launcher.js PORT
@@ -90,6 +92,39 @@ TelegramServer.prototype.addBotMessage = function patched(raw, token) {
   const msg = addBotMessage.call(this, raw, token);
   return { ...msg, date: Math.floor(msg.date / 1000) };
 };
+
+const axios = require(path.join(__dirname, 'node_modules', 'axios'));
+const redeliver = [];
+const deliver = async (server, update) => {
+  const webhook = server.webhooks[update.botToken];
+  const headers = webhook.secret_token
+    ? { 'X-Telegram-Bot-Api-Secret-Token': webhook.secret_token } : {};
+  try {
+    const resp = await axios({ url: webhook.url, method: 'POST', headers,
+      data: TelegramServer.formatUpdate(update), validateStatus: () => true, timeout: 10000 });
+    return resp.status < 300;
+  } catch (err) {
+    return false;
+  }
+};
+TelegramServer.prototype.addUserUpdate = async function patched(update) {
+  if (this.webhooks[update.botToken]) {
+    update = { ...update };
+    this.updateId++;
+    if (!(await deliver(this, update))) redeliver.push([this, update]);
+    return;
+  }
+  this.storage.userMessages.push(update);
+  this.updateId++;
+};
+setInterval(async () => {
+  const pending = redeliver.splice(0, redeliver.length);
+  for (const [server, update] of pending) {
+    if (!server.webhooks[update.botToken] || !(await deliver(server, update))) {
+      redeliver.push([server, update]);
+    }
+  }
+}, 1000);
 
 const port = Number(process.argv[2] || 9000);
 const server = new TelegramServer({ port, host: '127.0.0.1', storeTimeout: 3600 });

@@ -147,7 +147,7 @@ def bot_env(emu, db_path, **extra):
     return {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": emu.url,
             "DATABASE_URL": url, "STAFF_CHAT_ID": str(STAFF),
             "OUTBOX_TICK_SECONDS": "1", "LOG_FORMAT": "json", "COORDINATOR_IDS": str(COORD),
-            "DATA_KEY": DATA_KEY, **extra}
+            "DATA_KEY": DATA_KEY, "HEALTH_PORT": "0", **extra}
 
 
 def start_bot(emu, db_path, log, **extra):
@@ -377,3 +377,63 @@ def test_run_stops_when_it_cannot_post_in_the_staff_chat(emulator, tmp_path):
     assert proc.returncode == 2
     last = proc.stderr.strip().splitlines()[-1]
     assert "ne more pisati v skupino koordinatork" in last and "-1000" in last
+
+
+def test_webhook_mode_with_health_and_redelivery_after_a_kill(emulator, tmp_path):
+    """`korak run --webhook`: setWebhook with the secret at start, updates by webhook, health
+    on the same server; while the process is dead Telegram (the emulator) keeps delivering
+    again, and the update is handled once it is back."""
+    port = free_port()
+    env = {"WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram", "WEBHOOK_LISTEN":
+           f"127.0.0.1:{port}", "WEBHOOK_SECRET": "e2e-secret-0123456789"}
+    log = open(tmp_path / "bot.log", "w")
+
+    def start():
+        return subprocess.Popen([sys.executable, "-m", "bot", "run", "--webhook"], cwd=ROOT,
+                                env=bot_env(emulator, tmp_path / "e2e.db", **env), stdout=log,
+                                stderr=subprocess.STDOUT)
+
+    def get(path):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    bot = start()
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                if get("/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.time() < deadline, "the webhook server did not come up"
+            time.sleep(0.2)
+        r = Chat(emulator, 7401)
+        r.say("/start")
+        r.wait("Pozdravljeni")
+        deadline = time.time() + 30
+        while get("/readyz")[0] != 200:  # ready once it has ticked
+            assert time.time() < deadline, get("/readyz")
+            time.sleep(0.3)
+        status, page = get("/metrics")
+        assert status == 200 and "korak_updates_total" in page
+        # a request without the secret is refused
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/telegram", data=b"{}",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            urllib.request.urlopen(req, timeout=5)
+            raise AssertionError("accepted without the secret")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 401
+        bot.send_signal(signal.SIGKILL)
+        bot.wait(10)
+        r.press("Da, strinjam se")  # the bot is down: delivered again until it is back
+        time.sleep(1.5)
+        bot = start()
+        r.wait("V kateri občini živite")
+    finally:
+        stop(bot, log)
+    assert "Traceback" not in (tmp_path / "bot.log").read_text()

@@ -1,5 +1,6 @@
-"""Two dispatchers on one database (SQLite and PostgreSQL): every due row is sent exactly
-once, even when a send is slow and another dispatcher keeps claiming."""
+"""Dispatchers sharing a database: every due row is sent exactly once, even when a send is
+slow and another dispatcher keeps claiming. In one process (SQLite and PostgreSQL) and, on
+PostgreSQL, in two processes with their own connections, as two replicas would run."""
 
 import asyncio
 from datetime import datetime, timedelta, timezone
@@ -26,7 +27,7 @@ class FakeSender:
         return None
 
 
-async def test_two_dispatchers_send_each_row_once(db):
+async def test_two_dispatchers_in_one_process_send_each_row_once(db):
     async with db.transaction() as s:
         for i in range(120):
             await repo.add_outbox(s, kind="staff_request_deleted", chat_id=-100 - i % 7,
@@ -39,6 +40,56 @@ async def test_two_dispatchers_send_each_row_once(db):
     sent = a.sent + b.sent
     assert len(sent) == 120 and len(set(sent)) == 120
     assert a.sent and b.sent  # both took part
+
+
+WORKER = """
+import asyncio, json, sys
+from datetime import datetime, timezone
+from bot.i18n import Texts
+from bot.outbox import OutboxDispatcher
+from storage.db import Database
+from tests.storage.test_dispatch import FakeSender, ROOT, NOW
+
+async def main():
+    db = Database(sys.argv[1], schema=sys.argv[2], pool_size=4)
+    await db.open_pool()
+    sender = FakeSender(0.005)
+    print("ready", flush=True)
+    sys.stdin.readline()  # both start together
+    await OutboxDispatcher(db, Texts(ROOT / "locales"), sender, lambda: NOW, batch=5).run_once()
+    await db.dispose()
+    print(json.dumps(sender.sent))
+
+asyncio.run(main())
+"""
+
+
+async def test_two_processes_send_each_row_once(pg_db):
+    """Two processes, each with its own connections, dispatch one outbox at the same time."""
+    import json
+    import subprocess
+    import sys
+
+    from .conftest import PG_URL
+    async with pg_db.transaction() as s:
+        for i in range(200):
+            await repo.add_outbox(s, kind="staff_request_deleted", chat_id=-100 - i % 9,
+                                  payload={"id": i}, due_at=NOW)
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, PG_URL, pg_db.schema],
+                              cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    for p in procs:
+        assert p.stdout.readline().strip() == "ready"
+    for p in procs:  # go, both at once
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    outs = [json.loads(p.communicate(timeout=120)[0].strip().splitlines()[-1]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    sent = [tuple(m) for out in outs for m in out]
+    assert len(sent) == 200 and len(set(sent)) == 200
+    assert all(outs)  # both took part
+    async with pg_db.transaction() as s:
+        assert await repo.count_pending(s) == 0
 
 
 async def test_a_row_taken_over_after_its_lease_is_not_sent_by_the_slow_one(db):

@@ -11,7 +11,7 @@ from dialogs.intake import STEPS
 from storage import erasure, repo
 from storage import schedule as store
 from storage.models import (AccessLog, Attendance, ContactRequest, Enrollment, Outbox,
-                            ProcessedUpdate, RequestEvent, Resident, StaffMessage)
+                            Inbox, RequestEvent, Resident, StaffMessage)
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
 STAFF = -100
@@ -76,7 +76,7 @@ async def test_izbrisi_takes_everything_about_the_person_and_nothing_of_others(d
         assert await erasure.erase_person(s, 4, NOW, STAFF) == 1
     for model, column in ((Resident, "telegram_id"), (ContactRequest, "telegram_id"),
                           (Enrollment, "telegram_id"), (Attendance, "telegram_id"),
-                          (ProcessedUpdate, "telegram_id")):
+                          (Inbox, "telegram_id")):
         assert await rows_of(db, model, **{column: 4}) == [], model.__name__
         assert await rows_of(db, model, **{column: 5}) != [], model.__name__
     for model in (RequestEvent, StaffMessage, AccessLog, Outbox):
@@ -119,7 +119,7 @@ async def test_an_idle_request_is_erased_once_by_retention_and_a_busy_one_is_kep
         assert not await erasure.erase_if_idle(s, busy, cutoff, NOW, STAFF, STEPS)
     assert await rows_of(db, ContactRequest, id=idle) == []
     assert await rows_of(db, Resident, telegram_id=6) == []  # their last request: forgotten
-    assert await rows_of(db, ProcessedUpdate, telegram_id=6) == []
+    assert await rows_of(db, Inbox, telegram_id=6) == []
     assert {r.id for r in await rows_of(db, ContactRequest)} == {busy, recent}
     [erase] = await rows_of(db, Outbox, kind="staff_request_deleted")
     assert erase.payload["reason"] == "retention" and not erase.payload["notice"]
@@ -169,7 +169,7 @@ async def test_unfinished_conversations_go_and_a_fresh_one_stays(db):
                     s, conv.telegram_id, conv.updated_at + timedelta(microseconds=1), fate[0])
     assert {r.telegram_id for r in await rows_of(db, Resident)} == {2, 4, 5}
     assert [r.state["answers"] for r in await rows_of(db, Resident, telegram_id=5)] == [{}]
-    assert {r.telegram_id for r in await rows_of(db, ProcessedUpdate)} == {2, 4}
+    assert {r.telegram_id for r in await rows_of(db, Inbox)} == {2, 4}
 
 
 async def test_a_conversation_touched_after_it_was_read_is_not_dropped(db):
@@ -208,7 +208,7 @@ async def test_update_ids_and_sent_rows_are_pruned_after_a_week(db):
         assert await erasure.prune_processed(s, limits.processed) == 1
         assert await erasure.prune_sent(s, limits.sent) == 1
         assert await erasure.blank_sent(s) == 1
-    assert [r.update_id for r in await rows_of(db, ProcessedUpdate)] == [2]
+    assert [r.update_id for r in await rows_of(db, Inbox)] == [2]
     left = await rows_of(db, Outbox)
     assert sorted(r.key or "" for r in left) == ["", "digest:new"]
     assert all(r.chat_id is None and r.payload == {} for r in left)

@@ -33,7 +33,7 @@ def test_the_record_of_processing_is_the_map():
     doc = (ROOT / "docs/privacy.md").read_text(encoding="utf-8")
     start = doc.index("-->\n", doc.index("<!-- record:start")) + len("-->\n")
     end = doc.index("<!-- record:end -->")
-    assert doc[start:end] == privacy.record(), "run `python -m storage.privacy` into docs"
+    assert doc[start:end] == privacy.record(), "run `python -m storage.privacy --write docs/privacy.md`"
 
 
 async def _values_left(db, refers, value):
@@ -61,7 +61,7 @@ async def test_izbrisi_leaves_nothing_that_points_at_the_person_in_any_mapped_co
     # the map is not vacuous: the other person is found everywhere the map points
     found = dict(await _values_left(db, "person", 5))
     assert {"resident.telegram_id", "contact_request.telegram_id", "enrollment.telegram_id",
-            "attendance.telegram_id", "processed_update.telegram_id"} <= set(found)
+            "attendance.telegram_id", "inbox.telegram_id"} <= set(found)
     assert {"request_event.request_id", "staff_message.request_id", "access_log.request_id",
             "outbox.request_id", "enrollment.request_id"} <= {
         n for n, _ in await _values_left(db, "request", other)}

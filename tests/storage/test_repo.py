@@ -243,9 +243,9 @@ async def test_connections_the_server_closed_are_replaced(pg_db):
             assert await repo.first_time(s, 6000 + n, NOW)
 
 
-async def test_the_pool_is_opened_at_start(db):
-    await db.open_pool()
-    if db.engine is not None:  # PostgreSQL: every connection open and waiting
-        assert db.engine.pool.checkedin() == db.engine.pool.size()
-    async with db.transaction() as s:
+async def test_the_pool_is_opened_at_start(pg_db):
+    """PostgreSQL only: SQLite has no pool (one held connection)."""
+    await pg_db.open_pool()
+    assert pg_db.engine.pool.checkedin() == pg_db.engine.pool.size()
+    async with pg_db.transaction() as s:
         assert await repo.first_time(s, 7000, NOW)

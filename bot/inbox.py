@@ -1,0 +1,253 @@
+"""Updates from Telegram go through the inbox: stored before Telegram is told they arrived,
+then handled, then marked handled. So an update that a killed process had taken but not handled
+is handled after the restart (by long polling: stored before the next getUpdates confirms it;
+by webhook: stored before the 200).
+
+- Polling (one process reads updates): a batch is stored as one row, then each update is
+  handled at once; one person's updates keep their order in the process (PerUserOrder); the
+  batch is deleted once all of it is handled. At start, the batches an earlier process left are
+  handled first, oldest first, each update once.
+- Webhook (any number of processes): each update is stored, then its lane (the person) is
+  drained: the oldest waiting update of the lane is claimed and handled, then the next, so one
+  person's updates are handled strictly in order even when they reach different processes.
+- Every tick, lanes whose oldest update nobody is handling (its process died) are drained."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from datetime import datetime, timedelta
+
+from aiogram import Bot, Dispatcher
+from aiogram.exceptions import (TelegramConflictError, TelegramNetworkError, TelegramRetryAfter,
+                                TelegramServerError)
+from aiogram.types import Update
+
+from storage import inbox as store
+from storage import repo
+from storage.db import Database
+
+from .background import Background
+
+log = logging.getLogger("korak.inbox")
+
+LEASE = timedelta(minutes=5)  # a claimed update not handled by then is taken over
+GRACE = timedelta(minutes=2)  # an unclaimed update waiting this long lost its process
+MAX_ATTEMPTS = 3  # an update whose handling failed this often is given up on
+ALLOWED = ["message", "callback_query"]
+
+# set by whoever marked the current update handled in its own transaction (the resident
+# conversation does, with what it changed), so it is not marked a second time
+_MARKED: ContextVar[list[bool] | None] = ContextVar("korak_inbox_marked", default=None)
+
+
+def marked_handled() -> None:
+    """The current update was marked handled, committed with the work it did."""
+    holder = _MARKED.get()
+    if holder is not None:
+        holder[0] = True
+
+
+def lane_of(update: Update) -> int:
+    """Whose update it is: one person's updates are handled in order."""
+    for event in (update.message, update.callback_query, update.edited_message):
+        user = getattr(event, "from_user", None)
+        if user is not None:
+            return user.id
+    return 0
+
+
+class Inbox:
+    def __init__(self, db: Database, dp: Dispatcher, bot: Bot, clock: Callable[[], datetime],
+                 on_handled: Callable[[Update, float], None] | None = None) -> None:
+        self.db, self.dp, self.bot, self.clock = db, dp, bot, clock
+        self.on_handled = on_handled  # (update, seconds it took): metrics
+        self.running = Background()
+        self._left: dict[int, int] = {}  # polling: batch id → its updates not yet handled
+        self._finished: list[int] = []  # polling: batches all handled, deleted with the next
+        self.replayed_up_to = 0  # polling: updates up to this id were in replayed batches
+
+    # ------------------------------------------------------------------ storing
+
+    async def receive(self, updates: list[Update], raw: dict[int, dict] | None = None
+                      ) -> list[Update]:
+        """Store a batch durably; returns the updates not seen before, in order. Raises when
+        the store fails: then nothing may be confirmed to Telegram. `raw`: the updates as
+        Telegram sent them, by id (else they are dumped from the objects)."""
+        raw = raw or {}
+        rows = [(u.update_id, lane_of(u), raw.get(u.update_id) or u.model_dump(
+            mode="json", exclude_none=True, by_alias=True)) for u in updates]
+        async with self.db.transaction() as s:
+            fresh = set(await store.store(s, rows, self.clock()))
+        return [u for u in updates if u.update_id in fresh]
+
+    async def receive_batch(self, updates: list[Update], raw: dict[int, dict] | None = None
+                            ) -> None:
+        """Long polling: store the batch as one row (and delete the batches all handled since
+        the last one), then handle its updates. Raises when the store fails: then nothing may
+        be confirmed to Telegram."""
+        updates = [u for u in updates if u.update_id > self.replayed_up_to]
+        if not updates:
+            return
+        raw = raw or {}
+        rows = [raw.get(u.update_id) or u.model_dump(mode="json", exclude_none=True,
+                                                      by_alias=True) for u in updates]
+        finished = list(self._finished)
+        async with self.db.transaction() as s:
+            batch = await store.store_batch(s, rows, self.clock(), finished)
+        del self._finished[:len(finished)]
+        self._left[batch] = len(updates)
+        for update in updates:
+            self.running.start(self._handle_in_batch(update, batch))
+
+    async def _handle_in_batch(self, update: Update, batch: int) -> None:
+        try:
+            await self.handle(update)
+        finally:
+            self._left[batch] -= 1
+            if self._left[batch] == 0:
+                del self._left[batch]
+                self._finished.append(batch)
+
+    async def flush(self) -> None:
+        """Delete the batches all handled (on stopping)."""
+        finished = list(self._finished)
+        if finished:
+            async with self.db.transaction() as s:
+                await store.drop_batches(s, finished)
+            del self._finished[:len(finished)]
+
+    # ------------------------------------------------------------------ handling
+
+    async def handle(self, update: Update) -> None:
+        """Feed one update to the dispatcher, then mark it handled (unless the conversation
+        already did, with its own work). A failed update is marked too: the person was told
+        something went wrong, and it must not come back again and again."""
+        holder = [False]
+        token = _MARKED.set(holder)
+        started = time.perf_counter()
+        try:
+            await self.dp.feed_update(self.bot, update)
+        except Exception:
+            log.exception("update failed", extra={"update_id": update.update_id})
+        finally:
+            _MARKED.reset(token)
+        if not holder[0]:
+            try:
+                async with self.db.transaction() as s:
+                    await repo.first_time(s, update.update_id, self.clock(), lane_of(update))
+            except Exception:
+                log.exception("update not marked handled", extra={"update_id": update.update_id})
+        if self.on_handled is not None:
+            self.on_handled(update, time.perf_counter() - started)
+
+    async def drain(self, lane: int) -> int:
+        """Handle the lane's waiting updates in order, while no other process is handling
+        them. Returns how many this process handled."""
+        handled = 0
+        while True:
+            async with self.db.transaction() as s:
+                claimed = await store.claim_next(s, lane, self.clock(), LEASE)
+            if claimed is None:
+                return handled
+            update_id, payload, attempts = claimed
+            if attempts > MAX_ATTEMPTS or payload is None:
+                log.error("update given up after failing again and again",
+                          extra={"update_id": update_id})
+                async with self.db.transaction() as s:
+                    await store.give_up(s, update_id, self.clock())
+                continue
+            try:
+                update = Update.model_validate(payload, context={"bot": self.bot})
+            except Exception:
+                log.exception("stored update unreadable", extra={"update_id": update_id})
+                async with self.db.transaction() as s:
+                    await store.give_up(s, update_id, self.clock())
+                continue
+            await self.handle(update)
+            handled += 1
+
+    async def replay(self) -> int:
+        """At start (polling): the batches an earlier process stored but did not finish,
+        oldest first and one update after another, each update once; then they go. Telegram
+        delivers these again (they were never confirmed): those are skipped afterwards."""
+        async with self.db.transaction() as s:
+            left = await store.batches(s)
+        count = 0
+        for batch, rows in left:
+            ids = [r.get("update_id") for r in rows if isinstance(r, dict)]
+            async with self.db.transaction() as s:
+                done = await store.handled(s, [i for i in ids if isinstance(i, int)])
+            for row in rows:
+                uid = row.get("update_id") if isinstance(row, dict) else None
+                if not isinstance(uid, int):
+                    continue
+                self.replayed_up_to = max(self.replayed_up_to, uid)
+                if uid in done:
+                    continue
+                try:
+                    update = Update.model_validate(row, context={"bot": self.bot})
+                except Exception:
+                    log.exception("stored update unreadable", extra={"update_id": uid})
+                    continue
+                await self.handle(update)
+                count += 1
+            async with self.db.transaction() as s:
+                await store.drop_batches(s, [batch])
+        if count:
+            log.info("updates handled after a restart", extra={"count": count})
+        return count
+
+    async def sweep(self) -> int:
+        """Each tick: lanes whose oldest update nobody is handling any more are drained."""
+        async with self.db.transaction() as s:
+            lanes = await store.stranded_lanes(s, self.clock(), GRACE)
+        counts = await asyncio.gather(*(self.drain(lane) for lane in lanes))
+        return sum(counts)
+
+    async def idle(self) -> None:
+        await self.running.idle()
+
+
+async def poll(bot: Bot, inbox: Inbox, stopping: asyncio.Event, *, timeout: int = 25) -> None:
+    """Long polling through the inbox: a batch is stored before the next getUpdates confirms
+    it to Telegram; a batch that cannot be stored is asked for again."""
+    offset: int | None = None
+    delay = 0.5
+    while not stopping.is_set():
+        try:
+            updates = await bot.get_updates(offset=offset, timeout=timeout,
+                                            allowed_updates=ALLOWED,
+                                            request_timeout=timeout + 15)
+        except TelegramRetryAfter as exc:
+            await _sleep(stopping, float(exc.retry_after))
+            continue
+        except TelegramConflictError:
+            log.error("another process reads this bot's updates (or a webhook is set)")
+            await _sleep(stopping, 5.0)
+            continue
+        except (TelegramNetworkError, TelegramServerError, asyncio.TimeoutError) as exc:
+            log.warning("getUpdates failed", extra={"error": type(exc).__name__})
+            await _sleep(stopping, delay)
+            delay = min(delay * 2, 30.0)
+            continue
+        delay = 0.5
+        if not updates:
+            continue
+        try:
+            await inbox.receive_batch(updates, getattr(bot.session, "raw_updates", None))
+        except Exception:
+            log.exception("updates could not be stored; asking for them again")
+            await _sleep(stopping, 1.0)
+            continue
+        offset = updates[-1].update_id + 1
+
+
+async def _sleep(stopping: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stopping.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        pass

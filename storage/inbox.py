@@ -1,0 +1,154 @@
+"""The inbox of updates from Telegram, and the scheduler's leader lease: every query about them.
+
+An update is stored before Telegram is told it arrived, handled from the store, and marked
+handled in the same transaction as what it changed (repo.begin_update) or just after. A row
+is claimed only when it is the oldest waiting one of its lane (a person), so one person's
+updates are handled in order even by several processes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from .db import DriverSQL
+from .models import Inbox, InboxBatch, Leader
+
+_C = Inbox.__table__.c
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+_STORE_ONE = DriverSQL(
+    "INSERT INTO inbox (update_id, telegram_id, received_at, payload, attempts) "
+    "VALUES ($1, $2, $3, $4, 0) ON CONFLICT (update_id) DO NOTHING RETURNING update_id",
+    params=[_C.update_id, _C.telegram_id, _C.received_at, _C.payload])
+# PostgreSQL: a batch in one round trip
+_STORE_MANY = DriverSQL(
+    "INSERT INTO inbox (update_id, telegram_id, received_at, payload, attempts) "
+    "SELECT u, l, $3, p::json, 0 FROM unnest($1::bigint[], $2::bigint[], $4::text[]) "
+    "AS batch(u, l, p) ON CONFLICT (update_id) DO NOTHING RETURNING update_id",
+    params=[None, None, _C.received_at, None])
+
+
+async def store(session: AsyncSession, updates: Iterable[tuple[int, int, dict[str, Any]]],
+                now: datetime) -> list[int]:
+    """Store (update id, lane, payload) rows; returns the ids that were new (Telegram delivers
+    again what was not confirmed). Driver statements: every update passes here."""
+    rows = list(updates)
+    if not rows:
+        return []
+    if _dialect(session) == "postgresql":
+        found = await _STORE_MANY.rows(session, [r[0] for r in rows], [r[1] for r in rows], now,
+                                       [json.dumps(r[2], ensure_ascii=False) for r in rows])
+        return sorted(r[0] for r in found)
+    fresh = []
+    for uid, lane, payload in rows:
+        fresh += [r[0] for r in await _STORE_ONE.rows(session, uid, lane, now, payload)]
+    return sorted(fresh)
+
+
+_B = InboxBatch.__table__.c
+_NEW_BATCH = DriverSQL("INSERT INTO inbox_batch (received_at, updates) VALUES ($1, $2) "
+                       "RETURNING id", params=[_B.received_at, _B.updates])
+
+
+async def store_batch(session: AsyncSession, updates: list[dict[str, Any]], now: datetime,
+                      finished: Iterable[int] = ()) -> int:
+    """Long polling: store a batch as one row, and delete the batches whose updates are all
+    handled (in the same transaction: no write more for them). Returns the batch's id."""
+    finished = list(finished)
+    if finished:
+        await session.execute(delete(InboxBatch).where(InboxBatch.id.in_(finished)))
+    [(batch_id,)] = await _NEW_BATCH.rows(session, now, updates)
+    return batch_id
+
+
+async def drop_batches(session: AsyncSession, ids: Iterable[int]) -> None:
+    ids = list(ids)
+    if ids:
+        await session.execute(delete(InboxBatch).where(InboxBatch.id.in_(ids)))
+
+
+async def batches(session: AsyncSession) -> list[tuple[int, list[dict[str, Any]]]]:
+    """The batches left by a process that stopped before handling all of it, oldest first."""
+    stmt = select(InboxBatch.id, InboxBatch.updates).order_by(InboxBatch.id)
+    return [tuple(r) for r in (await session.execute(stmt)).all()]
+
+
+async def handled(session: AsyncSession, update_ids: Iterable[int]) -> set[int]:
+    """Which of these updates were handled already."""
+    ids = list(update_ids)
+    if not ids:
+        return set()
+    stmt = select(Inbox.update_id).where(Inbox.update_id.in_(ids), Inbox.handled_at.is_not(None))
+    return set((await session.execute(stmt)).scalars())
+
+
+_CLAIM_NEXT = DriverSQL(
+    "UPDATE inbox SET claimed_until = $3, attempts = attempts + 1 WHERE update_id = ("
+    "SELECT update_id FROM inbox WHERE telegram_id = $1 AND handled_at IS NULL "
+    "ORDER BY update_id LIMIT 1) AND handled_at IS NULL "
+    "AND (claimed_until IS NULL OR claimed_until < $2) "
+    "RETURNING update_id, payload, attempts",
+    params=[_C.telegram_id, _C.claimed_until, _C.claimed_until],
+    columns=[_C.update_id, _C.payload, _C.attempts])
+
+
+async def claim_next(session: AsyncSession, lane: int, now: datetime,
+                     lease: timedelta) -> tuple[int, dict[str, Any], int] | None:
+    """The lane's oldest waiting update, claimed for `lease` — unless another process is
+    handling that one (then None: that process goes on with the lane)."""
+    rows = await _CLAIM_NEXT.rows(session, lane, now, now + lease)
+    return rows[0] if rows else None
+
+
+async def stranded_lanes(session: AsyncSession, now: datetime, grace: timedelta,
+                         limit: int = 200) -> list[int]:
+    """Lanes whose oldest waiting update nobody is handling: its claim ran out, or it was
+    never claimed and has waited longer than `grace` (its process died)."""
+    oldest = (select(Inbox.telegram_id, Inbox.update_id, Inbox.claimed_until, Inbox.received_at)
+              .where(Inbox.handled_at.is_(None)).order_by(Inbox.update_id))
+    lanes: dict[int, tuple] = {}
+    for lane, _uid, claimed, received in (await session.execute(oldest)).all():
+        if lane not in lanes:
+            lanes[lane] = (claimed, received)
+    out = []
+    for lane, (claimed, received) in lanes.items():
+        claimed, received = _utc(claimed), _utc(received)
+        if (claimed is not None and claimed < now) or \
+                (claimed is None and received < now - grace):
+            out.append(lane)
+    return out[:limit]
+
+
+async def give_up(session: AsyncSession, update_id: int, now: datetime) -> None:
+    """An update whose handling failed again and again: marked handled, so it cannot block its
+    lane for good."""
+    await session.execute(update(Inbox).where(Inbox.update_id == update_id).values(
+        handled_at=now, payload=None, claimed_until=None))
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything korak stores is UTC."""
+    return value if value is None or value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+_LEAD = DriverSQL(
+    "INSERT INTO leader (name, holder, until) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE "
+    "SET holder = excluded.holder, until = excluded.until "
+    "WHERE leader.holder = excluded.holder OR leader.until < $4 RETURNING holder",
+    params=[Leader.__table__.c.name, Leader.__table__.c.holder, Leader.__table__.c.until,
+            Leader.__table__.c.until])
+
+
+async def lead(session: AsyncSession, name: str, holder: str, now: datetime,
+               lease: timedelta) -> bool:
+    """Take or keep the lease on `name`: True while this holder has it."""
+    return bool(await _LEAD.rows(session, name, holder, now + lease, now))

@@ -1,0 +1,223 @@
+"""Updates through the inbox, as `korak run` takes them: by long polling a batch is stored
+before it is confirmed, so a batch a killed process had not handled is handled after the
+restart, in order and once; by webhook the secret is checked, the update is stored before the
+200 (or Telegram is asked to send it again), and one person's updates are handled in order by
+however many processes share the database. Health, readiness and metrics over HTTP."""
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from aiogram.types import Update
+from aiohttp.test_utils import TestClient, TestServer
+from aiohttp import web
+
+from bot.health import Health, Metrics
+from bot.inbox import Inbox
+from bot.webhook import InboxRequestHandler
+from storage import inbox as store
+from storage import repo
+
+from .conftest import STAFF
+from .test_handlers import U
+
+SECRET = "s3cret-token-for-tests"
+
+
+def update(uid, update_id, text):
+    return Update.model_validate({"update_id": update_id, "message": {
+        "message_id": update_id, "date": 1764150000, "text": text,
+        "chat": {"id": uid, "type": "private"},
+        "from": {"id": uid, "is_bot": False, "first_name": "Ana"}}})
+
+
+async def steps(h, uid=U):
+    async with h.db.transaction() as s:
+        return (await repo.conversation(s, uid)).state
+
+
+async def test_a_batch_a_killed_process_had_taken_is_handled_after_the_restart(h):
+    batch = [update(U, 101, "/start"), update(U, 102, "Mislinja")]
+    # the first process stores the batch (Telegram is then told) and dies before handling it
+    async with h.db.transaction() as s:
+        await store.store_batch(s, [u.model_dump(mode="json", exclude_none=True, by_alias=True)
+                                    for u in batch], h.now)
+    restarted = Inbox(h.db, h.dp, h.bot, lambda: h.now)
+    assert await restarted.replay() == 2
+    assert (await steps(h))["step"] == "consent"  # /start, then "Mislinja" is not consent yet
+    texts = [m.text for m in h.session.sent(U)]
+    assert texts[0].startswith("Pozdravljeni") and len(texts) == 2
+    async with h.db.transaction() as s:
+        assert await store.batches(s) == []
+    # Telegram delivers the unconfirmed batch again: nothing is handled twice
+    await restarted.receive_batch(batch)
+    await restarted.idle()
+    assert len(h.session.sent(U)) == 2
+
+
+async def test_a_polled_batch_is_handled_and_then_forgotten(h):
+    inbox = Inbox(h.db, h.dp, h.bot, lambda: h.now)
+    await inbox.receive_batch([update(U, 201, "/start"), update(U + 1, 202, "/start")])
+    await inbox.idle()
+    assert h.session.sent(U) and h.session.sent(U + 1)
+    await inbox.flush()
+    async with h.db.transaction() as s:
+        assert await store.batches(s) == []
+        assert await store.handled(s, [201, 202]) == {201, 202}
+
+
+async def test_a_failed_batch_store_raises_so_nothing_is_confirmed(h, monkeypatch):
+    inbox = Inbox(h.db, h.dp, h.bot, lambda: h.now)
+
+    async def broken(*_a, **_k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store, "store_batch", broken)
+    with pytest.raises(OSError):
+        await inbox.receive_batch([update(U, 301, "/start")])
+    assert h.session.sent(U) == []
+
+
+async def webhook_client(h, inbox=None):
+    inbox = inbox or Inbox(h.db, h.dp, h.bot, lambda: h.now)
+    app = web.Application()
+    InboxRequestHandler(h.dp, h.bot, inbox, SECRET).register(app, path="/hook")
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    return client, inbox
+
+
+async def post(client, body, secret=SECRET):
+    return await client.post("/hook", json=body,
+                             headers={"X-Telegram-Bot-Api-Secret-Token": secret})
+
+
+async def test_the_webhook_checks_the_secret_stores_then_answers_and_handles(h):
+    client, inbox = await webhook_client(h)
+    try:
+        body = update(U, 401, "/start").model_dump(mode="json", exclude_none=True, by_alias=True)
+        assert (await post(client, body, secret="wrong")).status == 401
+        assert (await post(client, body, secret="")).status == 401
+        assert h.session.sent(U) == []
+        assert (await post(client, body)).status == 200
+        await inbox.idle()
+        assert h.session.sent(U)[0].text.startswith("Pozdravljeni")
+        assert (await post(client, body)).status == 200  # delivered again: handled once
+        await inbox.idle()
+        assert len(h.session.sent(U)) == 1
+    finally:
+        await client.close()
+
+
+async def test_an_update_that_cannot_be_stored_is_refused_for_telegram_to_send_again(
+        h, monkeypatch):
+    client, inbox = await webhook_client(h)
+
+    async def broken(*_a, **_k):
+        raise OSError("database down")
+
+    try:
+        monkeypatch.setattr(store, "store", broken)
+        body = update(U, 501, "/start").model_dump(mode="json", exclude_none=True, by_alias=True)
+        assert (await post(client, body)).status == 500
+        monkeypatch.undo()
+        assert (await post(client, body)).status == 200  # Telegram's next try
+        await inbox.idle()
+        assert len(h.session.sent(U)) == 1
+    finally:
+        await client.close()
+
+
+async def test_one_person_s_updates_stay_in_order_across_processes(h):
+    """Two inboxes (two processes) share the database; one person's updates arrive at both at
+    once: each is handled once, in the order sent."""
+    a = Inbox(h.db, h.dp, h.bot, lambda: h.now)
+    b = Inbox(h.db, h.dp, h.bot, lambda: h.now)
+    seen = []
+    original = a.handle
+
+    async def handled(update):
+        seen.append(update.update_id)
+        await asyncio.sleep(0.01)  # another process gets a turn meanwhile
+        await original(update)
+
+    a.handle = b.handle = handled
+    texts = ["/start", "/pomoc", "/status", "/moji_podatki"]
+    ups = [update(U, 600 + i, t) for i, t in enumerate(texts)]
+    for i, u in enumerate(ups):
+        await (a if i % 2 == 0 else b).receive([u])
+    await asyncio.gather(*(inbox.drain(U) for inbox in (a, b, b, a)))
+    assert seen == [600, 601, 602, 603]
+
+
+async def test_a_lane_whose_process_died_is_taken_over(h):
+    dead = Inbox(h.db, h.dp, h.bot, lambda: h.now)
+    await dead.receive([update(U, 701, "/start")])
+    async with h.db.transaction() as s:  # claimed, then the process died
+        await store.claim_next(s, U, h.now, timedelta(minutes=5))
+    alive = Inbox(h.db, h.dp, h.bot, lambda: h.now + timedelta(minutes=6))
+    assert await alive.sweep() == 1
+    assert h.session.sent(U)[0].text.startswith("Pozdravljeni")
+
+
+async def test_health_readiness_and_metrics(h):
+    metrics = Metrics()
+    paused = [None]
+    health = Health(h.db, lambda: h.now, 5.0, lambda: paused[0], metrics)
+    app = web.Application()
+    health.routes(app)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        assert (await client.get("/healthz")).status == 200
+        not_yet = await client.get("/readyz")  # no tick yet
+        assert not_yet.status == 503 and (await not_yet.json())["checks"]["scheduler"] != "ok"
+        health.ticked()
+        assert (await client.get("/readyz")).status == 200
+        paused[0] = "forbidden"
+        answer = await client.get("/readyz")
+        assert answer.status == 503
+        assert (await answer.json())["checks"]["staff_chat"] == "cannot post (forbidden)"
+        paused[0] = None
+        async with h.db.transaction() as s:  # a staff message due 10 minutes ago
+            await repo.add_outbox(s, kind="staff_digest", chat_id=STAFF, payload={},
+                                  due_at=h.now - timedelta(minutes=10))
+        checks = (await (await client.get("/readyz")).json())["checks"]
+        assert checks["outbox"].startswith("oldest due row waits 600")
+        metrics.handled(update(U, 1, "x"), 0.02)
+        metrics.telegram_error(429)
+        page = await (await client.get("/metrics")).text()
+        for name in ("korak_updates_total", "korak_update_seconds_bucket",
+                     "korak_outbox_pending 1.0", "korak_outbox_oldest_due_seconds 600.0",
+                     'korak_telegram_errors_total{code="429"} 1.0', "korak_ticks_total 1.0"):
+            assert name in page, name
+    finally:
+        await client.close()
+
+
+async def test_ten_minutes_not_ready_logs_an_error_and_alerts_the_staff_once(h, monkeypatch):
+    alerts = []
+
+    async def alert(failing):
+        alerts.append(failing)
+
+    health = Health(h.db, lambda: h.now, 5.0, lambda: "forbidden", Metrics(), alert=alert)
+    clock = [1000.0]
+    monkeypatch.setattr("bot.health.time.monotonic", lambda: clock[0])
+    health.ticked()
+    await health.watch()
+    clock[0] += 9 * 60
+    health.ticked()
+    await health.watch()
+    assert alerts == []
+    clock[0] += 61
+    health.ticked()
+    await health.watch()
+    await health.watch()
+    assert alerts == [["staff_chat"]]
+
+
+async def test_one_process_leads_the_scheduled_work(h):
+    async with h.db.transaction() as s:
+        assert await store.lead(s, "scheduler", "replica-1", h.now, timedelta(seconds=30))
+        assert not await store.lead(s, "scheduler", "replica-2", h.now, timedelta(seconds=30))
