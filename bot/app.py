@@ -10,7 +10,7 @@ import re
 import secrets
 import signal
 import socket
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
@@ -49,20 +49,25 @@ from .webhook import InboxRequestHandler
 log = logging.getLogger("korak")
 
 
-async def wait_for_api(bot: Bot) -> None:
-    """Ask the Bot API who we are until it answers: a 5xx, a 429 or a network error at start
+async def persist(call: Callable[[], Awaitable[Any]], what: str) -> Any:
+    """A Bot API call at start, made until it answers: a 5xx, a 429 or a network error then
     must not end the process (aiogram would otherwise let it through)."""
     delay = 0.5
     while True:
         try:
-            await bot.me()
-            return
+            return await call()
         except TelegramRetryAfter as exc:
             await asyncio.sleep(float(exc.retry_after))
         except (TelegramNetworkError, TelegramServerError, asyncio.TimeoutError) as exc:
-            log.warning("Bot API not reachable yet", extra={"error": type(exc).__name__})
+            log.warning("Bot API not reachable yet", extra={"event": what,
+                                                            "error": type(exc).__name__})
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
+
+
+async def wait_for_api(bot: Bot) -> None:
+    """Ask the Bot API who we are until it answers."""
+    await persist(bot.me, "getMe")
 
 
 @dataclass
@@ -204,8 +209,9 @@ class Runtime:
                 handler.register(app, path=urlsplit(settings.webhook_url).path or "/")
                 host, port = listen_address(settings.webhook_listen)
                 runners.append(await serve(app, host, port))
-                await bot.set_webhook(settings.webhook_url, secret_token=settings.webhook_secret,
-                                      allowed_updates=ALLOWED, drop_pending_updates=False)
+                await persist(lambda: bot.set_webhook(
+                    settings.webhook_url, secret_token=settings.webhook_secret,
+                    allowed_updates=ALLOWED, drop_pending_updates=False), "setWebhook")
             else:
                 if settings.health_port:
                     try:
@@ -213,7 +219,8 @@ class Runtime:
                                                    settings.health_port))
                     except OSError:
                         log.error("health port taken; /healthz and /metrics are off")
-                await bot.delete_webhook(drop_pending_updates=False)
+                await persist(lambda: bot.delete_webhook(drop_pending_updates=False),
+                              "deleteWebhook")
                 await inbox.replay()  # what a killed process left, before anything new
             scheduler.start()
             log.info("korak started", extra={"event": "webhook" if self.webhook else "polling"})

@@ -9,6 +9,7 @@ go out in order."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import (TelegramAPIError, TelegramMigrateToChat, TelegramNetworkError,
-                                TelegramServerError)
+                                TelegramRetryAfter, TelegramServerError)
 
 from storage import repo
 from storage.db import Database
@@ -95,7 +96,8 @@ class StaffChat:
             except TelegramMigrateToChat as exc:
                 await self.migrated(exc.migrate_to_chat_id)
                 continue
-            except (TelegramNetworkError, TelegramServerError):
+            except (TelegramNetworkError, TelegramServerError, TelegramRetryAfter,
+                    asyncio.TimeoutError):
                 return False, "unknown"
             except TelegramAPIError as exc:
                 text = (exc.message or "").lower()

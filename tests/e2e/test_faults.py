@@ -124,11 +124,11 @@ class Bot:
         self.kills = 0
 
     def ready(self):
-        """Polling has begun since the last start (the log says so)."""
-        return self.log_path.read_text().count('"Start polling"') > self.polls_before
+        """The bot has started taking updates since the last start (the log says so)."""
+        return self.log_path.read_text().count('"korak started"') > self.polls_before
 
     def start(self):
-        self.polls_before = self.log_path.read_text().count('"Start polling"')
+        self.polls_before = self.log_path.read_text().count('"korak started"')
         env = bot_env(self.emu, self.db, **self.env)
         if self.api:
             env["TELEGRAM_API_URL"] = self.api
