@@ -82,6 +82,9 @@ def cmd_where(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = Settings()
     if not settings.bot_token:
+        if args.or_chat:  # scripts/run.sh on a fresh machine: meet the bot in the terminal
+            print(_texts(settings)("cli.no_token_chat"), file=sys.stderr)
+            return cmd_chat(args)
         print(_texts(settings)("cli.no_token"), file=sys.stderr)
         return 2
     from .app import run_bot
@@ -390,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="start the Telegram bot (long polling, or --webhook)")
     run.add_argument("--webhook", action="store_true",
                      help="serve a webhook (WEBHOOK_URL, WEBHOOK_SECRET) instead of polling")
+    run.add_argument("--or-chat", action="store_true",
+                     help="without BOT_TOKEN, say so and start `korak chat` instead")
     run.set_defaults(func=cmd_run)
     sub.add_parser("chat", help="the same conversation in this terminal").set_defaults(func=cmd_chat)
     sub.add_parser("keygen", help="print a new key for DATA_KEY").set_defaults(func=cmd_keygen)

@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     health_port: int = 8081
     # Telegram's limits shared by several processes (redis://host:6379/0); unset: this process
     # keeps them itself
-    redis_url: str | None = None  # apply schema revisions at start instead of refusing
+    redis_url: str | None = None
     staff_chat_id: int | None = None
     coordinator_ids: Annotated[list[int], NoDecode] = []
     timezone: str = "Europe/Ljubljana"
@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     staff_topics: Annotated[dict[str, int], NoDecode] = {}  # site=topic id, for forum groups
     # reminders before programme sessions
     reminder_offsets: str = "-1d@17:00,-2h"
+    # seconds a schedule file may take to read (in its own process) before it is stopped
+    schedule_parse_seconds: float = Field(default=20.0, gt=0)
+    # length of a calendar event that has a start but no end (no DTEND, no DURATION)
+    session_default_minutes: int = Field(default=120, ge=1, le=24 * 60)
     quiet_hours: str = "21:00-07:00"
     send_rate_per_s: float = 25.0  # all messages of this process together
 

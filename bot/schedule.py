@@ -4,11 +4,17 @@ transaction; the outbox dispatcher sends them."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import logging
+import multiprocessing
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import PurePath
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from dialogs import schedule as sched
@@ -36,17 +42,107 @@ def existing_view(row: ProgrammeSession) -> sched.Existing:
                           repo.as_utc(row.ends_at), row.cancelled)
 
 
-def parse_file(filename: str, data: bytes, tz: ZoneInfo) -> sched.Parsed:
-    """By extension, or by content when the name says nothing."""
+def parse_file(filename: str, data: bytes, tz: ZoneInfo, *, today: date | None = None,
+               default_minutes: int = 120) -> sched.Parsed:
+    """By extension, or by content when the name says nothing. `today` bounds how far repeating
+    calendar events are read; `default_minutes` is the length of an event without an end."""
     suffix = PurePath(filename).suffix.lower()
     if suffix in (".ics", ".ical", ".ifb") or data.lstrip()[:15].upper().startswith(
             b"BEGIN:VCALENDAR"):
-        return sched.parse_ics(data, tz)
+        return sched.parse_ics(data, tz, today=today, default_minutes=default_minutes)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("cp1250", errors="replace")  # Excel on Slovenian Windows
     return sched.parse_csv(text, tz)
+
+
+# ----------------------------------------------------------------------------- parsing worker
+# A schedule file is read in a process of its own: reading a calendar can take seconds, which
+# on the event loop would stall every resident, and one that takes too long must be stoppable,
+# which only a process is. Processes come from a fork server that has this module imported
+# already (a fresh interpreter would need most of a second to import it); forking the bot
+# itself is no option, as it runs threads (the database driver's).
+
+
+@functools.cache
+def _workers() -> Any:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["bot.schedule", "icalendar", "recurring_ical_events"])
+    return context
+
+
+def _parse_worker(out: Connection, filename: str, data: bytes, tz: ZoneInfo, today: date | None,
+                  default_minutes: int) -> None:
+    """In the worker: parse and send back the result, or what went wrong as a listed problem."""
+    try:
+        parsed = parse_file(filename, data, tz, today=today, default_minutes=default_minutes)
+    except BaseException as exc:  # a bug must reach the coordinator as a problem, not silence
+        parsed = _failed(exc)
+    try:
+        out.send(parsed)
+    except Exception as exc:
+        out.send(_failed(exc))
+    out.close()
+
+
+def _failed(exc: BaseException) -> sched.Parsed:
+    return sched.Parsed([], [sched.Problem(1, Text(N_("schedule.error.worker"),
+                                                   {"line": 1, "error": type(exc).__name__}))])
+
+
+def _receive(results: Connection, seconds: float) -> sched.Parsed | None:
+    """In a thread: the worker's result, or None if there is none within `seconds`. Raises
+    EOFError if the worker died without one."""
+    if not results.poll(seconds):
+        return None
+    return results.recv()
+
+
+async def parse_in_worker(filename: str, data: bytes, tz: ZoneInfo, *, today: date | None,
+                          default_minutes: int, seconds: float,
+                          started: Callable[[int], None] | None = None) -> sched.Parsed:
+    """`parse_file` in a worker process, awaited without blocking the event loop. A worker
+    still busy after `seconds` is killed (and reaped) and the file refused with a problem that
+    says so; a worker that fails or dies is a listed problem too. `started` is told the
+    worker's process id (for tests)."""
+    context = _workers()
+    results, out = context.Pipe(duplex=False)
+    worker = context.Process(target=_parse_worker, name="korak-schedule-parse", daemon=True,
+                             args=(out, filename, data, tz, today, default_minutes))
+    received = False
+    # the first start launches the fork server: a second or so, not on the loop
+    starting = asyncio.ensure_future(asyncio.to_thread(worker.start))
+    try:
+        await asyncio.shield(starting)
+        out.close()  # the worker's end: with it closed here, a dead worker reads as EOF
+        if started is not None:
+            started(worker.pid)
+        try:
+            parsed = await asyncio.to_thread(_receive, results, seconds)
+            received = True
+        except Exception as exc:  # EOFError: it died (killed, out of memory) without a result
+            received = True
+            log.warning("schedule parse worker failed", extra={"error": type(exc).__name__,
+                                                               "exitcode": worker.exitcode})
+            return _failed(exc)
+        if parsed is None:
+            log.warning("schedule parse cut off", extra={"seconds": seconds})
+            return sched.Parsed([], [sched.Problem(1, Text(N_("schedule.error.timeout"), {
+                "line": 1, "seconds": f"{seconds:g}"}))])
+        return parsed
+    finally:
+        if not starting.done():  # cancelled while starting: let it start, to stop it below
+            with contextlib.suppress(Exception):
+                await starting
+        if worker.pid is not None:  # started
+            if worker.exitcode is None:
+                worker.kill()
+            await asyncio.to_thread(worker.join)
+            worker.close()
+        out.close()
+        if received:  # else (cancelled) a thread may still be reading it: left to the collector
+            results.close()
 
 
 @dataclass(frozen=True)
@@ -110,8 +206,12 @@ class ScheduleService:
     async def import_file(self, cohort_name: str, filename: str, data: bytes, *,
                           site: str | None = None, progress: Progress | None = None) -> Imported:
         """All or nothing: with any problem the report lists them by line and nothing
-        changes. A re-import updates, moves or cancels sessions by their key."""
-        parsed = parse_file(filename, data, self.tz)
+        changes. A re-import updates, moves or cancels sessions by their key. The file is
+        read in a worker process (`parse_in_worker`), cut off after SCHEDULE_PARSE_SECONDS."""
+        today = self.clock().astimezone(self.tz).date()
+        parsed = await parse_in_worker(filename, data, self.tz, today=today,
+                                       default_minutes=self.settings.session_default_minutes,
+                                       seconds=self.settings.schedule_parse_seconds)
         if parsed.problems:
             return Imported(False, sched.problems_report(parsed.problems))
         cohort_name = " ".join(cohort_name.split())[:120]

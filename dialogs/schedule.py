@@ -169,78 +169,343 @@ def _finish(rows: list[SessionRow], problems: list[Problem]) -> Parsed:
     return Parsed(sorted(rows, key=lambda r: (r.starts_at, r.key)), problems)
 
 
-def parse_ics(data: bytes, tz: ZoneInfo) -> Parsed:
-    """VEVENTs with a start and an end time. Repeating events (RRULE, EXDATE) are expanded;
-    STATUS:CANCELLED marks a session as cancelled. Line numbers point at BEGIN:VEVENT."""
-    from dateutil.rrule import rrulestr
+# iCalendar files. A session needs a start time; the rest is forgiven where RFC 5545 allows it.
+SANE_YEARS = range(1900, 2200)  # a session outside these years is a typo (0001, 20260 …)
+YEARS_AHEAD = 3  # a repeating event is read this far past today (or past its start, if later)
+TOO_OFTEN = ("HOURLY", "MINUTELY", "SECONDLY")  # repeats that are no programme sessions
+ICS_SPAN = (datetime(SANE_YEARS.start, 1, 1), datetime(SANE_YEARS.stop, 1, 1))
+
+
+class _Refused(Exception):
+    """One calendar event cannot become sessions; carries the problem for its line."""
+
+    def __init__(self, msgid: str, **params: Any) -> None:
+        super().__init__(msgid)
+        self.msgid, self.params = msgid, params
+
+
+@dataclass
+class _Series:
+    """The events of one UID: the event itself (`core`) and its changed occurrences
+    (RECURRENCE-ID), each with the line of its BEGIN:VEVENT."""
+
+    uid: str | None
+    core: list[tuple[Any, int]] = field(default_factory=list)
+    changed: list[tuple[Any, int]] = field(default_factory=list)
+
+    @property
+    def line(self) -> int:
+        return (self.core or self.changed)[0][1]
+
+
+def parse_ics(data: bytes, tz: ZoneInfo, *, today: date | None = None,
+              default_minutes: int = 120) -> Parsed:
+    """VEVENTs with a start time become sessions; STATUS:CANCELLED marks one cancelled, an
+    event without an end lasts `default_minutes`. Repeating events (RRULE, RDATE, EXDATE,
+    RECURRENCE-ID) are expanded by recurring-ical-events, but only after their occurrences up to
+    YEARS_AHEAD past `today` are counted (see `_count_rule`): a rule without end, one that never
+    occurs or a file of thousands cannot keep the parser busy. Whatever an event gets wrong is a
+    problem at the line of its BEGIN:VEVENT, never an exception."""
     from icalendar import Calendar
 
     text = data.decode("utf-8-sig", errors="replace")
-    lines = [i + 1 for i, raw in enumerate(text.splitlines()) if raw.strip() == "BEGIN:VEVENT"]
     try:
-        cal = Calendar.from_ical(text)
+        calendars = Calendar.from_ical(text, multiple=True)
     except Exception:
         return Parsed([], [_problem(1, N_("schedule.error.ics"))])
+    blocks = _event_blocks(text)
+    series: dict[str, _Series] = {}
+    for n, event in enumerate(e for cal in calendars for e in cal.walk("VEVENT")):
+        uid = _text(event.get("UID")) or None
+        line = _line_of(blocks, n, uid)
+        one = series.setdefault(uid or f"#{n}", _Series(uid))
+        (one.changed if "RECURRENCE-ID" in event else one.core).append((event, line))
     rows: list[SessionRow] = []
     problems: list[Problem] = []
-    for n, event in enumerate(cal.walk("VEVENT")):
-        line = lines[n] if n < len(lines) else 1
+    ready: list[tuple[_Series, bool]] = []
+    total = 0
+    for one in series.values():
         try:
-            start = event.decoded("DTSTART")
-            end = event.decoded("DTEND") if "DTEND" in event else None
-            if end is None and "DURATION" in event:
-                end = start + event.decoded("DURATION")
+            count, repeating = _prepare(one, tz, today, default_minutes)
+        except _Refused as refused:
+            problems.append(_problem(refused.params.pop("line", one.line), refused.msgid,
+                                     **refused.params))
+            continue
         except Exception:
-            start = end = None
-        if start is None or end is None:
-            problems.append(_problem(line, N_("schedule.error.ics_event")))
+            problems.append(_problem(one.line, N_("schedule.error.event")))
             continue
-        if not isinstance(start, datetime) or not isinstance(end, datetime):
-            problems.append(_problem(line, N_("schedule.error.all_day")))
-            continue
-        start, end = _aware(start, tz), _aware(end, tz)
-        uid = str(event.get("UID") or f"{start.date().isoformat()}|{event.get('SUMMARY', '')}")
-        title = str(event.get("SUMMARY") or "")
-        place = str(event.get("LOCATION") or "")
-        cancelled = str(event.get("STATUS") or "").upper() == "CANCELLED"
-        if "RECURRENCE-ID" in event:
-            continue  # a changed single occurrence; handled below with its series
-        if "RRULE" not in event:
-            row = _checked(line, uid, title, place, start, end, cancelled, problems)
-            if row is not None:
-                rows.append(row)
-            continue
-        length = end - start
-        rule = rrulestr(event["RRULE"].to_ical().decode(), dtstart=start.astimezone(tz)
-                        .replace(tzinfo=None), forceset=True)
-        for ex in _exdates(event, tz):
-            rule.exdate(ex.replace(tzinfo=None))
-        for k, occurrence in enumerate(rule):
-            if k >= RECURRENCE_LIMIT:
-                problems.append(_problem(line, N_("schedule.error.too_many"),
-                                         limit=RECURRENCE_LIMIT))
-                break
-            begin = occurrence.replace(tzinfo=tz)  # wall clock: 9.00 stays 9.00 over DST
-            row = _checked(line, f"{uid}@{begin.date().isoformat()}", title, place, begin,
-                           begin + length, cancelled, problems)
-            if row is not None:
-                rows.append(row)
-    overrides = {}
-    for n, event in enumerate(cal.walk("VEVENT")):
-        if "RECURRENCE-ID" in event:
-            rid = _aware(event.decoded("RECURRENCE-ID"), tz)
-            overrides[f"{event.get('UID')}@{rid.date().isoformat()}"] = (n, event)
-    for key, (n, event) in overrides.items():
-        line = lines[n] if n < len(lines) else 1
-        start = _aware(event.decoded("DTSTART"), tz)
-        end = _aware(event.decoded("DTEND"), tz) if "DTEND" in event else start
-        rows = [r for r in rows if r.key != key]
-        row = _checked(line, key, str(event.get("SUMMARY") or ""),
-                       str(event.get("LOCATION") or ""), start, end,
-                       str(event.get("STATUS") or "").upper() == "CANCELLED", problems)
+        total += count
+        if total > MAX_SESSIONS:  # counted, not expanded: stop before the work is done
+            problems.append(_problem(one.line, N_("schedule.error.too_many"),
+                                     limit=MAX_SESSIONS))
+            return _finish([], problems)
+        ready.append((one, repeating))
+    for one, repeating in ready:
+        try:
+            _expand(one, repeating, tz, rows, problems)
+        except Exception:
+            problems.append(_problem(one.line, N_("schedule.error.event")))
+    return _finish(rows, problems)
+
+
+def _prepare(one: _Series, tz: ZoneInfo, today: date | None, default_minutes: int
+             ) -> tuple[int, bool]:
+    """Checks every event of a series and readies it for expansion: an end where there is
+    none, a repeating rule in UTC moved to local time (so 9.00 stays 9.00 across DST), each
+    RRULE cut to a COUNT. Returns how many sessions the series makes at most and whether it
+    repeats. Raises _Refused (with the line of the event at fault)."""
+    if len(one.core) > 1:
+        raise _Refused(N_("schedule.error.duplicate"), line=one.core[1][1],
+                       other=one.core[0][1])
+    for event, line in one.core + one.changed:
+        try:
+            _ready_event(event, tz, default_minutes)
+            if "RECURRENCE-ID" in event:
+                _sane(_value(event, "RECURRENCE-ID"))
+        except _Refused as refused:
+            refused.params.setdefault("line", line)
+            raise
+    count = 1 + len(one.changed)
+    if not one.core:
+        return count, True
+    event, line = one.core[0]
+    try:
+        rdates = _dates(event, "RDATE")
+        _dates(event, "EXDATE")
+        start = _value(event, "DTSTART")
+        rules = _rules(event)
+        if rules and start.tzinfo is not None and start.tzname() == "UTC":
+            end = event["DTEND"].dt if "DTEND" in event else None
+            event["DTSTART"] = _ical_time(start.astimezone(tz))
+            if end is not None:
+                event["DTEND"] = _ical_time(end.astimezone(tz))
+            start = start.astimezone(tz)
+        horizon = _years_ahead(max(today or start.date(), start.date()))
+        bounded = []
+        for rule in rules:
+            matches, more = _count_rule(rule, start, tz, horizon, RECURRENCE_LIMIT - count)
+            count += more
+            if count > RECURRENCE_LIMIT:
+                raise _Refused(N_("schedule.error.repeats"), limit=RECURRENCE_LIMIT)
+            if matches:
+                bounded.append(_with_count(rule, matches))
+        count += len(rdates)
+        if count > RECURRENCE_LIMIT:
+            raise _Refused(N_("schedule.error.repeats"), limit=RECURRENCE_LIMIT)
+        event.pop("RRULE", None)
+        for rule in bounded:
+            event.add("RRULE", rule)
+    except _Refused as refused:
+        refused.params.setdefault("line", line)
+        raise
+    return count, bool(rules or rdates or one.changed)
+
+
+def _ready_event(event: Any, tz: ZoneInfo, default_minutes: int) -> None:
+    """A start with a time of day, an end after it (DTEND, DURATION, or the default length
+    written as DTEND), all in sane years."""
+    if "DTSTART" not in event:
+        raise _Refused(N_("schedule.error.no_start"))
+    start = _value(event, "DTSTART")
+    if not isinstance(start, datetime):
+        raise _Refused(N_("schedule.error.all_day"))
+    _sane(start)
+    end = None
+    if "DTEND" in event:
+        end = _value(event, "DTEND")
+        if not isinstance(end, datetime):
+            raise _Refused(N_("schedule.error.all_day"))
+    elif "DURATION" in event:
+        length = _value(event, "DURATION")
+        if not isinstance(length, timedelta):
+            raise _Refused(N_("schedule.error.value"), name="DURATION",
+                           value=_raw(event["DURATION"]))
+        end = start + length
+    if end is None or end == start:  # no end, or a moment: the usual length of a session
+        end = start + timedelta(minutes=default_minutes)
+        event.pop("DURATION", None)
+        event["DTEND"] = _ical_time(end)
+    _sane(end)
+
+
+def _value(event: Any, name: str) -> Any:
+    """The decoded value of a property, or a problem naming it with what the file says."""
+    prop = event.get(name)
+    if isinstance(prop, list):
+        raise _Refused(N_("schedule.error.twice"), name=name)
+    try:
+        return prop.dt
+    except Exception:
+        raise _Refused(N_("schedule.error.value"), name=name, value=_raw(prop)) from None
+
+
+def _dates(event: Any, name: str) -> list[Any]:
+    """Every value of RDATE or EXDATE, over all its lines (a period counts by its start)."""
+    found = []
+    props = event.get(name, [])
+    for prop in props if isinstance(props, list) else [props]:
+        try:
+            values = [v.dt for v in prop.dts]
+        except Exception:
+            raise _Refused(N_("schedule.error.value"), name=name, value=_raw(prop)) from None
+        for value in values:
+            value = value[0] if isinstance(value, tuple) else value
+            if not isinstance(value, date):  # VALUE=TIME: a time of no day
+                raise _Refused(N_("schedule.error.value"), name=name, value=_raw(prop))
+            _sane(value)
+            found.append(value)
+    return found
+
+
+def _rules(event: Any) -> list[Any]:
+    """The event's RRULEs, read again without blanks if the file has some ("BYDAY=MO, TU"),
+    refused if finer than a day."""
+    from icalendar import vRecur
+
+    props = event.get("RRULE", [])
+    rules = []
+    for prop in props if isinstance(props, list) else [props]:
+        rule = prop
+        if not isinstance(rule, vRecur):
+            try:
+                rule = vRecur.from_ical("".join(_raw(prop, None).split()))
+            except Exception:
+                raise _Refused(N_("schedule.error.value"), name="RRULE",
+                               value=_raw(prop)) from None
+        freq = str((rule.get("FREQ") or [""])[0]).upper()
+        if freq in TOO_OFTEN:
+            raise _Refused(N_("schedule.error.too_often"))
+        rules.append(rule)
+    return rules
+
+
+def _count_rule(rule: Any, start: datetime, tz: ZoneInfo, horizon: date, limit: int
+                ) -> tuple[int, int]:
+    """How many times `rule` occurs from `start` up to its UNTIL, its COUNT or `horizon`,
+    whichever comes first, and how many of those are not the start itself (which is a session
+    anyway), counting no further than `limit` + 1 of these.
+
+    dateutil ends a search only at an occurrence or at the year 9999, so a rule that never
+    occurs (30 February) scans day after day for seconds, and UNTIL does not stop it. The
+    Gregorian calendar repeats every 400 years, so the rule is counted from the same wall-clock
+    start moved 400·k years on, where the year 9999 comes 400 to 800 years after the horizon:
+    the same occurrences, and a search that ends soon. A rule that does not occur even in those
+    centuries never does: that is a problem. UNTIL may be in UTC (as RFC 5545 asks), in local
+    time (as many exports write it: read on the start's clock) or a day (all of it)."""
+    from dateutil.rrule import rrulestr
+    from icalendar import vRecur
+
+    end = datetime.combine(horizon, time.max)
+    until = (rule.get("UNTIL") or [None])[0]
+    if isinstance(until, datetime):
+        if until.tzinfo is not None:
+            until = until.astimezone(start.tzinfo or tz).replace(tzinfo=None)
+        end = min(end, until)
+    elif isinstance(until, date):
+        end = min(end, datetime.combine(until, time.max))
+    count = int((rule.get("COUNT") or [0])[0]) or None
+    bare = vRecur({k: v for k, v in rule.items() if k not in ("UNTIL", "COUNT")})
+    shift = 400 * ((datetime.max.year - 400 - end.year) // 400)
+    try:
+        probe = rrulestr(bare.to_ical().decode(), dtstart=_years_on(start.replace(tzinfo=None),
+                                                                    shift))
+        if int((rule.get("INTERVAL") or [1])[0]) < 1:
+            raise ValueError("INTERVAL below 1")
+    except Exception:
+        raise _Refused(N_("schedule.error.value"), name="RRULE",
+                       value=rule.to_ical().decode(errors="replace")) from None
+    first, stop = _years_on(start.replace(tzinfo=None), shift), _years_on(end, shift)
+    matches, more, later = 0, 0, False
+    for when in probe:
+        if when > stop:
+            later = True
+            break
+        matches += 1
+        more += when != first
+        if more > limit or (count is not None and matches >= count):
+            break
+    if matches == 0 and not later:
+        raise _Refused(N_("schedule.error.rrule_never"))
+    return matches, more
+
+
+def _with_count(rule: Any, count: int) -> Any:
+    """The rule with its end given as a COUNT, the one end dateutil stops at by itself (and
+    no UNTIL left for recurring-ical-events to read in a zone of its choosing)."""
+    from icalendar import vRecur
+
+    bounded = vRecur({k: v for k, v in rule.items() if k not in ("UNTIL", "COUNT")})
+    bounded["COUNT"] = [count]
+    return bounded
+
+
+def _expand(one: _Series, repeating: bool, tz: ZoneInfo, rows: list[SessionRow],
+            problems: list[Problem]) -> None:
+    """A series' occurrences as sessions. A repeating one is keyed by UID and the day of each
+    occurrence (the day it was planned for, if it was moved), with the time added for a second
+    one on the same day. What is wrong with every occurrence (no title) is told once."""
+    import recurring_ical_events
+    from icalendar import Calendar
+
+    calendar = Calendar()
+    for event, _line in one.core + one.changed:
+        calendar.add_component(event)
+    changed_lines = {_instant(event["RECURRENCE-ID"].dt, tz): line
+                     for event, line in one.changed}
+    first = (one.core or one.changed)[0][0]
+    base = one.uid or f"{_aware(first['DTSTART'].dt, tz).astimezone(tz).date().isoformat()}|" \
+                      f"{_text(first.get('SUMMARY'))}"
+    line = one.line
+    keys: set[str] = set()
+    found: list[Problem] = []
+    occurrences = recurring_ical_events.of(calendar).between(*ICS_SPAN)
+    for occurrence in sorted(occurrences, key=lambda o: _instant(o["DTSTART"].dt, tz)):
+        planned = occurrence["RECURRENCE-ID"].dt
+        at = changed_lines.get(_instant(planned, tz), line)
+        start = _aware(occurrence["DTSTART"].dt, tz)
+        end = _aware(occurrence["DTEND"].dt, tz)
+        key = base
+        if repeating:
+            day = _aware(planned, tz).astimezone(tz) if isinstance(planned, datetime) else planned
+            key = f"{base}@{day.isoformat()[:10]}"
+            if key in keys and isinstance(day, datetime):
+                key += f"T{day.hour:02d}:{day.minute:02d}"
+        keys.add(key)
+        row = _checked(at, key, _text(occurrence.get("SUMMARY")),
+                       _text(occurrence.get("LOCATION")), start, end,
+                       _text(occurrence.get("STATUS")).upper() == "CANCELLED", found)
         if row is not None:
             rows.append(row)
-    return _finish(rows, problems)
+    problems += [p for n, p in enumerate(found) if p not in found[:n]]
+
+
+def _sane(value: Any) -> None:
+    if isinstance(value, date) and value.year not in SANE_YEARS:
+        raise _Refused(N_("schedule.error.year"), year=value.year)
+
+
+def _years_ahead(day: date) -> date:
+    try:
+        return day.replace(year=day.year + YEARS_AHEAD)
+    except ValueError:
+        return day.replace(year=day.year + YEARS_AHEAD, day=28)  # from 29 February
+
+
+def _years_on(moment: datetime, years: int) -> datetime:
+    return moment.replace(year=moment.year + years)  # 400·k years on: 29 February stays
+
+
+def _ical_time(moment: datetime) -> Any:
+    from icalendar import vDDDTypes
+
+    return vDDDTypes(moment)
+
+
+def _instant(value: Any, tz: ZoneInfo) -> Any:
+    """A start or RECURRENCE-ID as something comparable: UTC for a time, the day for a day."""
+    if isinstance(value, datetime):
+        return _aware(value, tz).astimezone(ZoneInfo("UTC"))
+    return value
 
 
 def _aware(value: Any, tz: ZoneInfo) -> Any:
@@ -249,13 +514,44 @@ def _aware(value: Any, tz: ZoneInfo) -> Any:
     return value
 
 
-def _exdates(event: Any, tz: ZoneInfo) -> list[datetime]:
-    out = []
-    raw = event.get("EXDATE")
-    for group in raw if isinstance(raw, list) else ([raw] if raw is not None else []):
-        for item in group.dts:
-            out.append(_aware(item.dt, tz).astimezone(tz))
-    return out
+def _text(value: Any) -> str:
+    return "" if value is None else str(value[0] if isinstance(value, list) else value)
+
+
+def _raw(prop: Any, limit: int | None = 60) -> str:
+    """What the file says for a property, short enough to quote to the coordinator."""
+    if isinstance(prop, str):  # a value the parser kept as text because it could not read it
+        return str(prop)[:limit]
+    try:
+        raw = prop.to_ical()
+        raw = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
+    except Exception:
+        raw = str(prop)
+    return raw[:limit]
+
+
+def _event_blocks(text: str) -> list[tuple[int, str | None]]:
+    """(line of BEGIN:VEVENT, UID or None) for every event in the raw text, in file order."""
+    blocks: list[tuple[int, str | None]] = []
+    for number, raw in enumerate(text.split("\n"), 1):
+        upper = raw.strip().upper()
+        if upper == "BEGIN:VEVENT":
+            blocks.append((number, None))
+        elif upper.startswith(("UID:", "UID;")) and blocks and blocks[-1][1] is None:
+            blocks[-1] = (blocks[-1][0], raw.strip().split(":", 1)[-1])
+    return blocks
+
+
+def _line_of(blocks: list[tuple[int, str | None]], n: int, uid: str | None) -> int:
+    """The line where the n-th parsed event begins: the n-th BEGIN:VEVENT if its UID agrees,
+    else the first block with that UID (the parser may have skipped a broken one), else the
+    n-th block, else line 1."""
+    if n < len(blocks) and (uid is None or blocks[n][1] in (None, uid)):
+        return blocks[n][0]
+    for number, found in blocks:
+        if uid is not None and found == uid:
+            return number
+    return blocks[n][0] if n < len(blocks) else 1
 
 
 # ----------------------------------------------------------------------------- re-imports

@@ -143,3 +143,35 @@ def test_outbox_failed_lists_and_retry_queues_again(tmp_path, monkeypatch, capsy
     assert "Znova v vrsti za pošiljanje: 1." in capsys.readouterr().out
     assert main(["outbox", "failed"]) == 0
     assert "Ni sporočil" in capsys.readouterr().out
+
+
+def test_run_or_chat_without_token_says_what_to_set_and_starts_the_chat(tmp_path):
+    """What `bash scripts/run.sh` starts on a fresh machine: one line on BOT_TOKEN, then the
+    conversation in the terminal, on its own database."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("BOT_TOKEN", "DATABASE_URL", "CHAT_DATABASE_URL", "STAFF_CHAT_ID")}
+    proc = subprocess.run([sys.executable, "-m", "bot", "run", "--or-chat"], cwd=tmp_path,
+                          env=env, input="", capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip().splitlines()[0].startswith("BOT_TOKEN še ni nastavljen")
+    assert "Socialna aktivacija" in proc.stdout  # the bot's welcome, in the terminal
+    assert (tmp_path / "data/chat.db").exists() and not (tmp_path / "data/korak.db").exists()
+
+
+def test_run_sh_starts_run_or_chat_by_default(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent.parent
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(root / "scripts/run.sh", tmp_path / "scripts/run.sh")
+    shutil.copy(root / ".env.example", tmp_path / ".env.example")
+    bin_dir = tmp_path / ".venv/bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "python").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "korak").write_text('#!/bin/sh\necho "korak $*"\n')
+    for f in ("python", "korak"):
+        (bin_dir / f).chmod(0o755)
+    proc = subprocess.run(["bash", str(tmp_path / "scripts/run.sh")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip().splitlines()[-1] == "korak run --or-chat"

@@ -1,7 +1,10 @@
 """Schedules as plain rules: reading CSV and iCalendar files, re-import differences, reminder
 planning with quiet hours and DST, and the texts participants read."""
 
-from datetime import datetime, time, timedelta, timezone
+import pickle
+import warnings
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -154,15 +157,254 @@ def test_ics_events_recurrence_across_dst_and_cancelled():
 
 
 def test_broken_ics_is_refused_with_the_event_line():
-    no_end = ICS.replace(b"DTEND;TZID=Europe/Ljubljana:20261203T120000\n", b"")
-    parsed = parse_ics(no_end, LJ)
-    assert [(p.line, p.text.msgid) for p in parsed.problems] == [(4, "schedule.error.ics_event")]
+    no_start = ICS.replace(b"DTSTART;TZID=Europe/Ljubljana:20261203T090000\n", b"")
+    parsed = parse_ics(no_start, LJ)
+    assert [(p.line, p.text.msgid) for p in parsed.problems] == [(4, "schedule.error.no_start")]
     all_day = ICS.replace(b"DTSTART;TZID=Europe/Ljubljana:20261203T090000",
                           b"DTSTART;VALUE=DATE:20261203").replace(
         b"DTEND;TZID=Europe/Ljubljana:20261203T120000", b"DTEND;VALUE=DATE:20261204")
     assert parse_ics(all_day, LJ).problems[0].text.msgid == "schedule.error.all_day"
     assert parse_ics(b"not a calendar", LJ).problems[0].text.msgid in (
         "schedule.error.ics", "schedule.error.empty")
+
+
+TODAY = date(2026, 11, 26)
+
+
+def calendar(*events: str) -> bytes:
+    """A calendar file of these VEVENT bodies; the first BEGIN:VEVENT is on line 4, each event
+    takes its body's lines plus two."""
+    body = "".join(f"BEGIN:VEVENT\n{e.strip()}\nEND:VEVENT\n" for e in events)
+    head = "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//test//korak//SL\n"
+    return f"{head}{body}END:VCALENDAR\n".encode()
+
+
+def event(uid="s", start="DTSTART;TZID=Europe/Ljubljana:20261203T090000", more="",
+          title="Delavnica"):
+    return f"UID:{uid}\n{start}\nSUMMARY:{title}\n{more}"
+
+
+def read(*events: str, **kw):
+    return parse_ics(calendar(*events), LJ, today=TODAY, **kw)
+
+
+def problems(parsed):
+    return [(p.line, p.text.msgid) for p in parsed.problems]
+
+
+def starts(parsed):
+    return [r.starts_at.astimezone(LJ) for r in parsed.rows]
+
+
+def test_an_event_without_an_end_lasts_the_default_length():
+    parsed = read(event())  # neither DTEND nor DURATION, as RFC 5545 allows
+    assert problems(parsed) == []
+    assert parsed.rows[0].ends_at.astimezone(LJ) == lj(2026, 12, 3, 11, 0)
+    parsed = read(event(more="DTEND;TZID=Europe/Ljubljana:20261203T090000"), default_minutes=90)
+    assert parsed.rows[0].ends_at.astimezone(LJ) == lj(2026, 12, 3, 10, 30)  # a mere moment
+    weekly = read(event(more="RRULE:FREQ=WEEKLY;COUNT=2"), default_minutes=45)
+    assert [r.ends_at - r.starts_at for r in weekly.rows] == [timedelta(minutes=45)] * 2
+
+
+def test_missing_start_and_broken_values_name_the_event_line():
+    parsed = read(event(uid="a"), "UID:b\nSUMMARY:Brez začetka\nDTEND:20261203T100000Z",
+                  event(uid="c", more="DURATION:P1X"), event(uid="d", more="DTEND:nekoč"))
+    assert problems(parsed) == [(9, "schedule.error.no_start"), (14, "schedule.error.value"),
+                                (20, "schedule.error.value")]
+    assert parsed.problems[1].text.params == {"line": 14, "name": "DURATION",
+                                              "value": "P1X"}
+    twice = read(event(more="DTSTART;TZID=Europe/Ljubljana:20261203T100000"))
+    assert twice.problems[0].text.params["name"] == "DTSTART"
+
+
+def test_years_out_of_range_are_problems_not_exceptions():
+    for start in ("DTSTART:00010101T000000", "DTSTART:00010101T000000Z",
+                  "DTSTART;TZID=Europe/Ljubljana:00010101T090000", "DTSTART:99991231T235900Z"):
+        parsed = read(event(start=start))
+        assert problems(parsed) == [(4, "schedule.error.year")], start
+    parsed = read(event(more="RDATE:00010101T090000Z"))
+    assert parsed.problems[0].text.params["year"] == 1
+
+
+def test_until_in_local_time_with_a_zoned_start():
+    # exports often write UNTIL on the wall clock although RFC 5545 asks for UTC; it is read on
+    # the start's clock, so the last Thursday is in, across the change to summer time
+    parsed = read(event(start="DTSTART;TZID=Europe/Ljubljana:20270318T090000",
+                        more="RRULE:FREQ=WEEKLY;UNTIL=20270401T090000"))
+    assert problems(parsed) == []
+    assert starts(parsed) == [lj(2027, 3, 18, 9, 0), lj(2027, 3, 25, 9, 0), lj(2027, 4, 1, 9, 0)]
+    # the same in UTC (8.00 in winter is 9.00 on the clock; 1 April is summer time: 7.00 UTC)
+    utc = read(event(start="DTSTART;TZID=Europe/Ljubljana:20270318T090000",
+                     more="RRULE:FREQ=WEEKLY;UNTIL=20270401T070000Z"))
+    assert starts(utc) == starts(parsed)
+    day = read(event(start="DTSTART;TZID=Europe/Ljubljana:20270318T090000",
+                     more="RRULE:FREQ=WEEKLY;UNTIL=20270401"))
+    assert starts(day) == starts(parsed)  # a day as UNTIL: all of it
+
+
+def test_exdate_on_several_lines_as_a_list_and_as_a_day():
+    parsed = read(event(more="RRULE:FREQ=DAILY;COUNT=7\n"
+                             "EXDATE;TZID=Europe/Ljubljana:20261204T090000\n"
+                             "EXDATE;TZID=Europe/Ljubljana:20261205T090000,20261206T090000\n"
+                             "EXDATE:20261207T080000Z\n"
+                             "EXDATE;VALUE=DATE:20261208"))
+    assert problems(parsed) == []
+    assert starts(parsed) == [lj(2026, 12, 3, 9, 0), lj(2026, 12, 9, 9, 0)]
+    assert [r.key for r in parsed.rows] == ["s@2026-12-03", "s@2026-12-09"]
+
+
+def test_rdate_adds_sessions_and_a_second_one_on_a_day_gets_its_time_in_the_key():
+    parsed = read(event(more="RDATE;TZID=Europe/Ljubljana:20261210T090000,20261203T140000\n"
+                             "RDATE;TZID=Europe/Ljubljana:20261217T090000"))
+    assert starts(parsed) == [lj(2026, 12, 3, 9, 0), lj(2026, 12, 3, 14, 0),
+                              lj(2026, 12, 10, 9, 0), lj(2026, 12, 17, 9, 0)]
+    assert [r.key for r in parsed.rows][:2] == ["s@2026-12-03", "s@2026-12-03T14:00"]
+
+
+def test_a_changed_occurrence_replaces_its_own_and_keeps_its_key():
+    parsed = read(event(more="RRULE:FREQ=WEEKLY;COUNT=3\n"
+                             "DTEND;TZID=Europe/Ljubljana:20261203T110000"),
+                  event(start="DTSTART;TZID=Europe/Ljubljana:20261211T130000",
+                        more="DTEND;TZID=Europe/Ljubljana:20261211T150000\n"
+                             "RECURRENCE-ID;TZID=Europe/Ljubljana:20261210T090000\n"
+                             "LOCATION:Radlje",
+                        title="Delavnica (prestavljena)"),
+                  event(start="DTSTART;TZID=Europe/Ljubljana:20261217T090000",
+                        more="RECURRENCE-ID;TZID=Europe/Ljubljana:20261217T090000\n"
+                             "STATUS:CANCELLED"))
+    assert problems(parsed) == []
+    assert [(r.key, r.title, r.place, r.line, r.cancelled) for r in parsed.rows] == [
+        ("s@2026-12-03", "Delavnica", "", 4, False),
+        ("s@2026-12-10", "Delavnica (prestavljena)", "Radlje", 11, False),
+        ("s@2026-12-17", "Delavnica", "", 19, True)]
+    assert parsed.rows[1].starts_at.astimezone(LJ) == lj(2026, 12, 11, 13, 0)
+
+
+def test_a_repeating_event_in_utc_keeps_its_local_time_across_dst():
+    parsed = read(event(start="DTSTART:20270318T080000Z", more="RRULE:FREQ=WEEKLY;COUNT=3"))
+    assert [s.hour for s in starts(parsed)] == [9, 9, 9]
+
+
+def test_rules_that_cannot_be_sessions_are_refused_with_a_reason():
+    for rule, msgid in (("FREQ=HOURLY;COUNT=3", "schedule.error.too_often"),
+                        ("FREQ=MINUTELY;INTERVAL=1440", "schedule.error.too_often"),
+                        ("FREQ=WEEKLY;BYDAY=XX", "schedule.error.value"),
+                        ("BYDAY=MO", "schedule.error.value"),
+                        ("FREQ=DAILY;INTERVAL=0", "schedule.error.value"),
+                        ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "schedule.error.rrule_never"),
+                        ("FREQ=DAILY;BYMONTH=4;BYMONTHDAY=31", "schedule.error.rrule_never"),
+                        ("FREQ=DAILY", "schedule.error.repeats")):
+        parsed = read(event(uid="x"), event(more=f"RRULE:{rule}"))
+        assert problems(parsed) == [(9, msgid)], rule
+    assert read(event(more="RRULE:FREQ=DAILY;COUNT=401")).problems[0].text.params["limit"] \
+        == 400
+    # blanks inside a rule, as some servers write it, are forgiven
+    parsed = read(event(more="RRULE:FREQ=WEEKLY;BYDAY=TH, FR;COUNT=4"))
+    assert problems(parsed) == [] and len(parsed.rows) == 4
+
+
+def test_a_rule_without_end_is_read_three_years_past_today_or_its_start():
+    parsed = read(event(start="DTSTART;TZID=Europe/Ljubljana:20261105T090000",
+                        more="RRULE:FREQ=WEEKLY"))
+    assert problems(parsed) == []  # today is 26 November 2026
+    assert starts(parsed)[-1] == lj(2029, 11, 22, 9, 0) and len(parsed.rows) == 160
+    later = read(event(more="RRULE:FREQ=WEEKLY"))  # starting 3 December: until 3 December 2029
+    assert starts(later)[-1] == lj(2029, 11, 29, 9, 0)
+    # a rule that repeats, but first after those years: the start alone
+    parsed = read(event(more="RRULE:FREQ=YEARLY;INTERVAL=5"))
+    assert problems(parsed) == [] and starts(parsed) == [lj(2026, 12, 3, 9, 0)]
+
+
+def test_too_many_sessions_are_counted_before_they_are_made():
+    events = [event(uid=f"e{i}", more="RRULE:FREQ=WEEKLY;COUNT=4") for i in range(1500)]
+    parsed = read(*events)
+    # 1,250 events make 5,000 sessions; the next one is where the file is refused
+    assert problems(parsed) == [(4 + 1250 * 6, "schedule.error.too_many")]
+    assert parsed.rows == []
+
+
+def test_what_is_wrong_with_every_occurrence_is_told_once():
+    parsed = read(event(title="", more="RRULE:FREQ=WEEKLY;COUNT=50"))
+    assert problems(parsed) == [(4, "schedule.error.title")]
+
+
+def test_the_same_uid_twice_is_a_duplicate():
+    parsed = read(event(), event(start="DTSTART;TZID=Europe/Ljubljana:20261210T090000"))
+    assert problems(parsed) == [(9, "schedule.error.duplicate")]
+    assert parsed.problems[0].text.params["other"] == 4
+
+
+def test_the_result_crosses_a_process_boundary():
+    parsed = read(event(more="RRULE:FREQ=WEEKLY;COUNT=2"), "UID:x\nSUMMARY:Brez začetka")
+    assert parsed.rows and parsed.problems
+    assert pickle.loads(pickle.dumps(parsed)) == parsed
+
+
+# ----------------------------------------------------------------------------- real-world files
+
+def icalendar_test_files():
+    """The calendars the icalendar package tests itself with: RFC examples, exports of Google,
+    Outlook and Apple, and broken files."""
+    try:
+        import icalendar
+    except ImportError:
+        return []
+    root = Path(icalendar.__file__).parent / "tests"
+    return sorted(root.glob("**/*.ics")) if root.is_dir() else []
+
+
+def timed(data: bytes) -> bool:
+    """Whether icalendar itself finds an event with a start time of day in the file."""
+    from icalendar import Calendar
+    try:
+        calendars = Calendar.from_ical(data.decode("utf-8-sig", errors="replace"),
+                                       multiple=True)
+    except Exception:
+        return False
+    for cal in calendars:
+        for ev in cal.walk("VEVENT"):
+            try:
+                if isinstance(ev.get("DTSTART").dt, datetime):
+                    return True
+            except Exception:
+                continue
+    return False
+
+
+GENERIC = {"schedule.error.ics", "schedule.error.event"}
+
+
+def test_every_calendar_of_the_icalendar_test_suite_imports_or_gets_specific_reasons():
+    files = icalendar_test_files()
+    if not files:
+        pytest.skip("the icalendar package ships no tests/ folder with .ics files here")
+    outcome: dict[str, list[str]] = {"imported": [], "refused": []}
+    for path in files:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # icalendar warns about guessed time zones
+            data = path.read_bytes()
+            parsed = parse_ics(data, LJ, today=TODAY)  # must not raise
+            if not timed(data):
+                continue
+        name = path.relative_to(path.parents[1]).as_posix()
+        if parsed.rows and not parsed.problems:
+            outcome["imported"].append(name)
+            continue
+        assert parsed.problems, f"{name}: neither sessions nor problems"
+        generic = [p for p in parsed.problems if p.text.msgid in GENERIC]
+        assert not generic, f"{name}: {generic}"
+        outcome["refused"].append(name + ": " + ", ".join(sorted(
+            {p.text.msgid.removeprefix("schedule.error.") for p in parsed.problems})))
+    imported, refused = len(outcome["imported"]), len(outcome["refused"])
+    print(f"\n{len(files)} calendars, {imported + refused} with timed events: "
+          f"{imported} imported, {refused} refused")
+    print("\n".join("  refused " + line for line in outcome["refused"]))
+    # measured with icalendar 7.3.2 (163 files, 80 with timed events): 62 imported, 18 refused
+    # (11 for events without a title, 2 without a start, 4 for values that cannot be read: a
+    # DURATION of 10^18 weeks, FREQ=INVALID…, RDATE as a bare time of day, a broken RDATE
+    # period; 1 for a weekly rule without end since 2012); before (the hand-written
+    # expansion), 45 imported, 31 were refused and 4 crashed
+    assert imported >= 0.7 * (imported + refused)
 
 
 # ----------------------------------------------------------------------------- re-imports

@@ -1,0 +1,149 @@
+"""Reading a schedule file happens in a worker process: the event loop stays free, a file that
+takes too long is stopped (and its process with it), and whatever goes wrong reaches the
+coordinator as a listed problem."""
+
+import asyncio
+import os
+import signal
+import time
+from zoneinfo import ZoneInfo
+
+from bot.schedule import parse_in_worker
+from storage import schedule as store
+
+LJ = ZoneInfo("Europe/Ljubljana")
+# NOW in the harness is Thursday 26 Nov 2026, 11:00 in Ljubljana
+
+
+def calendar(*events: str) -> bytes:
+    """A calendar file of these VEVENT bodies; the first BEGIN:VEVENT is on line 4."""
+    body = "".join(f"BEGIN:VEVENT\n{e.strip()}\nEND:VEVENT\n" for e in events)
+    head = "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//test//korak//SL\n"
+    return f"{head}{body}END:VCALENDAR\n".encode()
+
+
+def event(uid="s", start="DTSTART;TZID=Europe/Ljubljana:20261203T090000", more="",
+          title="Delavnica"):
+    return f"UID:{uid}\n{start}\nSUMMARY:{title}\n{more}"
+
+
+NEVER = "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30"  # 30 February: searched for centuries
+
+
+async def import_ics(h, data, cohort="SG 2026/2"):
+    result = await h.schedule.import_file(cohort, "urnik.ics", data, site="slovenj-gradec")
+    return result, h.texts.render(result.report.text)
+
+
+async def sessions(h, cohort="SG 2026/2"):
+    async with h.db.transaction() as s:
+        found = await store.cohort_by_name(s, cohort)
+        return [] if found is None else await store.sessions_of(s, found.id)
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+async def test_a_parse_past_the_time_limit_is_stopped_and_its_worker_is_gone(h, monkeypatch):
+    # each rule that never occurs takes a fraction of a second to rule out: 300 take minutes
+    slow = calendar(*(event(uid=f"e{i}", more=NEVER) for i in range(300)))
+    pids = []
+    began = time.monotonic()
+    parsed = await parse_in_worker("urnik.ics", slow, LJ, today=None, default_minutes=120,
+                                   seconds=1, started=pids.append)
+    assert time.monotonic() - began < 30  # generous: the limit is 1 s
+    assert [p.text.msgid for p in parsed.problems] == ["schedule.error.timeout"]
+    assert parsed.rows == [] and len(pids) == 1 and gone(pids[0])
+    # and through the import, as the coordinator sees it: nothing changes
+    monkeypatch.setattr(h.settings, "schedule_parse_seconds", 1.0)
+    result, report = await import_ics(h, slow)
+    assert not result.ok
+    assert "Nič ni spremenjeno" in report and "trajalo več kot 1 s" in report
+    assert await sessions(h) == []
+
+
+async def test_a_long_parse_leaves_the_event_loop_free(h):
+    # 1,500 weekly events of three sessions each, and one without a title at the end: all of
+    # it is read (over a second of work), then refused, so nothing but the parse takes time
+    events = [event(uid=f"e{i}", more="RRULE:FREQ=WEEKLY;COUNT=3") for i in range(1500)]
+    data = calendar(*events, event(uid="last", title=""))
+    ticks = 0
+
+    async def ticker():
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    try:
+        result, report = await import_ics(h, data)
+        during = ticks
+    finally:
+        task.cancel()
+    assert not result.ok and f"Vrstica {4 + 1500 * 6}: srečanje nima naslova." in report
+    assert during >= 10  # parsed on the loop, the ticker would not have moved at all
+
+
+async def test_a_rule_that_never_occurs_is_refused_not_searched_for_ever(h, monkeypatch):
+    monkeypatch.setattr(h.settings, "schedule_parse_seconds", 5.0)  # searched, it takes longer
+    result, report = await import_ics(h, calendar(event(more=NEVER)))
+    assert not result.ok
+    assert "Vrstica 4: pravilo ponavljanja (RRULE) ne da nobenega datuma." in report
+
+
+async def test_malformed_rules_and_impossible_years_are_listed_by_line(h):
+    data = calendar(event(uid="a", more="RRULE:FREQ=WEEKLY;BYDAY=XX"),
+                    event(uid="b", more="RRULE:FREQ=HOURLY;COUNT=5"),
+                    event(uid="c", start="DTSTART:00010101T000000"),
+                    "UID:d\nSUMMARY:Brez začetka\nLOCATION:Radlje")
+    result, report = await import_ics(h, data)
+    assert not result.ok
+    assert "Vrstica 4: vrednosti RRULE ne razumem: »FREQ=WEEKLY;BYDAY=XX«." in report
+    assert "Vrstica 10: dogodek se ponavlja po urah, minutah ali sekundah." in report
+    assert "Vrstica 16: leto 1 ne more biti pravo." in report
+    assert "Vrstica 21: dogodku manjka začetek (DTSTART)." in report
+    assert await sessions(h) == []
+
+
+async def test_what_calendar_programs_write_is_imported(h):
+    data = calendar(
+        # UNTIL on the wall clock (RFC 5545 asks for UTC), EXDATE over two lines, no end
+        event(uid="tedenska", start="DTSTART;TZID=Europe/Ljubljana:20261203T090000",
+              more="RRULE:FREQ=WEEKLY;UNTIL=20261231T090000\n"
+                   "EXDATE;TZID=Europe/Ljubljana:20261210T090000\n"
+                   "EXDATE;TZID=Europe/Ljubljana:20261224T090000"),
+        # one occurrence moved to the afternoon
+        event(uid="tedenska", start="DTSTART;TZID=Europe/Ljubljana:20261217T130000",
+              more="DTEND;TZID=Europe/Ljubljana:20261217T143000\n"
+                   "RECURRENCE-ID;TZID=Europe/Ljubljana:20261217T090000",
+              title="Delavnica popoldne"))
+    result, report = await import_ics(h, data)
+    assert result.ok, report
+    got = [(r.title, r.starts_at.replace(tzinfo=ZoneInfo("UTC")).astimezone(LJ).strftime(
+        "%d. %m. %H.%M"), int((r.ends_at - r.starts_at).total_seconds() // 60))
+        for r in await sessions(h)]
+    assert sorted(got, key=lambda g: g[1]) == [
+        ("Delavnica", "03. 12. 09.00", 120), ("Delavnica popoldne", "17. 12. 13.00", 90),
+        ("Delavnica", "31. 12. 09.00", 120)]
+    assert "➕ novo: Delavnica popoldne, 17. 12. 2026 ob 13.00" in report
+
+
+async def test_a_worker_that_fails_or_dies_is_a_listed_problem(h):
+    # an exception inside the worker (here: no file at all)
+    parsed = await parse_in_worker("urnik.ics", None, LJ, today=None, default_minutes=120,
+                                   seconds=20)
+    assert [(p.text.msgid, p.text.params["error"]) for p in parsed.problems] == [
+        ("schedule.error.worker", "AttributeError")]
+    # a worker killed from outside (out of memory, say) before it answers
+    slow = calendar(*(event(uid=f"e{i}", more=NEVER) for i in range(300)))
+    parsed = await parse_in_worker("urnik.ics", slow, LJ, today=None, default_minutes=120,
+                                   seconds=20, started=lambda pid: os.kill(pid, signal.SIGKILL))
+    assert [p.text.msgid for p in parsed.problems] == ["schedule.error.worker"]
+    assert "Sporočite to skrbniku sistema" in h.texts.render(parsed.problems[0].text)
