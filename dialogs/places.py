@@ -10,6 +10,10 @@ stages, each tried only when the one before found nothing:
 2. a Koroška postal code (a strong hint, confirmed with the resident);
 3. typos: one edit (two in long words) away from a known name form.
 
+Before the first stage, a word that is no known name form but can be cut into them is cut where
+that makes a name of several words: "ravnenakoroskem", "vslovenjgradcu", "ravne nakoroskem". A
+preposition glued to a one-word name ("vdravogradu") is cut too, and then confirmed.
+
 The answer is one of ``resolved``, ``ambiguous``, ``outside`` or ``unknown``; ``confirm`` says
 when the bot should ask "Ste mislili …?" before it trusts the answer.
 """
@@ -218,6 +222,9 @@ class _Data:
     entries: list[_Entry]
     by_first: dict[str, list[int]]
     typo_index: dict[str, set[str]]
+    vocab: frozenset[str]  # every word form of every name, for cutting glued words
+    longest_slots: int  # words in the longest name
+    longest_form: int  # letters in the longest word form
 
 
 def _read(name: str) -> list[dict[str, str]]:
@@ -279,8 +286,10 @@ def _data() -> _Data:
             for form in slot:
                 for d in _deletes(form, _typo_budget(form)):
                     typo_index.setdefault(d, set()).add(form)
+    vocab = frozenset(form for e in entries for slot in e.slots for form in slot)
     return _Data(region_of, site_of, postal, centre_of_region, centre_of_seat_area, entries,
-                 by_first, typo_index)
+                 by_first, typo_index, vocab, max(len(e.slots) for e in entries),
+                 max(len(form) for form in vocab))
 
 
 def municipalities_of_site(site: str) -> list[str]:
@@ -403,6 +412,91 @@ def _typos_of(word: str) -> frozenset[str]:
                      and _distance(word, form, budget) <= budget)
 
 
+# --------------------------------------------------------------------------- glued words
+
+_GLUED_MAX = 40  # characters; the longest glued name ("vpodgorjuprislovenjgradcu") has 25
+_GLUED_MIN = 5  # characters; the shortest glued names ("kozjivrh") have more
+_GLUED_MIN_PIECE = 2  # a piece of one letter ("g" for Gornji) is only a leading preposition
+_GLUED_MAX_CUTS = 16  # ways of cutting one word, at most
+_GLUED_MIN_SINGLE = 6  # a preposition glued to a one-word name: the name has this many letters
+
+
+@lru_cache(maxsize=8192)
+def _cuts_of(word: str) -> tuple[tuple[str, ...], ...]:
+    """The ways of cutting a word into two or more known name forms, a preposition allowed at the
+    start: "radljeobdravi" → (("radlje", "ob", "dravi"),). Empty for almost every word."""
+    vocab = _data().vocab
+    longest = _data().longest_form
+    n = len(word)
+    memo: dict[int, list[tuple[str, ...]]] = {n: [()]}
+
+    def rest(pos: int) -> list[tuple[str, ...]]:
+        if pos not in memo:
+            out: list[tuple[str, ...]] = []
+            for end in range(pos + _GLUED_MIN_PIECE, min(n, pos + longest) + 1):
+                piece = word[pos:end]
+                if piece in vocab:
+                    for tail in rest(end):
+                        out.append((piece, *tail))
+                        if len(out) >= _GLUED_MAX_CUTS:
+                            break
+                if len(out) >= _GLUED_MAX_CUTS:
+                    break
+            memo[pos] = out
+        return memo[pos]
+
+    cuts = [c for c in rest(0) if len(c) >= 2]
+    for prep in _PREPOSITIONS:
+        if word.startswith(prep) and len(word) > len(prep):
+            cuts += [(prep, *c) for c in rest(len(prep)) if (prep, *c) not in cuts]
+    return tuple(cuts[:_GLUED_MAX_CUTS])
+
+
+def _unglue(data: _Data, words: list[str]) -> tuple[list[str], bool]:
+    """Cut glued words where a cut makes a name of several words; True when a cut only took a
+    preposition off a one-word name (then the answer is confirmed)."""
+    out = list(words)
+    guess = False
+    reach = data.longest_slots
+    i = 0
+    while i < len(out):
+        w = out[i]
+        if (w in data.vocab or w in _FILLER or not w.isalpha()
+                or not _GLUED_MIN <= len(w) <= _GLUED_MAX):
+            i += 1
+            continue
+        best: tuple[tuple[int, ...], tuple[str, ...], bool] | None = None
+        lo = max(0, i - reach)
+        for pieces in _cuts_of(w):
+            window = out[lo:i] + list(pieces) + out[i + 1 : i + 1 + reach]
+            first, last = i - lo, i - lo + len(pieces)
+            found = _find(data, window, None)
+            # of two cuts that find the same name, the one that leaves no piece unused
+            # ("podgorje|pri|…", not "pod|gorje|pri|…")
+            unused = sum(1 for k in range(first, last)
+                         if not any(m.start <= k < m.end for m in found))
+            for m in found:
+                e = data.entries[m.entry]
+                inside = min(m.end, last) - max(m.start, first)
+                if inside >= 2:  # the name runs over a cut
+                    score, single = (2, m.end - m.start, e.strength, -unused, -len(pieces)), False
+                elif (len(pieces) == 2 and pieces[0] in _PREPOSITIONS and m.start == first + 1
+                      and m.end == last and len(pieces[1]) >= _GLUED_MIN_SINGLE
+                      and e.kind != "foreign" and e.strength == 3 and not _is_common(data, m)):
+                    score, single = (1, 1, e.strength, 0, 0), True
+                else:
+                    continue
+                if best is None or score > best[0]:
+                    best = (score, pieces, single)
+        if best is None:
+            i += 1
+            continue
+        out[i : i + 1] = best[1]
+        guess = guess or best[2]
+        i += len(best[1])
+    return out, guess
+
+
 # --------------------------------------------------------------------------- deciding
 
 
@@ -441,11 +535,11 @@ def resolve(text: str) -> Resolution:
         return UNKNOWN
     text = text[:MAX_INPUT]
     data = _data()
-    words = tokens(text)[:60]
+    words, glued_guess = _unglue(data, tokens(text)[:60])
     postal_muni = _postal_hint(data, text)
 
     matches = _find(data, words, None)
-    typo = False
+    typo = glued_guess
     covered = {i for m in matches for i in range(m.start, m.end)}
     loose = [i for i, w in enumerate(words) if i not in covered and _typo_budget(w)
              and w not in _FILLER]

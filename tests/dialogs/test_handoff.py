@@ -86,6 +86,13 @@ def test_card_shows_buttons_for_its_status_and_the_unreachable_note():
     assert owner.params["owner"] == "Ana" and owner.params["changed"] == NOW - timedelta(hours=1)
 
 
+def test_card_shows_the_phone_as_a_coordinator_dials_it():
+    body = card(req(), NOW).text.items[1]
+    assert body.msgid == "handoff.card_body" and body.params["phone"] == "041 123 456"
+    foreign = req(answers={"name": "Ivana", "phone": "+385912345678", "site": "slovenj-gradec"})
+    assert card(foreign, NOW).text.items[1].params["phone"] == "+385 91 234 5678"
+
+
 def test_open_list_is_oldest_first_and_leaves_out_closed_ones():
     reqs = [req(id=1, created_at=NOW - timedelta(hours=1)),
             req(id=2, created_at=NOW - timedelta(days=2), status="claimed", owner=A),

@@ -346,7 +346,22 @@ def test_state_survives_json_round_trip():
     ("00386 41 123 456", "+38641123456"), ("041-123-456", "+38641123456"),
     ("041/123 456", "+38641123456"), ("02 885 01 24", "+38628850124"),
     ("+386 (0)41 123 456", "+38641123456"), ("386 41 123 456", "+38641123456"),
-    ("123", None), ("+43 664 1234567", None), ("041 123 45", None), ("telefon", None),
+    ("(041) 123 456", "+38641123456"), ("0038641123456", "+38641123456"),
+    ("123", None), ("041 123 45", None), ("telefon", None),
+    # from abroad: with + or 00 and the country code, or its digits alone (a shared contact)
+    ("+385 91 234 5678", "+385912345678"), ("00385 91 234 5678", "+385912345678"),
+    ("385912345678", "+385912345678"), ("+387 61 123 456", "+38761123456"),
+    ("+381 64 123 4567", "+381641234567"), ("+382 67 123 456", "+38267123456"),
+    ("+383 44 123 456", "+38344123456"), ("+389 70 123 456", "+38970123456"),
+    ("+43 664 1234567", "+436641234567"), ("+43 (0)664 1234567", "+436641234567"),
+    ("0049 151 23456789", "+4915123456789"), ("+380 67 123 4567", "+380671234567"),
+    ("+36 20 123 4567", "+36201234567"), ("+39 312 345 6789", "+393123456789"),
+    ("+385 91 234 56", None),         # too short for Croatia
+    ("+385 9l 234 5678", None),       # a letter, never read as a digit
+    ("+49 900 1234567", None),        # premium rate: nobody can call it back
+    ("41 123 456", None),             # Slovenian without its 0 is not a foreign number
+    ("+386 41 123 4567", None), ("38641123456 7", None),
+    ("041 123 45³", None), ("+385 91 234 567٨", None),  # digits only as on a keyboard
 ])
 def test_phone_numbers(typed, expected):
     assert normalize_phone(typed) == expected
@@ -355,3 +370,26 @@ def test_phone_numbers(typed, expected):
 def test_phone_display():
     assert display_phone("+38641123456") == "041 123 456"
     assert display_phone("+38628850124") == "02 885 01 24"
+    assert display_phone("+385912345678") == "+385 91 234 5678"
+    assert display_phone("+436641234567") == "+43 664 1234567"
+    assert display_phone("+38761123456") == "+387 61 123 456"
+
+
+def test_a_foreign_number_is_kept_and_shown_with_its_country_code():
+    t = Talk()
+    to_summary(t)
+    t.tap("edit")
+    t.tap("phone")
+    t.type("+385 91 234 56")
+    assert t.state.step == "phone" and t.msgids()[0] == "intake.bad_phone"
+    t.type("00385 91 234 5678")
+    assert t.state.step == "summary" and t.state.answers["phone"] == "+385912345678"
+    assert t.last[0].text.params["phone"] == "+385 91 234 5678"
+    out = t.send(Command("moji_podatki"))
+    assert any(s.text.params.get("phone") == "+385 91 234 5678" for s in out.says
+               if hasattr(s.text, "params"))
+    t.tap("edit")
+    t.tap("phone")
+    t.send(SharedContact("4915123456789", own=True))  # Telegram sends the digits without +
+    assert t.state.answers["phone"] == "+4915123456789"
+    assert t.last[0].text.params["phone"] == "+49 1512 3456789"

@@ -81,6 +81,33 @@ def test_outside_names_region_and_centre():
     assert r.social_work_centre == "CSD Celje"
 
 
+def test_names_written_without_spaces_are_found_like_the_others():
+    for glued, spaced in [
+        ("ravnenakoroskem", "Ravne na Koroškem"), ("slovenjgradec", "Slovenj Gradec"),
+        ("crnanakoroskem", "Črna na Koroškem"), ("radljeobdravi", "Radlje ob Dravi"),
+        ("ribnicanapohorju", "Ribnica na Pohorju"), ("vslovenjgradcu", "v Slovenj Gradcu"),
+        ("ravne nakoroskem", "Ravne na Koroškem"), ("na ravnahnakoroskem", "na Ravnah na Koroškem"),
+        ("podgorjeprislovenjgradcu", "Podgorje pri Slovenj Gradcu"), ("tolstivrh", "Tolsti Vrh"),
+        ("novomesto", "Novo mesto"),
+    ]:
+        assert resolve(glued).to_json() == resolve(spaced).to_json(), glued
+    assert resolve("ravnenakoroskem").status == "resolved"
+
+
+def test_a_preposition_glued_to_a_one_word_name_is_confirmed():
+    r = resolve("vdravogradu")
+    assert (r.status, r.municipality, r.confirm) == ("resolved", "Dravograd", True)
+
+
+def test_every_glued_case_is_right_and_ordinary_words_stay_unknown():
+    lines = CASES.read_text(encoding="utf-8").split("# --- written as one word")[1].splitlines()[1:]
+    cases = [(e.strip(), t) for e, _, t in (ln.partition(" | ") for ln in lines)
+             if e.strip() and not e.startswith("#")]
+    assert sum(e == "unknown" for e, _ in cases) >= 15
+    misses = [(e, t, v) for e, t in cases if (v := verdict(e, t)) is not None]
+    assert not misses
+
+
 def test_reference_data_is_complete():
     assert len(all_municipalities()) == 212
     assert len(koroska_municipalities()) == 12
