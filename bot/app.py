@@ -35,7 +35,10 @@ from .inbox import ALLOWED, Inbox, poll
 from .limits import SharedLimits
 from .i18n import Texts
 from .outbox import OutboxDispatcher
+from .attendance import AttendanceService
 from .participants import ParticipantFront
+from .report import ReportService
+from .reporting import ReportingFront
 from .retention import RetentionService
 from .staffchat import StaffChat
 from .schedule import ScheduleService
@@ -77,6 +80,7 @@ class Wired:
     handoff: HandoffService
     retention: RetentionService
     staff: StaffChat
+    attendance: AttendanceService | None = None  # attendance lists after sessions
 
 
 def wire(settings: Settings, db: Database, texts: Texts, sender: Sender, sealer: Sealer,
@@ -94,8 +98,11 @@ def wire(settings: Settings, db: Database, texts: Texts, sender: Sender, sealer:
     staff = StaffFront(handoff, sender, texts, settings, schedule, staff_chat)
     participants = ParticipantFront(schedule, sender, texts)
     retention = RetentionService(db, settings, utcnow, on_outbox=outbox.kick)
-    return Wired(make_dispatcher(front, staff.router, participants.router), outbox, handoff,
-                 retention, staff_chat)
+    attendance = AttendanceService(db, settings, utcnow, on_outbox=outbox.kick)
+    reporting = ReportingFront(ReportService(db, settings, sealer, utcnow), attendance,
+                               handoff.is_coordinator, sender, texts, settings)
+    return Wired(make_dispatcher(front, reporting.router, staff.router, participants.router),
+                 outbox, handoff, retention, staff_chat, attendance)
 
 
 # Young objects are collected after this many allocations instead of Python's 700. Nearly all of
@@ -158,6 +165,7 @@ class Runtime:
             shared = SharedLimits(settings.redis_url, per_second=settings.send_rate_per_s)
             try:
                 await shared.check()
+                await shared.heartbeat(self.holder, ttl=3 * settings.outbox_tick_seconds)
             except Exception as exc:
                 raise Refused(texts("cli.redis_down")) from exc
         db = await open_database(settings)
@@ -188,9 +196,13 @@ class Runtime:
                 leader alone (one process at a time): reminders and the digest planned, and
                 retention once a day."""
                 health.ticked()
+                if shared is not None:  # a process that stops beating drops out in 3 ticks
+                    await guarded("replica count", shared.heartbeat(
+                        self.holder, ttl=3 * settings.outbox_tick_seconds))
                 await guarded("staff chat check", self._staff_check(staff, bot))
                 if await guarded("leadership", self._lead(db, lease)):
                     await guarded("planning", wired.handoff.plan())
+                    await guarded("attendance", wired.attendance.plan())
                     await guarded("retention", wired.retention.run_daily())
                 await guarded("outbox", wired.outbox.run_once())
                 await guarded("inbox sweep", inbox.sweep())

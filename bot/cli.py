@@ -1,4 +1,4 @@
-"""The `korak` command: run, chat, where, coordinators, schedule, enroll, bench."""
+"""The `korak` command: run, chat, where, understand, coordinators, schedule, enroll, bench."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TextIO
 
 from dialogs import places
-from dialogs.intake import SITE_LABEL
+from dialogs.intake import OPTIONS, SITE_LABEL
+from dialogs.understand import LANGS as ANSWER_LANGS, STEPS as ANSWER_STEPS, choose
 from dialogs.replies import N_
 
 from storage.db import Database
@@ -76,6 +77,31 @@ def cmd_where(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         out.write(json.dumps(res.to_json(), ensure_ascii=False) + "\n")
     else:
         out.write(describe_place(_texts(settings), res) + "\n")
+    return 0
+
+
+def cmd_understand(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Which button a typed answer means at a step, as the bot reads it; null: it asks again."""
+    texts = None if args.json else _texts(Settings())
+
+    def one(text: str) -> None:
+        picked = choose(args.step, text, args.lang)
+        if args.json:
+            out.write(json.dumps({"text": text, "step": args.step, "lang": args.lang,
+                                  "choice": picked}, ensure_ascii=False) + "\n")
+        elif picked is None:
+            out.write(texts("cli.understand_none", step=args.step, text=text) + "\n")
+        else:
+            label = next((texts(msgid) for cid, msgid in OPTIONS[args.step] if cid == picked), "")
+            out.write(texts("cli.understand_choice", step=args.step, text=text, choice=picked,
+                            label=label) + "\n")
+        out.flush()
+
+    if args.text == ["-"]:
+        for line in sys.stdin:
+            one(line.rstrip("\r\n"))
+        return 0
+    one(" ".join(args.text))
     return 0
 
 
@@ -373,7 +399,68 @@ def cmd_enroll(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return _on_database(settings, texts, run)
 
 
+def cmd_report(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """korak report --from YYYY-MM-DD --to YYYY-MM-DD [--format csv|xlsx|png] [--out FILE]:
+    the programme's report for those days (both included), written to FILE (by default
+    porocilo-FROM-TO.FORMAT here; `-` is standard output)."""
+    out = out or sys.stdout
+    settings = Settings()
+    texts = _texts(settings)
+    from datetime import date
+
+    days = []
+    for value in (args.date_from, args.date_to):
+        try:
+            days.append(date.fromisoformat(value))
+        except ValueError:
+            print(texts("cli.bad_date", value=value), file=sys.stderr)
+            return 2
+    first, last = days
+    if first > last:
+        print(texts("report.cli_order"), file=sys.stderr)
+        return 2
+    target = args.out or f"porocilo-{first}-{last}.{args.format}"
+
+    from .database import sealer
+
+    try:
+        seal = sealer(settings, texts)  # the target groups need the sealed answer opened
+    except Refused as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+
+    async def run(db: Database) -> int:
+        from .clock import utcnow
+        from .report import ReportService, render
+
+        report = await ReportService(db, settings, seal, utcnow).build(first, last)
+        data = await asyncio.to_thread(render, report, texts, args.format)
+        if target == "-":
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+            print(texts("report.cli_written_stdout", count=report.requests), file=sys.stderr)
+            return 0
+        try:
+            Path(target).write_bytes(data)
+        except OSError:
+            print(texts("cli.file_unwritable", file=target), file=sys.stderr)
+            return 2
+        out.write(texts("report.cli_written", file=target, count=report.requests,
+                        sessions=len(report.sessions)) + "\n")
+        return 0
+
+    return _on_database(settings, texts, run)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.residents is None:
+        args.residents = 20 if args.what == "replicas" else 500
+    if args.rate is None:
+        args.rate = 28.0 if args.what == "replicas" else 29.0
+    if args.what == "replicas":
+        from .bench import replicas
+
+        return replicas.main(args)
     if args.what == "reminders":
         from .bench import reminders
 
@@ -419,6 +506,14 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--json", action="store_true", help="one JSON object per answer")
     where.add_argument("text", nargs="+", help="what a resident wrote, or - for one per line on stdin")
     where.set_defaults(func=cmd_where)
+    und = sub.add_parser("understand", help="which button a typed answer means: "
+                         "korak understand --step work ne delam")
+    und.add_argument("--json", action="store_true", help="one JSON object per answer")
+    und.add_argument("--step", required=True, choices=ANSWER_STEPS, help="the question asked")
+    und.add_argument("--lang", default="sl", choices=ANSWER_LANGS, help="the resident's language")
+    und.add_argument("text", nargs="+",
+                     help="what a resident wrote, or - for one per line on stdin")
+    und.set_defaults(func=cmd_understand)
     coord = sub.add_parser("coordinators", help="who may work the queue in the staff chat")
     coord_sub = coord.add_subparsers(dest="action", required=True)
     add = coord_sub.add_parser("add", help="korak coordinators add TELEGRAM_ID [--name NAME]")
@@ -441,19 +536,36 @@ def main(argv: list[str] | None = None) -> int:
     enroll.add_argument("--cohort", required=True)
     enroll.add_argument("--leave", action="store_true", help="take them out of the cohort")
     enroll.set_defaults(func=cmd_enroll)
+    report = sub.add_parser("report", help="the programme's report for a period: "
+                                           "korak report --from 2027-01-01 --to 2027-03-31")
+    report.add_argument("--from", dest="date_from", required=True, help="first day, YYYY-MM-DD")
+    report.add_argument("--to", dest="date_to", required=True, help="last day, YYYY-MM-DD")
+    report.add_argument("--format", choices=["csv", "xlsx", "png"], default="csv",
+                        help="csv (UTF-8, ;), xlsx or png (the charts); default csv")
+    report.add_argument("--out", help="the file to write (default porocilo-FROM-TO.FORMAT; "
+                                      "- for standard output)")
+    report.set_defaults(func=cmd_report)
     bench = sub.add_parser("bench", help="benchmarks that print figures")
-    bench.add_argument("what", choices=["places", "reminders", "load"])
-    bench.add_argument("--residents", type=int, default=500,
-                       help="load: residents going through the intake at once")
+    bench.add_argument("what", choices=["places", "reminders", "load", "replicas"])
+    bench.add_argument("--residents", type=int, default=None,
+                       help="load (500), replicas (20): residents going through the intake")
     bench.add_argument("--rounds", type=int, default=20, help="places: passes over the test set")
     bench.add_argument("--count", type=int, default=10_000, help="reminders: how many")
     bench.add_argument("--database",
-                       help="reminders, load: database URL (default: a new SQLite file)")
+                       help="reminders, load: database URL (default: a new SQLite file); "
+                            "replicas: a PostgreSQL server (a database of its own is made)")
     bench.add_argument("--dispatchers", type=int, default=1,
                        help="reminders: dispatcher processes")
-    bench.add_argument("--rate", type=float, default=29.0,
-                       help="reminders: messages/s all dispatchers together may send "
-                            "(the fake Bot API allows 30)")
+    bench.add_argument("--rate", type=float, default=None,
+                       help="reminders (29), replicas (28): messages/s all processes together "
+                            "may send (the fake Bot API allows 30)")
+    bench.add_argument("--replicas", type=int, default=3,
+                       help="replicas: `korak run --webhook` processes")
+    bench.add_argument("--redis", help="replicas: Redis URL for the shared limits")
+    bench.add_argument("--reminders", type=int, default=3000,
+                       help="replicas: reminders due at once")
+    bench.add_argument("--timeout", type=float, default=900.0,
+                       help="replicas: seconds before the run is cut off")
     bench.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     bench.add_argument("--api", help=argparse.SUPPRESS)
     bench.add_argument("--schema", help=argparse.SUPPRESS)

@@ -14,8 +14,10 @@ from zoneinfo import ZoneInfo
 import holidays
 
 from dialogs import handoff
+from dialogs.cover import GIVE, HANDOVER, Cover, handed_notice
 from dialogs.replies import N_, Say, Text
 from dialogs.workhours import WorkingHours, parse_clock, parse_span, parse_weekdays
+from storage import cover as cover_store
 from storage import erasure, repo
 from storage import schedule as schedule_store
 from storage.crypto import Sealer
@@ -23,6 +25,7 @@ from storage.db import Database
 from storage.models import ContactRequest
 
 from .config import Settings
+from .cover import CoverService
 from .schedule import ScheduleService
 
 log = logging.getLogger("korak.handoff")
@@ -53,6 +56,7 @@ class Pressed:
     notice: Text | None
     card: Say | None
     changed: bool = False
+    announce: Text | None = None  # said in the staff chat under the card (a handover)
 
 
 class HandoffService:
@@ -62,6 +66,7 @@ class HandoffService:
         self.db, self.settings, self.clock, self.on_outbox = db, settings, clock, on_outbox
         self.schedule = schedule
         self.sealer = sealer
+        self.cover = CoverService(db, settings, clock, on_outbox=self._kick)
 
     @cached_property
     def hours(self) -> WorkingHours:
@@ -80,6 +85,10 @@ class HandoffService:
     async def _view(self, s, req: ContactRequest) -> handoff.Request:
         return view(req, await repo.resident_unreachable(s, req.telegram_id))
 
+    async def _card(self, s, current: handoff.Request, now: datetime) -> Say:
+        """The card as it is now, with what it shows while a coordinator is away."""
+        return handoff.card(current, now, await self.cover.cover_of(s, current, now))
+
     async def press(self, request_id: int, action: str, version: int, actor_id: int,
                     actor_name: str, cohort_id: int | None = None) -> Pressed:
         allowed = await self.is_coordinator(actor_id)
@@ -91,20 +100,24 @@ class HandoffService:
             if req is None:
                 return Pressed(Text(N_("handoff.gone")), None)
             current = await self._view(s, req)
-            if action == "back":  # leaving the cohort choice: the card as it is
+            if action == "back":  # leaving a choice: the card as it is
                 stale = version != current.version
                 return Pressed(Text(N_("handoff.stale")) if stale else None,
-                               handoff.card(current, now))
+                               await self._card(s, current, now))
+            if action in (HANDOVER, GIVE):
+                return await self._hand_over(s, req, current, action, version, actor_id,
+                                             actor_name, cohort_id, now)
             decision = handoff.decide(current, action, version, actor_id, actor_name, allowed)
             if not decision.ok:
-                return Pressed(decision.refusal, handoff.card(current, now))
+                return Pressed(decision.refusal, await self._card(s, current, now))
             if action == "enrolled" and self.schedule is not None:
                 cohorts = [(c.id, c.name) for c in await schedule_store.cohorts(s, req.site)]
                 if cohort_id is None and cohorts:
                     return Pressed(None, handoff.cohort_choice(current, now, cohorts))
                 if cohort_id is not None:
                     if cohort_id not in {c for c, _ in cohorts}:
-                        return Pressed(Text(N_("handoff.stale")), handoff.card(current, now))
+                        return Pressed(Text(N_("handoff.stale")),
+                                       await self._card(s, current, now))
                     await self.schedule.enroll_in(s, cohort_id, req.telegram_id, req.chat_id,
                                                   req.id, now)
             await repo.change_request(
@@ -114,10 +127,31 @@ class HandoffService:
                 await repo.add_outbox(s, kind="resident_claimed", chat_id=req.chat_id,
                                       payload={"request_id": req.id, "name": actor_name},
                                       due_at=now, request_id=req.id)
-            card = handoff.card(await self._view(s, req), now)
+            card = await self._card(s, await self._view(s, req), now)
         log.info("request changed", extra={"request_id": request_id, "action": action})
         self._kick()
         return Pressed(None, card, changed=True)
+
+    async def _hand_over(self, s, req: ContactRequest, current: handoff.Request, action: str,
+                         version: int, actor_id: int, actor_name: str, target_id: int | None,
+                         now: datetime) -> Pressed:
+        """Predaj (the choice of colleague) or a colleague chosen: the request is hers now, a
+        history row says who handed it from whom to whom."""
+        cover = await self.cover.cover_of(s, current, now) or Cover()
+        if action == HANDOVER:
+            if version != current.version or current.status not in handoff.OWNED:
+                return Pressed(Text(N_("handoff.stale")), handoff.card(current, now, cover))
+            return Pressed(None, handoff.handover_choice(current, now, cover))
+        decision = handoff.decide_handover(current, version, target_id, cover, True)
+        if not decision.ok:
+            return Pressed(decision.refusal, handoff.card(current, now, cover))
+        before = req.owner_name
+        await cover_store.hand_over(s, req, to_id=decision.owner_id, to_name=decision.owner_name,
+                                    actor_id=actor_id, actor_name=actor_name, now=now)
+        card = await self._card(s, await self._view(s, req), now)
+        log.info("request handed over", extra={"request_id": req.id})
+        return Pressed(None, card, changed=True,
+                       announce=handed_notice(req.id, actor_name, before, decision.owner_name))
 
     async def reveal(self, request_id: int, actor_id: int, actor_name: str | None) -> Text:
         """🔒 on a card: the sensitive answer for this coordinator alone (Telegram shows the
@@ -146,7 +180,7 @@ class HandoffService:
             now = self.clock()
             if actor_id is not None:
                 await erasure.log_access(s, request_id, actor_id, actor_name, "card", now)
-            return handoff.card(await self._view(s, req), now)
+            return await self._card(s, await self._view(s, req), now)
 
     async def open_list(self) -> Say:
         async with self.db.transaction() as s:
@@ -200,6 +234,8 @@ class HandoffService:
             return 0
         async with self.db.transaction() as s:
             now = self.clock()
+            # absences past their last day end first (their cards are edited, in the outbox)
+            await self.cover.end_absences(s, now)
             reqs = [view(r) for r in await repo.open_requests(s)]
             queued = 0
             for due in handoff.due_reminders(

@@ -34,8 +34,8 @@ from .background import Background
 
 log = logging.getLogger("korak.inbox")
 
-LEASE = timedelta(minutes=5)  # a claimed update not handled by then is taken over
-GRACE = timedelta(minutes=2)  # an unclaimed update waiting this long lost its process
+LEASE = timedelta(seconds=60)  # a claimed update not handled by then is taken over
+GRACE = timedelta(seconds=15)  # stored, never claimed this long: its process died
 MAX_ATTEMPTS = 3  # an update whose handling failed this often is given up on
 ALLOWED = ["message", "callback_query"]
 

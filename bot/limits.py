@@ -15,6 +15,7 @@ from typing import Any
 from limits import RateLimitItemPerMinute, RateLimitItemPerSecond, parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from redis import asyncio as aioredis
 
 log = logging.getLogger("korak.limits")
 
@@ -27,12 +28,27 @@ class SharedLimits:
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
         url = redis_url if redis_url.startswith("async+") else "async+" + redis_url
         self.storage = RedisStorage(url, implementation="redispy", key_prefix=prefix)
+        self.redis = aioredis.from_url(redis_url.removeprefix("async+"))
+        self.prefix = prefix
+        self.replicas = 1  # processes alive, as the last heartbeat counted them
         self.limiter = MovingWindowRateLimiter(self.storage)
         self.total = RateLimitItemPerSecond(max(1, int(per_second)))
         # about one a second per chat, a few at once allowed
         self.chat = parse(f"{chat_burst}/{chat_burst} seconds")
         self.group = RateLimitItemPerMinute(group_per_minute)
         self.sleep = sleep
+
+    async def heartbeat(self, holder: str, ttl: float = 15.0) -> int:
+        """Each tick: this process is alive; returns how many are (each keeps an even share
+        of the rate locally, so that the processes together send evenly spread rather than in
+        bursts that the moving window lets through and network delays then bunch up)."""
+        key = f"{self.prefix}:replica:"
+        await self.redis.set(key + holder, "1", px=int(ttl * 1000))
+        count = 0
+        async for _ in self.redis.scan_iter(match=key + "*", count=200):
+            count += 1
+        self.replicas = max(1, count)
+        return self.replicas
 
     async def check(self) -> None:
         """Raises when Redis cannot be reached (at start: say so rather than run unlimited)."""

@@ -13,11 +13,15 @@ from typing import Any
 
 from dialogs import handoff
 from dialogs import schedule as sched
+from dialogs.cover import no_outcome_reminder
 from dialogs.replies import N_, Text, fence, one_line
+from storage import attendance as attendance_store
 from storage import repo
 from storage import schedule as schedule_store
 from storage.db import Database
 
+from . import attendance
+from . import cover as absence
 from .background import Background
 from .handoff import view
 from .i18n import Texts
@@ -58,10 +62,22 @@ class Delivery:
     # sent) and just after it (gone meanwhile: the message is edited to the removal text)
     request: int | None = None
     tolerant: bool = False  # an edit of a message that is gone or cannot be edited is skipped
+    sheet: tuple[int, int] | None = None  # the sent message shows (session, part) of a list
 
 
 class Vanished(Exception):
     """The request a message was about was erased while the message waited for its turn."""
+
+
+class TakenOver(Exception):
+    """The row's lease ran out while it waited its turn, and another dispatcher claimed it."""
+
+
+@dataclass
+class Claim:
+    """Until when this dispatcher holds a row; renewed right before each send."""
+
+    until: datetime | None
 
 
 # A message that cannot be edited any more needs no removal text: nothing to do.
@@ -73,6 +89,10 @@ REMOVED = {"person": N_("handoff.card_deleted"), "retention": N_("handoff.card_e
 
 
 MAX_ATTEMPTS = 8  # then a row is failed: kept, listed by `korak outbox failed`
+# A claimed row is another dispatcher's to take once this runs out. Short, so the rows a killed
+# process held wait little; safe, because a dispatcher renews the lease right before each send
+# (hold_claim) and skips a row that was taken over meanwhile.
+LEASE = timedelta(seconds=30)
 
 
 def units(text: str) -> int:
@@ -138,32 +158,62 @@ class OutboxDispatcher:
         await self._kicked.idle()
 
     async def run_once(self) -> int:
-        """Claim and send due rows; returns how many were sent. A kick that arrives while a
-        run is going makes that run look once more before it stops."""
+        """Claim and send due rows until none are left; returns how many were sent. Each chat's
+        rows go out in a task of their own, in order; a chat that is slow (the staff group's
+        20 a minute, a 429) holds up only itself: while it is being served, rows of other
+        chats are claimed and sent, never more than `batch` chats at once. A kick that arrives
+        while a run is going makes that run look once more before it stops."""
         if self._running.locked():
             self._again = True
             return 0
         sent = 0
+        busy: dict[int | None, asyncio.Task] = {}
         async with self._running:
-            while True:
-                self._again = False
-                async with self.db.transaction() as s:
-                    rows = await repo.claim_due(s, self.clock(), limit=self.batch,
-                                                skip_chat=self._paused_chat())
-                    work = [(r.id, r.kind, r.chat_id, dict(r.payload), r.attempts,
-                             repo.as_utc(r.claimed_until), r.sending_since is not None)
-                            for r in rows]
-                if not work:
-                    if self._again:
-                        continue
-                    return sent
-                # chats are served side by side; one chat's messages keep their order
-                by_chat: dict[int | None, list[tuple]] = {}
-                for item in work:
-                    by_chat.setdefault(item[2], []).append(item)
-                counts = await asyncio.gather(*(self._deliver_all(items)
-                                                for items in by_chat.values()))
-                sent += sum(counts)
+            try:
+                while True:
+                    self._again = False
+                    work: list[tuple] = []
+                    room = self.batch - len(busy)
+                    if room > 0:
+                        async with self.db.transaction() as s:
+                            rows = await repo.claim_due(
+                                s, self.clock(), limit=room, lease=LEASE,
+                                skip_chat=self._paused_chat(),
+                                skip_chats=[c for c in busy if c is not None])
+                            work = [(r.id, r.kind, r.chat_id, dict(r.payload), r.attempts,
+                                     repo.as_utc(r.claimed_until), r.sending_since is not None)
+                                    for r in rows]
+                    by_chat: dict[int | None, list[tuple]] = {}
+                    for item in work:
+                        by_chat.setdefault(item[2], []).append(item)
+                    for chat, items in by_chat.items():
+                        if chat in busy:  # rows without a chat: after the ones in flight
+                            items = [*items]
+                            previous = busy[chat]
+                            busy[chat] = asyncio.ensure_future(self._after(previous, items))
+                        else:
+                            busy[chat] = asyncio.ensure_future(self._deliver_all(items))
+                    if not busy:
+                        if self._again:
+                            continue
+                        return sent
+                    if work and len(busy) < self.batch:
+                        continue  # there may be more of other chats: claim them now
+                    done, _ = await asyncio.wait(busy.values(), timeout=1.0,
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                    for chat in [c for c, t in busy.items() if t in done]:
+                        task = busy.pop(chat)
+                        if task.exception() is not None:  # rows stay claimed, retried later
+                            log.error("outbox chat task failed", exc_info=task.exception())
+                        else:
+                            sent += task.result()
+            finally:
+                if busy:  # cancelled: what is being sent is finished, not cut off
+                    results = await asyncio.gather(*busy.values(), return_exceptions=True)
+                    sent += sum(r for r in results if isinstance(r, int))
+
+    async def _after(self, previous: asyncio.Task, items: list[tuple]) -> int:
+        return await previous + await self._deliver_all(items)
 
     def _paused_chat(self) -> int | None:
         staff = self.staff
@@ -189,11 +239,12 @@ class OutboxDispatcher:
                     continue
                 # still ours (a slow send, a peer)? Then what it says, from the data as it is
                 # now: one transaction
+                claim = Claim(lease)
                 async with self.db.transaction() as s:
-                    if not await repo.hold_claim(s, row_id, lease, self.clock()):
+                    if not await self._hold(s, row_id, claim):
                         continue
                     deliveries = await self._render_safely(s, row_id, kind, chat_id, payload)
-                sent += await self._deliver(row_id, kind, deliveries, attempts,
+                sent += await self._deliver(row_id, kind, deliveries, attempts, claim,
                                             at_most_once=kind in AT_MOST_ONCE)
             except Exception:  # the row stays claimed and is retried after its lease
                 log.exception("outbox row failed", extra={"outbox_id": row_id})
@@ -245,8 +296,16 @@ class OutboxDispatcher:
             log.exception("outbox row could not be rendered", extra={"outbox_id": row_id})
             return []
 
+    async def _hold(self, s: Any, row_id: int, claim: Claim) -> bool:
+        """Is the row still ours? Then the lease runs LEASE from now."""
+        now = self.clock()
+        if not await repo.hold_claim(s, row_id, claim.until, now, LEASE):
+            return False
+        claim.until = now + LEASE
+        return True
+
     async def _deliver(self, row_id: int, kind: str, deliveries: list[Delivery],
-                       attempts: int, at_most_once: bool = False) -> int:
+                       attempts: int, claim: Claim, at_most_once: bool = False) -> int:
         if not deliveries:
             await self._finish(row_id, error="nothing to send")
             return 0
@@ -255,7 +314,8 @@ class OutboxDispatcher:
         try:
             for d in deliveries:
                 try:
-                    done = await self._send(d, before=self._before(row_id, d, at_most_once))
+                    done = await self._send(d, before=self._before(row_id, d, claim,
+                                                                   at_most_once))
                 except Undeliverable as exc:
                     if d.tolerant and any(g in str(exc).lower() for g in _GONE_MESSAGE):
                         continue  # nothing left to edit
@@ -264,6 +324,12 @@ class OutboxDispatcher:
                     sent.append(done)
         except Vanished:
             await self._finish(row_id, error="request erased before sending", sent=sent)
+            return 0
+        except TakenOver:  # its lease ran out while it waited its turn: another process has it
+            log.warning("outbox row taken over while waiting; not sent here",
+                        extra={"outbox_id": row_id})
+            if sent:
+                await self._finish(row_id, sent=sent, release=True)
             return 0
         except Undeliverable as exc:
             await self._undelivered(row_id, kind, d.chat_id, exc, attempts, sent)
@@ -305,15 +371,17 @@ class OutboxDispatcher:
         log.error("outbox row failed for good; `korak outbox retry` sends it again",
                   extra={"outbox_id": row_id, "kind": kind, "error": exc.kind})
 
-    def _before(self, row_id: int, d: Delivery, at_most_once: bool):
+    def _before(self, row_id: int, d: Delivery, claim: Claim, at_most_once: bool):
         """What runs once the send's turn has come, right before the request to Telegram: the
-        request it is about must still be there (a message may wait minutes for the staff
-        group's turn), and an at-most-once row is marked as being sent."""
-        if d.request is None and not at_most_once:
-            return None
+        row must still be this dispatcher's (a message may wait minutes for the staff group's
+        turn, longer than the lease: then another process may have taken it over, and sending
+        here as well would send it twice), so the lease is renewed; the request it is about
+        must still be there; an at-most-once row is marked as being sent."""
 
         async def check() -> None:
             async with self.db.transaction() as s:
+                if not await self._hold(s, row_id, claim):
+                    raise TakenOver()
                 if d.request is not None and not await repo.request_exists(s, d.request):
                     raise Vanished()
                 if at_most_once:
@@ -339,6 +407,9 @@ class OutboxDispatcher:
             kwargs["before"] = before
         msg = await self.sender.send_message(d.chat_id, d.text, **kwargs)
         message_id = getattr(msg, "message_id", None)
+        if d.sheet is not None and message_id is not None:  # an attendance list: remembered
+            async with self.db.transaction() as s:
+                await attendance_store.remember_sheet(s, d.chat_id, message_id, *d.sheet)
         request_id = d.card_of or d.about or d.request
         if message_id is None or request_id is None:
             return None
@@ -364,6 +435,11 @@ class OutboxDispatcher:
         t, now = self.texts, self.clock()
         if kind == "staff_request_deleted":
             return self._erased(chat_id, payload)
+        if kind == attendance.KIND:  # a session's attendance list, or its refresh
+            return [Delivery(m.chat_id, m.text, m.markup, edit=m.edit, sheet=m.sheet,
+                             thread=self.topics.get(m.site or "") if m.edit is None else None,
+                             tolerant=m.edit is not None)
+                    for m in await attendance.list_messages(s, t, chat_id, payload)]
         if kind == "staff_digest":
             reqs = [view(r) for r in await repo.open_requests(s)]
             return [Delivery(chat_id, t.render(handoff.digest(reqs, now, self.tz).text))]
@@ -375,12 +451,14 @@ class OutboxDispatcher:
             return [Delivery(chat_id, t.render(say.text), card_markup(t, say, req.id),
                              thread=self.topics.get(req.site or ""), card_of=req.id,
                              request=req.id)]
-        if kind == "resident_claimed":
-            return [Delivery(req.chat_id, t("handoff.resident_claimed", name=payload["name"]),
-                             request=req.id)]
-        if kind == "relay_to_resident":
-            texts = fit(lambda words: t("relay.from_coordinator", name=payload["name"],
-                                        text=words), payload["text"])
+        if kind == "resident_claimed":  # to the resident: in their language
+            theirs = t.lang(req.answers.get("lang"))
+            return [Delivery(req.chat_id, theirs("handoff.resident_claimed",
+                                                 name=payload["name"]), request=req.id)]
+        if kind == "relay_to_resident":  # the coordinator's words as written, framed in theirs
+            theirs = t.lang(req.answers.get("lang"))
+            texts = fit(lambda words: theirs("relay.from_coordinator", name=payload["name"],
+                                             text=words), payload["text"])
             return [Delivery(req.chat_id, text, request=req.id) for text in texts]
         reply_to = req.card_message_id if req.card_chat_id == chat_id else None
         if kind == "relay_to_staff":  # the person's words fenced, so they cannot pass for ours
@@ -393,7 +471,7 @@ class OutboxDispatcher:
             out = [Delivery(chat_id, t("handoff.resident_blocked", id=req.id),
                             reply_to=reply_to, about=req.id, request=req.id)]
             if reply_to is not None:  # the card says so too
-                say = handoff.card(current, now)
+                say = handoff.card(current, now, await self._cover(s, current, now))
                 out.insert(0, Delivery(chat_id, t.render(say.text), card_markup(t, say, req.id),
                                        edit=reply_to, request=req.id))
             return out
@@ -406,12 +484,25 @@ class OutboxDispatcher:
         if kind == "staff_no_outcome":
             if req.status not in handoff.OWNED:
                 return []
-            return [Delivery(chat_id, t.render(Text(N_("handoff.remind_no_outcome"), {
-                "id": req.id, "owner": req.owner_name or "—",
-                "since": current.claimed_at or current.changed_at})), reply_to=reply_to,
+            # to its owner; while she is away, to everyone
+            cover = await self._cover(s, current, now)
+            return [Delivery(chat_id, t.render(no_outcome_reminder(
+                req.id, req.owner_name, current.claimed_at or current.changed_at,
+                cover.of(req.owner_id) if cover else None)), reply_to=reply_to,
                 about=req.id, request=req.id)]
+        if kind == absence.CARD_REFRESH:  # a coordinator away or back: her cards show it
+            if reply_to is None:
+                return []
+            say = handoff.card(current, now, await self._cover(s, current, now))
+            return [Delivery(chat_id, t.render(say.text), card_markup(t, say, req.id),
+                             edit=reply_to, request=req.id, tolerant=True)]
         log.error("unknown outbox kind", extra={"kind": kind})
         return []
+
+    async def _cover(self, s: Any, current: handoff.Request, now: datetime):
+        """What a claimed request's card shows about absence (dialogs.cover.Cover)."""
+        ids = self.staff.settings.coordinator_ids if self.staff is not None else ()
+        return await absence.cover_of(s, current, now, self.tz, ids)
 
     def _erased(self, chat_id: int, payload: dict) -> list[Delivery]:
         """An erased request: every message that showed it edited to the removal text (in the
@@ -449,7 +540,9 @@ class OutboxDispatcher:
             if enrolled is None or not enrolled.active or enrolled.chat_id != chat_id:
                 return []
             say = sched.reminder(session, now, self.tz)
-            return [Delivery(chat_id, t.render(say.text), reminder_markup(t, say, session.id),
+            theirs = t.lang(await repo.resident_lang(s, chat_id))
+            return [Delivery(chat_id, theirs.render(say.text),
+                             reminder_markup(theirs, say, session.id),
                              request=enrolled.request_id)]
         if kind == "session_changed":
             old = payload.get("old_start")
@@ -459,7 +552,8 @@ class OutboxDispatcher:
                                           datetime.fromisoformat(old), session.ends_at, False)
             text = sched.change_notice(old_view, session, self.tz, now,
                                        cancelled=payload.get("cancelled", False))
-            return [Delivery(chat_id, t.render(text))]
+            theirs = t.lang(await repo.resident_lang(s, chat_id))
+            return [Delivery(chat_id, theirs.render(text))]
         # staff_not_coming: on the card of the participant's request, naming its owner
         enrolled = await self._enrollment(s, payload)
         req = None

@@ -4,9 +4,13 @@ and /termini for their next sessions. Everything else goes on to the resident co
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiogram import Router
 from aiogram.types import CallbackQuery, Message
+
+from dialogs.languages import from_telegram
+from storage import repo
 
 from .filters import command_in, data_prefix, private_chat
 from .i18n import Texts
@@ -26,12 +30,20 @@ class ParticipantFront:
         self.router.message.register(self.on_termini, private_chat, command_in(TERMINI))
         self.router.callback_query.register(self.on_answer, data_prefix(f"{ANSWER_PREFIX}|"))
 
+    async def _theirs(self, user: Any) -> Texts:
+        """The texts in the participant's language (chosen in the conversation, else as their
+        Telegram app is set)."""
+        async with self.service.db.transaction() as s:
+            lang = await repo.resident_lang(s, user.id)
+        return self.texts.lang(lang or from_telegram(getattr(user, "language_code", None)))
+
     async def on_termini(self, message: Message) -> None:
         if message.from_user is None:
             return
         say = await self.service.upcoming(message.from_user.id)
+        texts = await self._theirs(message.from_user)
         try:
-            await self.sender.send_message(message.chat.id, self.texts.render(say.text))
+            await self.sender.send_message(message.chat.id, texts.render(say.text))
         except Undeliverable as exc:
             log.warning("reply not delivered", extra={"error": str(exc)})
 
@@ -47,7 +59,8 @@ class ParticipantFront:
         if parsed is None or not private:
             return
         reply = await self.service.answer(query.from_user.id, *parsed)
+        texts = await self._theirs(query.from_user)
         try:
-            await self.sender.send_message(msg.chat.id, self.texts.render(reply))
+            await self.sender.send_message(msg.chat.id, texts.render(reply))
         except Undeliverable as exc:
             log.warning("reply not delivered", extra={"error": str(exc)})

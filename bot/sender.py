@@ -83,6 +83,8 @@ class Sender:
         self.on_error = on_error  # every error Telegram answered, by code (metrics)
         self.shared = shared  # limits.SharedLimits: the limits counted across processes
         self.global_bucket = Bucket(global_rate, global_rate, clock)
+        self.global_rate = global_rate
+        self.smooth = Bucket(global_rate, 1, clock)  # with shared limits: no bursts
         self.chat_rate, self.chat_burst = chat_rate, chat_burst
         self.group_rate = group_per_minute / 60.0
         self.buckets: dict[int, Bucket] = {}
@@ -103,6 +105,14 @@ class Sender:
 
     async def _pace(self, chat_id: int) -> None:
         if self.shared is not None:
+            # evenly spaced here first, at this process's share of the rate (bursts that the
+            # shared moving window lets through would arrive bunched with other replicas' late
+            # ones and break Telegram's limit though the shared count kept it), then the count
+            # all processes share
+            self.smooth.rate = self.global_rate / max(1, getattr(self.shared, "replicas", 1))
+            async with self.global_lock:
+                while (delay := self.smooth.wait_time()) > 0:
+                    await self.sleep(delay)
             await self.shared.wait(chat_id)
             return
         bucket = self._bucket(chat_id)
@@ -178,6 +188,14 @@ class Sender:
                            **kwargs: Any) -> Any:
         return await self.call(chat_id, lambda: self.bot.send_message(chat_id, text, **kwargs),
                                before=before)
+
+    async def send_photo(self, chat_id: int, photo: bytes, filename: str = "photo.png",
+                         **kwargs: Any) -> Any:
+        """A picture (PNG bytes) uploaded with the request; each try uploads it afresh."""
+        from aiogram.types import BufferedInputFile
+
+        return await self.call(chat_id, lambda: self.bot.send_photo(
+            chat_id, BufferedInputFile(photo, filename=filename), **kwargs))
 
     async def edit_text(self, chat_id: int, message_id: int, text: str,
                         before: Callable[[], Awaitable[Any]] | None = None,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dialogs import intake
+from dialogs.languages import from_telegram
 from dialogs.intake import Choice, Command, Ctx, Event, Look, RequestInfo, State, Typed
 from dialogs.replies import N_, DeleteAll, Forget, RelayToStaff, Say, SubmitRequest, Text
 from storage import erasure, repo
@@ -30,6 +31,7 @@ class Person:
     telegram_id: int
     chat_id: int
     first_name: str | None = None
+    language_code: str | None = None  # as the person's Telegram app is set: suggests a language
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Handled:
     says: list[Say]
     step: str  # where the conversation is now (button data names it)
     had_keyboard: bool  # a reply keyboard was showing before this event (it may need hiding)
+    lang: str = "sl"  # the language to say it in
 
 
 class KeyedLocks:
@@ -97,7 +100,7 @@ class IntakeService:
             retention_months=self.settings.retention_months,
             intake_idle_days=self.settings.intake_idle_days,
             relays_last_hour=relays, relay_limit=self.settings.relay_per_hour,
-            looks=looks,
+            looks=looks, suggested_lang=from_telegram(person.language_code),
         )
 
     def _as_choice(self, asked: list[Say], state: State, event: Event) -> Event:
@@ -106,10 +109,11 @@ class IntakeService:
         if not isinstance(event, Typed):
             return event
         typed = " ".join(event.text.split()).casefold()
+        texts = self.texts.lang(state.lang)
         for say in asked:
             for row in say.buttons:
                 for button in row:
-                    if self.texts.render(button.label).casefold() == typed:
+                    if texts.render(button.label).casefold() == typed:
                         return Choice(state.step, button.id)
         return event
 
@@ -131,7 +135,7 @@ class IntakeService:
                 talk = await repo.begin_update(s, update_id, person.telegram_id, now)
                 if talk is None:
                     log.info("duplicate update skipped", extra={"update_id": update_id})
-                    return Handled([], "", False)
+                    return Handled([], "", False, from_telegram(person.language_code))
                 state = State.from_json(self.sealer.open_state(talk.state))
                 reqs = talk.requests
                 open_req = next((r for r in reversed(reqs) if r.status in repo.OPEN_STATUSES),
@@ -177,7 +181,8 @@ class IntakeService:
                         keep_state = False
                 if keep_state:
                     await repo.save_state(s, person.telegram_id, person.chat_id,
-                                          self.sealer.seal_state(out.state.to_json()), now)
+                                          self.sealer.seal_state(out.state.to_json()), now,
+                                          lang=out.state.lang)
             if update_id is not None:  # committed: the inbox row is marked with the work
                 marked_handled()
         if erased:
@@ -185,7 +190,8 @@ class IntakeService:
         if created and self.on_outbox is not None:
             self.on_outbox()
         log.info("step", extra={"step": out.state.step, "event": type(event).__name__})
-        return Handled(out.says, out.state.step, had_keyboard)
+        lang = out.state.lang or state.lang or from_telegram(person.language_code)
+        return Handled(out.says, out.state.step, had_keyboard, lang)
 
     async def current_step(self, telegram_id: int) -> State:
         async with self.db.transaction() as s:

@@ -29,6 +29,8 @@ from .telegram import STAFF_PREFIX, card_markup, parse_staff_callback
 log = logging.getLogger("korak.staff")
 
 STAFF_COMMANDS = {"odprte", "prosnja", "prošnja"}
+COVER_COMMANDS = {"odsotna", "nazaj"}  # a coordinator away (until a date) and back
+STAFF_COMMANDS |= COVER_COMMANDS
 MAX_SCHEDULE_BYTES = 2_000_000
 
 
@@ -146,6 +148,12 @@ class StaffFront:
     async def _staff_command(self, message: Message, name: str, rest: str) -> None:
         chat = message.chat.id
         thread = message.message_thread_id if message.is_topic_message else None
+        if name in COVER_COMMANDS:
+            user = message.from_user
+            reply = (await self.service.cover.away(user.id, user.first_name, rest)
+                     if name == "odsotna" else await self.service.cover.back(user.id))
+            await self._say(chat, reply, reply_to=message.message_id)
+            return
         if name == "odprte":
             say = await self.service.open_list()
             extra = {"message_thread_id": thread} if thread else {}
@@ -171,7 +179,9 @@ class StaffFront:
         if (command is None or command[0] not in STAFF_COMMANDS or user is None
                 or not await self.service.is_coordinator(user.id)):
             raise SkipHandler()
-        await self._say(message.chat.id, Text(N_("handoff.staff_chat_only")))
+        await self._say(message.chat.id, Text(N_("cover.staff_chat_only")
+                                              if command[0] in COVER_COMMANDS
+                                              else N_("handoff.staff_chat_only")))
 
     async def on_press(self, query: CallbackQuery) -> None:
         msg = query.message
@@ -200,6 +210,9 @@ class StaffFront:
             # coordinator's next press must not wait behind it (their updates go one by one)
             self._refreshing.start(self._refresh(msg.chat.id, msg.message_id, result.card,
                                                  request_id))
+        if result.announce is not None:  # under the card, for the one who has it now
+            self._refreshing.start(self._say(msg.chat.id, result.announce,
+                                             reply_to=msg.message_id))
 
     async def _refresh(self, chat_id: int, message_id: int, card: Say, request_id: int) -> None:
         try:

@@ -19,6 +19,7 @@ from aiogram.types import (CallbackQuery, ErrorEvent, InlineKeyboardButton,
                            ReplyKeyboardRemove, Update)
 
 from dialogs.intake import Choice, Command, Event, Media, SharedContact, Start, Typed
+from dialogs.languages import from_telegram
 from dialogs.replies import Say
 
 from .background import Background
@@ -34,7 +35,7 @@ CALLBACK_PREFIX = "s"
 COMMANDS = {
     "start": "start", "pomoc": "pomoc", "help": "pomoc", "preklici": "preklici",
     "cancel": "preklici", "moji_podatki": "moji_podatki", "izbrisi": "izbrisi",
-    "status": "status",
+    "status": "status", "jezik": "jezik", "language": "jezik",
 }
 
 
@@ -195,8 +196,8 @@ class TelegramFront:
         self._answering = Background()
 
     async def reply(self, chat_id: int, says: list[Say], step: str,
-                    hide_keyboard: bool = False) -> None:
-        for text, markup in compose(self.texts, says, step, hide_keyboard):
+                    hide_keyboard: bool = False, lang: str | None = None) -> None:
+        for text, markup in compose(self.texts.lang(lang), says, step, hide_keyboard):
             try:
                 await self.sender.send_message(chat_id, text, reply_markup=markup)
             except Undeliverable as exc:
@@ -206,12 +207,13 @@ class TelegramFront:
     async def _run(self, person: Person, event: Event, update_id: int | None) -> None:
         done = await self.service.handle_with_step(person, event, update_id)
         if done.says:
-            await self.reply(person.chat_id, done.says, done.step, done.had_keyboard)
+            await self.reply(person.chat_id, done.says, done.step, done.had_keyboard, done.lang)
 
     async def on_message(self, message: Message, event_update: Any = None) -> None:
         if message.from_user is None or message.from_user.is_bot:
             return
-        person = Person(message.from_user.id, message.chat.id, message.from_user.first_name)
+        person = Person(message.from_user.id, message.chat.id, message.from_user.first_name,
+                        message.from_user.language_code)
         update_id = getattr(event_update, "update_id", None)
         await self._run(person, message_event(message), update_id)
 
@@ -225,7 +227,8 @@ class TelegramFront:
         if msg is None or getattr(msg, "chat", None) is None or msg.chat.type != "private":
             return
         parsed = parse_callback(query.data)
-        person = Person(query.from_user.id, msg.chat.id, query.from_user.first_name)
+        person = Person(query.from_user.id, msg.chat.id, query.from_user.first_name,
+                        query.from_user.language_code)
         event: Event = Choice(*parsed) if parsed else Choice("", "")
         await self._run(person, event, getattr(event_update, "update_id", None))
 
@@ -242,8 +245,10 @@ class TelegramFront:
         elif update.callback_query is not None and update.callback_query.message is not None:
             chat = update.callback_query.message.chat.id
         if chat is not None and chat > 0:
+            user = getattr(update.message or update.callback_query, "from_user", None)
+            texts = self.texts.lang(from_telegram(getattr(user, "language_code", None)))
             try:
-                await self.sender.send_message(chat, self.texts("error.try_again"))
+                await self.sender.send_message(chat, texts("error.try_again"))
             except Exception:
                 log.warning("error notice not delivered")
         return True

@@ -71,8 +71,9 @@ async def chat(settings: Settings, lines=None, out=sys.stdout) -> int:
     person = Person(TERMINAL_USER, TERMINAL_USER, None)
     out.write(texts("cli.chat_intro") + "\n")
     state = await service.current_step(TERMINAL_USER)
-    says = await service.handle(person, Start() if state.step == "idle" else Command("pomoc"))
-    ids = show(texts, says, out)
+    done = await service.handle_with_step(
+        person, Start() if state.step == "idle" else Command("pomoc"))
+    ids = show(texts.lang(done.lang), done.says, out)
     try:
         while True:
             line = await asyncio.to_thread(sys.stdin.readline) if lines is None else next(lines, "")
@@ -87,7 +88,8 @@ async def chat(settings: Settings, lines=None, out=sys.stdout) -> int:
                 event = Choice(step, ids[int(line) - 1])
             else:
                 event = Typed(line)
-            ids = show(texts, await service.handle(person, event), out)
+            done = await service.handle_with_step(person, event)
+            ids = show(texts.lang(done.lang), done.says, out)
     finally:
         await db.dispose()
     return 0

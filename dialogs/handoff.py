@@ -8,7 +8,9 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 from typing import Any
 
+from .cover import GIVE, HANDOVER, Cover, card_extras, give_button
 from .intake import SITE_LABEL, describe_for_staff
+from .languages import NAMES as LANGUAGE_NAMES
 from .replies import N_, Button, Lines, Say, Text
 from .workhours import WorkingHours, digest_key, greeting
 
@@ -81,7 +83,8 @@ class Decision:
 
 def parse_button(button_id: str) -> tuple[str, int, int | None] | None:
     """'claim:3' → ('claim', 3, None); 'enroll.5:3' (enrolled in cohort 5) → ('enrolled', 3, 5);
-    'back:3' → ('back', 3, None)."""
+    'back:3' → ('back', 3, None); 'handover:3' → ('handover', 3, None) (the choice of
+    colleague); 'give.9002:3' (hand it to coordinator 9002) → ('give', 3, 9002)."""
     action, _, version = button_id.partition(":")
     if not version.isdigit() or len(version) > 9:
         return None
@@ -91,7 +94,12 @@ def parse_button(button_id: str) -> tuple[str, int, int | None] | None:
         if not number.isdigit() or len(number) > 12:
             return None
         action, cohort = "enrolled", int(number)
-    elif action not in TARGET and action not in ("back", REVEAL):
+    elif action.startswith(GIVE + "."):
+        number = action[len(GIVE) + 1:]
+        if not number.isdigit() or len(number) > 15:
+            return None
+        action, cohort = GIVE, int(number)
+    elif action not in TARGET and action not in ("back", REVEAL, HANDOVER):
         return None
     return action, int(version), cohort
 
@@ -106,6 +114,30 @@ def cohort_choice(req: Request, now: datetime, cohorts: list[tuple[int, str]]) -
     text = base.text
     items = tuple(text.items) if isinstance(text, Lines) else (text,)
     return Say(Lines(items + (Text(N_("handoff.choose_cohort")),)), rows)
+
+
+def handover_choice(req: Request, now: datetime, cover: Cover) -> Say:
+    """Predaj pressed: the card asks to whom, one coordinator a row, with a way back."""
+    text = card(req, now, cover).text
+    items = tuple(text.items) if isinstance(text, Lines) else (text,)
+    rows = tuple((give_button(t, req.version),) for t in cover.targets(req.owner_id))
+    rows += ((Button(f"back:{req.version}", Text(N_("handoff.button.back"))),),)
+    return Say(Lines(items + (Text(N_("cover.choose")),)), rows)
+
+
+def decide_handover(req: Request, version: int, target_id: int | None, cover: Cover,
+                    is_coordinator: bool) -> Decision:
+    """May a coordinator hand this request (as she saw it) to `target_id`? Any coordinator may,
+    for a claimed request, to any coordinator who is not away and does not have it already
+    (herself included: that is how she takes over for an absent colleague)."""
+    if not is_coordinator:
+        return Decision(False, refusal=Text(N_("handoff.not_allowed")))
+    if version != req.version or req.status not in OWNED:
+        return Decision(False, refusal=Text(N_("handoff.stale")))
+    target = next((t for t in cover.targets(req.owner_id) if t.id == target_id), None)
+    if target is None:
+        return Decision(False, refusal=Text(N_("cover.target_unavailable")))
+    return Decision(True, req.status, target.id, target.name)
 
 
 def decide(req: Request, action: str, version: int, actor_id: int, actor_name: str,
@@ -144,11 +176,13 @@ def revealed(request_id: int, answer: str | None) -> Text:
         "id": request_id, "answer": Text(SENSITIVE_ANSWER.get(answer, N_("answer.none")))})
 
 
-def card(req: Request, now: datetime) -> Say:
+def card(req: Request, now: datetime, cover: Cover | None = None) -> Say:
     """The request's card in the staff chat: everything a coordinator needs to call, its status,
     owner and last change, and the buttons that fit its status (ids are "action:version"). The
     whole group sees it, so it shows neither the sensitive answer nor a group that reveals it;
-    a 🔒 button opens the answer for the coordinator who presses it."""
+    a 🔒 button opens the answer for the coordinator who presses it. With `cover`, a claimed
+    request's card offers Predaj (hand it to a colleague), and says when its owner is away
+    (then with a button for each colleague) and who covers for whom."""
     params = {**describe_for_staff(req.answers), "id": req.id, "date": req.created_at,
               "waited": now - req.created_at}
     header = N_("handoff.card_new") if req.status == "new" else N_("handoff.card_header")
@@ -160,16 +194,26 @@ def card(req: Request, now: datetime) -> Say:
             "status": status, "owner": req.owner_name or Text(N_("answer.none")),
             "changed": req.changed_at})
     lines: list[Any] = [Text(header, {"id": req.id, "status": status}),
-                        Text(N_("handoff.card_body"), params), footer]
+                        Text(N_("handoff.card_body"), params)]
+    lang = req.answers.get("lang")
+    if lang in LANGUAGE_NAMES:  # which language to expect: the person's messages come in it
+        lines.append(Text(N_("handoff.card_language"), {"language": Text(LANGUAGE_NAMES[lang])}))
+    lines.append(footer)
+    extra: tuple[Button, ...] = ()
+    rows: tuple[tuple[Button, ...], ...] = ()
+    if cover is not None and req.status in OWNED:
+        more, extra, rows = card_extras(req.owner_id, req.owner_name, req.version, cover)
+        lines.extend(more)
     if req.resident_unreachable:
         lines.append(Text(N_("handoff.card_unreachable")))
     # a button names the action and the version it was shown at: pressed after a change, it is
     # stale and does nothing
     buttons = tuple((Button(f"{a}:{req.version}", Text(ACTION_LABEL[a])),)
-                    for a in actions_for(req.status))
+                    for a in actions_for(req.status)) + tuple((b,) for b in extra)
     if len(buttons) > 2:  # two a row keeps the card short on a phone
         flat = [b for row in buttons for b in row]
         buttons = tuple(tuple(flat[i:i + 2]) for i in range(0, len(flat), 2))
+    buttons += rows
     if req.has_sensitive:
         buttons += ((Button(f"{REVEAL}:{req.version}", Text(N_("handoff.button.reveal"))),),)
     return Say(Lines(tuple(lines)), buttons)

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import places
-from .answers import DONT_KNOW, NO, YES, understand
+from .understand import choose, choose_among
+from .languages import LANGUAGES, NAMES as LANGUAGE_NAMES, known as known_language
 from .phone import display_phone, normalize_phone
 from .replies import (Button, DeleteAll, Effect, Forget, Lines, N_, RelayToStaff, Say,
                       SubmitRequest, Text, fence, one_line)
@@ -68,6 +69,7 @@ class State:
     resume: str | None = None  # the step to go back to after a side question (/start, /izbrisi)
     # past RELAY_PER_HOUR messages to the coordinators: told once, then quiet until this time
     relay_muted_until: str | None = None
+    lang: str | None = None  # the resident's language (dialogs/languages.py); None: not chosen
 
     def to_json(self) -> dict[str, Any]:
         """The fields by name, for storing. The dicts are the state's own, not deep copies
@@ -121,6 +123,7 @@ class Ctx:
     relays_last_hour: int = 0  # messages passed to the coordinators in the last hour
     relay_limit: int = 20
     looks: tuple[Look, ...] = ()  # read for /moji_podatki only
+    suggested_lang: str = "sl"  # from Telegram's language_code: first among the language buttons
 
 
 @dataclass
@@ -153,88 +156,83 @@ GROUP_LABEL = {
     "unclear": N_("group.unclear"),
 }
 
-# step -> [(choice id, label msgid, typed words that mean it)]
-OPTIONS: dict[str, list[tuple[str, str, set[str]]]] = {
+# step -> [(choice id, label msgid)], in the order the buttons show. What typed words mean
+# each one, in every language, is dialogs/understand.py and dialogs/data/answers/<lang>.toml.
+OPTIONS: dict[str, list[tuple[str, str]]] = {
     "consent": [
-        ("yes", N_("button.consent_yes"), YES | {"strinjam se", "soglasam", "se strinjam"}),
-        ("no", N_("button.consent_no"), NO | {"ne strinjam se", "ne soglasam"}),
+        ("yes", N_("button.consent_yes")),
+        ("no", N_("button.consent_no")),
+        ("more_programme", N_("button.more_programme")),
+        ("more_data", N_("button.more_data")),
     ],
     "dsp": [
-        ("yes", N_("button.yes"), YES | {"prejemam"}),
-        ("no", N_("button.no"), NO | {"ne prejemam"}),
-        ("dont_know", N_("button.dont_know"), DONT_KNOW),
+        ("yes", N_("button.yes")),
+        ("no", N_("button.no")),
+        ("dont_know", N_("button.dont_know")),
     ],
     "dsp_duration": [
-        ("short", N_("button.dsp_short"), {"manj kot eno leto", "manj kot leto", "manj",
-                                           "nekaj mesecev", "kratko"}),
-        ("long", N_("button.dsp_long"), {"eno leto ali vec", "vec kot leto", "vec", "dolgo",
-                                         "leta", "let", "vec let", "leto"}),
-        ("dont_know", N_("button.dont_know"), DONT_KNOW),
+        ("short", N_("button.dsp_short")),
+        ("long", N_("button.dsp_long")),
+        ("dont_know", N_("button.dont_know")),
     ],
     "work": [
-        ("employed", N_("button.work_employed"), {"zaposlen", "zaposlena", "delam", "sluzba",
-                                                  "imam sluzbo"}),
-        ("registered", N_("button.work_registered"), {"prijavljen", "prijavljena", "zavod",
-                                                      "brezposeln", "brezposelna", "na zavodu"}),
-        ("neither", N_("button.work_neither"), {"nic od tega", "nic", "doma", "nisem nikjer",
-                                                "neaktiven", "neaktivna"}),
-        ("other", N_("button.work_other"), {"drugo", "upokojen", "upokojena", "studiram",
-                                            "bolniska", "invalid"}),
+        ("employed", N_("button.work_employed")),
+        ("registered", N_("button.work_registered")),
+        ("neither", N_("button.work_neither")),
+        ("other", N_("button.work_other")),
     ],
     "sensitive_consent": [
-        ("yes", N_("button.sensitive_consent_yes"), YES),
-        ("skip", N_("button.sensitive_consent_skip"), NO | {"preskoci", "preskocim"}),
+        ("yes", N_("button.sensitive_consent_yes")),
+        ("skip", N_("button.sensitive_consent_skip")),
     ],
     "sensitive": [
-        ("yes", N_("button.yes"), YES),
-        ("no", N_("button.no"), NO),
-        ("no_answer", N_("button.no_answer"), {"ne zelim odgovoriti", "ne zelim", "brez odgovora",
-                                               "ne povem"}),
+        ("yes", N_("button.yes")),
+        ("no", N_("button.no")),
+        ("no_answer", N_("button.no_answer")),
     ],
     "hopes": [
-        ("skip", N_("button.skip"), {"preskoci", "preskocim", "nic", "ne vem", "-"}),
+        ("skip", N_("button.skip")),
     ],
     "fit": [
-        ("continue", N_("button.fit_continue"), YES | {"vseeno", "naprej"}),
-        ("stop", N_("button.fit_stop"), NO | {"ne hvala"}),
+        ("continue", N_("button.fit_continue")),
+        ("stop", N_("button.fit_stop")),
     ],
     "name": [],
     "phone": [
-        ("write_here", N_("button.write_here"), {"pisite mi tukaj", "pisite mi", "nimam telefona",
-                                                  "brez telefona"}),
+        ("write_here", N_("button.write_here")),
     ],
     "call_time": [
-        ("morning", N_("button.time_morning"), {"dopoldne", "zjutraj", "dopoldan"}),
-        ("afternoon", N_("button.time_afternoon"), {"popoldne", "popoldan"}),
-        ("any", N_("button.time_any"), {"kadarkoli", "kadar koli", "vseeno", "karkoli"}),
-        ("write_here", N_("button.write_here"), {"pisite mi tukaj", "pisite mi", "pisi"}),
+        ("morning", N_("button.time_morning")),
+        ("afternoon", N_("button.time_afternoon")),
+        ("any", N_("button.time_any")),
+        ("write_here", N_("button.write_here")),
     ],
     "summary": [
-        ("confirm", N_("button.confirm"), YES | {"potrdi", "potrjujem", "potrdim"}),
-        ("edit", N_("button.edit"), {"popravi", "popravim", "spremeni", "ne"}),
+        ("confirm", N_("button.confirm")),
+        ("edit", N_("button.edit")),
     ],
     "edit_choose": [
-        ("place", N_("button.field_place"), {"kraj", "obcina"}),
-        ("dsp", N_("button.field_dsp"), {"pomoc", "denarna socialna pomoc", "dsp"}),
-        ("work", N_("button.field_work"), {"polozaj", "zaposlitev", "delo"}),
-        ("sensitive_consent", N_("button.field_sensitive"), {"obcutljivo"}),
-        ("hopes", N_("button.field_hopes"), {"zelje"}),
-        ("name", N_("button.field_name"), {"ime"}),
-        ("phone", N_("button.field_phone"), {"telefon", "stevilka"}),
-        ("call_time", N_("button.field_call_time"), {"cas", "cas klica"}),
-        ("back", N_("button.back_to_summary"), {"nazaj", "povzetek"}),
+        ("place", N_("button.field_place")),
+        ("dsp", N_("button.field_dsp")),
+        ("work", N_("button.field_work")),
+        ("sensitive_consent", N_("button.field_sensitive")),
+        ("hopes", N_("button.field_hopes")),
+        ("name", N_("button.field_name")),
+        ("phone", N_("button.field_phone")),
+        ("call_time", N_("button.field_call_time")),
+        ("back", N_("button.back_to_summary")),
     ],
     "place_confirm": [
-        ("yes", N_("button.yes"), YES),
-        ("no", N_("button.no"), NO),
+        ("yes", N_("button.yes")),
+        ("no", N_("button.no")),
     ],
     "confirm_restart": [
-        ("restart", N_("button.restart"), YES | {"znova", "zacni znova"}),
-        ("continue", N_("button.continue"), NO | {"nadaljuj", "nadaljujem"}),
+        ("restart", N_("button.restart")),
+        ("continue", N_("button.continue")),
     ],
     "confirm_delete": [
-        ("delete", N_("button.delete"), {"izbrisi", "izbrisi vse", "da izbrisi"} | YES),
-        ("keep", N_("button.keep"), NO | {"ne brisi", "obdrzi"}),
+        ("delete", N_("button.delete")),
+        ("keep", N_("button.keep")),
     ],
 }
 
@@ -249,8 +247,33 @@ PLACE_OTHER = "elsewhere"
 
 
 def _buttons(step: str, per_row: int = 1) -> tuple[tuple[Button, ...], ...]:
-    buttons = [Button(cid, Text(label)) for cid, label, _ in OPTIONS.get(step, [])]
+    buttons = [Button(cid, Text(label)) for cid, label in OPTIONS.get(step, [])]
     return tuple(tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row))
+
+
+LANG = "lang:"  # a language button's id: "lang:en"; it works at any step
+
+
+def language_buttons(current: str | None) -> tuple[tuple[Button, ...], ...]:
+    """The other languages, each named in itself, two a row."""
+    others = [Button(LANG + code, Text(LANGUAGE_NAMES[code])) for code in LANGUAGES
+              if code != known_language(current)]
+    return tuple(tuple(others[i:i + 2]) for i in range(0, len(others), 2))
+
+
+def _retention(ctx: Ctx) -> Text:
+    return Text(N_("retention.months"), {"n": ctx.retention_months},
+                plural=(N_("retention.months.plural"), ctx.retention_months))
+
+
+def privacy_notice(ctx: Ctx) -> Text:
+    """The whole privacy notice ("Več o podatkih", /pomoc's link, /moji_podatki)."""
+    return Text(N_("intake.privacy_notice"), {
+        "controller": ctx.controller, "controller_contact": ctx.controller_contact,
+        "retention": _retention(ctx),
+        "idle": Text(N_("retention.idle_days"), {"n": ctx.intake_idle_days},
+                     plural=(N_("retention.idle_days.plural"), ctx.intake_idle_days)),
+    })
 
 
 def _municipality_buttons() -> tuple[tuple[Button, ...], ...]:
@@ -267,17 +290,11 @@ def _municipality_buttons() -> tuple[tuple[Button, ...], ...]:
 def ask(state: State, ctx: Ctx) -> list[Say]:
     """The current question again, with its buttons."""
     step = state.step
-    if step == "consent":
-        return [
-            Say(Text(N_("intake.privacy_notice"), {
-                "controller": ctx.controller, "controller_contact": ctx.controller_contact,
-                "retention": Text(N_("retention.months"), {"n": ctx.retention_months},
-                                  plural=(N_("retention.months.plural"), ctx.retention_months)),
-                "idle": Text(N_("retention.idle_days"), {"n": ctx.intake_idle_days},
-                             plural=(N_("retention.idle_days.plural"), ctx.intake_idle_days)),
-            })),
-            Say(Text(N_("intake.ask_consent")), _buttons("consent")),
-        ]
+    if step == "consent":  # the short notice; the whole one and the programme a tap away
+        yes, no, programme, data = (Button(cid, Text(label))
+                                    for cid, label in OPTIONS["consent"])
+        return [Say(Text(N_("intake.consent_short"), {"retention": _retention(ctx)}),
+                    ((yes,), (no,), (programme, data)))]
     if step == "place":
         return [Say(Text(N_("intake.ask_place")), _municipality_buttons())]
     if step == "place_confirm":
@@ -336,7 +353,7 @@ def describe(answers: dict[str, Any]) -> dict[str, Any]:
     """The answers as readable parameters, for the resident's own summary and /moji_podatki.
     The coordinators' card uses describe_for_staff."""
     def label(step: str, value: Any) -> Any:
-        for cid, msgid, _ in OPTIONS.get(step, []):
+        for cid, msgid in OPTIONS.get(step, []):
             if cid == value:
                 return Text(msgid)
         return Text(N_("answer.none"))
@@ -491,6 +508,11 @@ def _outside(state: State, res: places.Resolution) -> Outcome:
 def _step_choice(state: State, ctx: Ctx, cid: str) -> Outcome:
     step = state.step
     if step == "consent":
+        if cid == "more_programme":
+            return Outcome(state, [Say(Text(N_("intake.about_programme"))),
+                                   Say(Text(N_("intake.about_sites")))] + ask(state, ctx))
+        if cid == "more_data":
+            return Outcome(state, [Say(privacy_notice(ctx))] + ask(state, ctx))
         if cid == "yes":
             state = _set(replace(state, step="place"), consent=True)
             return Outcome(state, [Say(Text(N_("intake.consent_thanks")))] + ask(state, ctx))
@@ -564,6 +586,7 @@ def _step_choice(state: State, ctx: Ctx, cid: str) -> Outcome:
 
 def _submit(state: State, ctx: Ctx) -> Outcome:
     answers = dict(state.answers)  # the group is worked out when shown, never stored
+    answers["lang"] = known_language(state.lang)  # the card says which language to expect
     site = answers.get("site") or ""
     when = Text(N_("intake.within_days"), {"n": ctx.contact_days},
                 plural=(N_("intake.within_days.plural"), ctx.contact_days))
@@ -630,19 +653,32 @@ def _typed_choice(state: State, text: str) -> str | None:
         cands = state.pending.get("candidates", [])
         opts = [(f"c:{i}", {places.fold(c.get("place") or ""), places.fold(c["municipality"])})
                 for i, c in enumerate(cands)]
-        return understand(text, [(cid, sorted(w)) for cid, w in opts])
-    options = OPTIONS.get(state.step, [])
-    return understand(text, [(cid, sorted(words)) for cid, _, words in options])
+        return choose_among(text, [(cid, sorted(w)) for cid, w in opts])
+    return choose(state.step, text, getattr(state, "lang", None))
 
 
 # ----------------------------------------------------------------------------- the entry point
 
 
-def _welcome(ctx: Ctx, payload: str | None) -> Outcome:
-    state = State(step="consent", answers={"source": payload} if payload else {})
-    says = [Say(Text(N_("intake.welcome"))), Say(Text(N_("intake.about_programme"))),
-            Say(Text(N_("intake.about_sites")))]
-    return Outcome(state, says + ask(state, ctx))
+def _welcome(ctx: Ctx, payload: str | None, lang: str | None) -> Outcome:
+    """A short start: who we are, what happens next, one line on data, and the first question
+    right below it. The welcome offers the other languages; the first time, the one Telegram's
+    app is set to is used."""
+    lang = known_language(lang or ctx.suggested_lang)
+    state = State(step="consent", answers={"source": payload} if payload else {}, lang=lang)
+    return Outcome(state, [Say(Text(N_("intake.welcome")), language_buttons(lang))]
+                   + ask(state, ctx))
+
+
+def _switch_language(state: State, ctx: Ctx, code: str) -> Outcome:
+    """A language button (the welcome's, or /jezik's), pressed at any step."""
+    if code not in LANGUAGES:
+        return _again(state, ctx, N_("intake.stale_button"))
+    if state.step == "consent":  # still at the start: the start again, in that language
+        return _welcome(ctx, state.answers.get("source"), code)
+    s = replace(state, lang=code)
+    return Outcome(s, [Say(Text(N_("language.set")))]
+                   + (ask(s, ctx) if s.step in STEPS or s.step in SIDE else []))
 
 
 def _status(ctx: Ctx) -> Say:
@@ -669,6 +705,9 @@ def _command(state: State, ctx: Ctx, name: str) -> Outcome:
         return Outcome(state, [_status(ctx)])
     if name == "moji_podatki":
         return Outcome(state, my_data(state, ctx))
+    if name == "jezik":
+        return Outcome(state, [Say(Text(N_("language.choose")),
+                                   language_buttons(state.lang or ctx.suggested_lang))])
     if name == "izbrisi":
         if not state.answers and not ctx.requests and ctx.open_request is None:
             return Outcome(state, [Say(Text(N_("delete.nothing")))])
@@ -706,7 +745,7 @@ def _side_choice(state: State, ctx: Ctx, cid: str) -> Outcome:
     back = replace(state, step=state.resume or "idle", resume=None)
     if state.step == "confirm_restart":
         if cid == "restart":
-            return _welcome(ctx, state.answers.get("source"))
+            return _welcome(ctx, state.answers.get("source"), state.lang or ctx.suggested_lang)
         return Outcome(back, ask(back, ctx) if back.step in STEPS else [])
     if state.step == "confirm_delete":
         if cid == "delete":
@@ -717,7 +756,15 @@ def _side_choice(state: State, ctx: Ctx, cid: str) -> Outcome:
 
 
 def handle(state: State, event: Event, ctx: Ctx) -> Outcome:
-    """One event in, the next state and what to say out. Never raises on odd input."""
+    """One event in, the next state and what to say out. Never raises on odd input. The
+    language chosen stays with the conversation whatever state comes next."""
+    out = _handle(state, event, ctx)
+    if out.state.lang is None and state.lang is not None:
+        out.state = replace(out.state, lang=state.lang)
+    return out
+
+
+def _handle(state: State, event: Event, ctx: Ctx) -> Outcome:
     if isinstance(event, Start):
         if ctx.open_request is not None:
             return Outcome(state if state.step != "idle" else State(step="done"), [_status(ctx)])
@@ -726,9 +773,11 @@ def handle(state: State, event: Event, ctx: Ctx) -> Outcome:
             return Outcome(s, ask(s, ctx))
         if state.step in SIDE:
             return Outcome(state, ask(state, ctx))
-        return _welcome(ctx, event.payload)
+        return _welcome(ctx, event.payload, state.lang)
     if isinstance(event, Command):
         return _command(state, ctx, event.name)
+    if isinstance(event, Choice) and event.id.startswith(LANG):
+        return _switch_language(state, ctx, event.id[len(LANG):])
     if state.step in TERMINAL:
         latest = ctx.open_request or (ctx.requests[-1] if ctx.requests else None)
         if isinstance(event, Typed) and latest is not None and event.text.strip():

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import delete, exists, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from . import attendance
 from .models import (AccessLog, Attendance, ContactRequest, Enrollment, Inbox, JobRun,
                      Outbox, ProgrammeSession, RequestEvent, Resident, StaffMessage)
 
@@ -71,7 +72,7 @@ async def erase_requests(session: AsyncSession, targets: list[Target], now: date
     enrolled = (await session.execute(
         select(Enrollment.id, Enrollment.cohort_id, Enrollment.telegram_id)
         .where(Enrollment.request_id.in_(ids)))).all()
-    await _drop_enrollments(session, enrolled)
+    await _drop_enrollments(session, enrolled, now)
     await session.execute(delete(Outbox).where(Outbox.request_id.in_(ids)))
     await session.execute(delete(RequestEvent).where(RequestEvent.request_id.in_(ids)))
     await session.execute(delete(StaffMessage).where(StaffMessage.request_id.in_(ids)))
@@ -90,13 +91,15 @@ async def erase_requests(session: AsyncSession, targets: list[Target], now: date
     return len(ids)
 
 
-async def _drop_enrollments(session: AsyncSession, enrolled: Iterable[tuple[int, int, int]]
-                            ) -> None:
-    """Enrollments (id, cohort, telegram id) with their attendance answers and unsent
-    reminders."""
+async def _drop_enrollments(session: AsyncSession, enrolled: Iterable[tuple[int, int, int]],
+                            now: datetime) -> None:
+    """Enrollments (id, cohort, telegram id) with their attendance answers and marks and
+    unsent reminders; every attendance list of their cohorts in the staff chat is edited to
+    show them no more (an outbox row, as the removal texts are)."""
     enrolled = list(enrolled)
     if not enrolled:
         return
+    await attendance.refresh_lists(session, {cohort_id for _e, cohort_id, _t in enrolled}, now)
     for _eid, cohort_id, telegram_id in enrolled:
         sessions = select(ProgrammeSession.id).where(ProgrammeSession.cohort_id == cohort_id)
         await session.execute(delete(Attendance).where(Attendance.telegram_id == telegram_id,
@@ -112,11 +115,12 @@ async def erase_person(session: AsyncSession, telegram_id: int, now: datetime,
     targets = await _lock_requests(session, ContactRequest.telegram_id == telegram_id)
     erased = await erase_requests(session, targets, now, staff_chat_id=staff_chat_id,
                                   reason="person")
-    await _forget_person(session, telegram_id, {t.chat_id for t in targets})
+    await _forget_person(session, telegram_id, {t.chat_id for t in targets}, now)
     return erased
 
 
-async def _forget_person(session: AsyncSession, telegram_id: int, chats: set[int]) -> None:
+async def _forget_person(session: AsyncSession, telegram_id: int, chats: set[int],
+                         now: datetime) -> None:
     resident = (await session.execute(select(Resident.chat_id)
                                       .where(Resident.telegram_id == telegram_id))).first()
     if resident is not None:
@@ -126,7 +130,7 @@ async def _forget_person(session: AsyncSession, telegram_id: int, chats: set[int
         .where(Enrollment.telegram_id == telegram_id))).all()
     chats |= {row.chat_id for row in (await session.execute(
         select(Enrollment.chat_id).where(Enrollment.telegram_id == telegram_id))).all()}
-    await _drop_enrollments(session, enrolled)
+    await _drop_enrollments(session, enrolled, now)
     await session.execute(delete(Attendance).where(Attendance.telegram_id == telegram_id))
     if chats:  # anything still on its way to them
         await session.execute(delete(Outbox).where(Outbox.chat_id.in_(chats)))
@@ -178,7 +182,7 @@ async def erase_if_idle(session: AsyncSession, request_id: int, cutoff: datetime
         state = (await session.execute(select(Resident.state).where(
             Resident.telegram_id == target.telegram_id))).first()
         if state is None or (state[0] or {}).get("step") not in set(in_progress):
-            await _forget_person(session, target.telegram_id, {target.chat_id})
+            await _forget_person(session, target.telegram_id, {target.chat_id}, now)
     return True
 
 

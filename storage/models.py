@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Column, DateTime, Index, String, Text,
+from sqlalchemy import (JSON, BigInteger, Column, Date, DateTime, Index, String, Text,
                         UniqueConstraint, text)
 from sqlmodel import Field, SQLModel
 
@@ -35,6 +35,7 @@ class Resident(SQLModel, table=True):
     state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     unreachable: bool = False
     updated_at: datetime = _when(nullable=False)
+    lang: str | None = Field(default=None, max_length=8)  # the language they chose
 
 
 class ContactRequest(SQLModel, table=True):
@@ -72,7 +73,8 @@ class RequestEvent(SQLModel, table=True):
     """History of a request: who did what, when. Kept with the request, deleted with it."""
 
     __tablename__ = "request_event"
-    __table_args__ = (NEVER_REUSE,)
+    # a card names a coordinator by the name she last acted under (storage/cover.py)
+    __table_args__ = (Index("ix_request_event_actor", "actor_id", "id"), NEVER_REUSE)
     id: int | None = Field(default=None, primary_key=True)
     request_id: int = Field(index=True)
     actor_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
@@ -81,6 +83,11 @@ class RequestEvent(SQLModel, table=True):
     from_status: str = Field(sa_column=Column(String(32), nullable=False))
     to_status: str = Field(sa_column=Column(String(32), nullable=False))
     at: datetime = _when(nullable=False)
+    # a handover ("handover"): the coordinator who had the request and the one who has it now
+    from_owner_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    from_owner_name: str | None = None
+    to_owner_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    to_owner_name: str | None = None
 
 
 class StaffMessage(SQLModel, table=True):
@@ -99,6 +106,19 @@ class Coordinator(SQLModel, table=True):
     telegram_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     name: str | None = None
     added_at: datetime = _when(nullable=False)
+
+
+class CoordinatorAway(SQLModel, table=True):
+    """A coordinator who wrote /odsotna: away from `since`, through the day `until` (none: until
+    she writes /nazaj). Deleted when she is back. A table of its own, not columns of
+    `coordinator`: a coordinator listed only in COORDINATOR_IDS is away too, and a row in
+    `coordinator` would make her one for good."""
+
+    __tablename__ = "coordinator_away"
+    telegram_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    name: str | None = None  # her first name as Telegram gave it, for the cards
+    since: datetime = _when(nullable=False)
+    until: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
 
 
 class Inbox(SQLModel, table=True):
@@ -192,12 +212,29 @@ class Enrollment(SQLModel, table=True):
 
 
 class Attendance(SQLModel, table=True):
-    """A participant's answer to a reminder: coming or not."""
+    """A participant's answer to a reminder (coming or not), and after the session whether they
+    were there, as a coordinator marked it on the list in the staff chat. A row may hold only
+    one of the two."""
 
     session_id: int = Field(primary_key=True)
     telegram_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    answer: str = Field(sa_column=Column(String(16), nullable=False))
-    at: datetime = _when(nullable=False)
+    answer: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    at: datetime | None = _when(nullable=True)
+    # present | absent | excused, who marked it (a coordinator's Telegram id) and when
+    presence: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    presence_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    presence_at: datetime | None = _when(nullable=True)
+
+
+class AttendanceSheet(SQLModel, table=True):
+    """A message in the staff chat showing part of a session's attendance list (25 people a
+    message): a press edits it, and erasing a person edits it without them."""
+
+    __tablename__ = "attendance_sheet"
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    message_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    session_id: int = Field(index=True)
+    part: int = 0
 
 
 class AccessLog(SQLModel, table=True):

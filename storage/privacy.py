@@ -18,6 +18,10 @@ CONTACT = "arranging a contact between a resident and a coordinator of Socialna 
 REMINDERS = "reminding participants of programme sessions and hearing whether they come"
 ACCOUNTABILITY = "showing who opened a resident's data, to the resident and the controller"
 SAFETY = "handling each Telegram update once"
+PARTICIPATION = ("recording who took part in programme sessions, for the programme's reports "
+                 "to its funders (participation in person-hours, without names)")
+FUNDER_DUTY = ("the implementer's legal obligation to report participation to the funders "
+               "(GDPR Art. 6(1)(c))")
 CONSENT = "consent (GDPR Art. 6(1)(a))"
 EXPLICIT = "explicit consent (GDPR Art. 9(2)(a)), asked separately"
 OBLIGATION = "the controller's accountability (GDPR Art. 5(2), 6(1)(c))"
@@ -58,6 +62,12 @@ _CONVERSATION_KEPT = ("while the conversation goes on; unfinished: INTAKE_IDLE_D
 _CONVERSATION_ERASED = ("deleted by /izbrisi, /preklici, a declined consent and retention; "
                         "reset to empty when the person still has requests")
 
+_COVER = "covering a coordinator's requests while she is away"
+_COVER_BASIS = "legitimate interest (Art. 6(1)(f))"
+_AWAY_KEPT = "while she is away"
+_AWAY_ERASED = ("deleted by /nazaj, the day after the last day she gave, or when she is no longer "
+                "a coordinator")
+
 COLUMNS: dict[str, Col] = {
     # -- a resident's conversation
     "resident.id": _no("row number"),
@@ -71,6 +81,10 @@ COLUMNS: dict[str, Col] = {
     "resident.unreachable": Col(True, "the resident blocked the bot", CONTACT, CONSENT,
                                 COORDINATORS, _CONVERSATION_KEPT, _CONVERSATION_ERASED),
     "resident.updated_at": _no("when the conversation last moved (retention counts from it)"),
+    "resident.lang": Col(True, "the language the resident chose for the conversation (it can "
+                               "hint at their origin, so it is kept no longer than the rest)",
+                         CONTACT, CONSENT, COORDINATORS, _CONVERSATION_KEPT,
+                         _CONVERSATION_ERASED),
     # -- contact requests
     "contact_request.id": _no("the request's number (never given out twice)"),
     "contact_request.telegram_id": _req("the resident's Telegram user id", who=NOBODY,
@@ -106,6 +120,12 @@ COLUMNS: dict[str, Col] = {
     "request_event.from_status": _no("status before"),
     "request_event.to_status": _no("status after"),
     "request_event.at": _no("when"),
+    "request_event.from_owner_id": _req("a handover: the coordinator who had the request "
+                                        "(Telegram id)"),
+    "request_event.from_owner_name": _req("a handover: her first name"),
+    "request_event.to_owner_id": _req("a handover: the coordinator who has it since "
+                                      "(Telegram id)"),
+    "request_event.to_owner_name": _req("a handover: her first name"),
     "staff_message.chat_id": _no("the staff chat"),
     "staff_message.message_id": _no("a message in the staff chat that showed the request"),
     "staff_message.request_id": _req("the request that message showed (so erasure edits "
@@ -172,6 +192,16 @@ COLUMNS: dict[str, Col] = {
                             "legitimate interest (Art. 6(1)(f))", "the operator",
                             "while she is a coordinator", "`korak coordinators remove`"),
     "coordinator.added_at": _no("when she was added"),
+    # -- a coordinator away (/odsotna)
+    "coordinator_away.telegram_id": Col(True, "a coordinator who is away (Telegram id)",
+                                        _COVER, _COVER_BASIS, COORDINATORS, _AWAY_KEPT,
+                                        _AWAY_ERASED),
+    "coordinator_away.name": Col(True, "her first name, for the cards", _COVER, _COVER_BASIS,
+                                 COORDINATORS, _AWAY_KEPT, _AWAY_ERASED),
+    "coordinator_away.since": Col(True, "since when she is away", _COVER, _COVER_BASIS,
+                                  COORDINATORS, _AWAY_KEPT, _AWAY_ERASED),
+    "coordinator_away.until": Col(True, "the last day she is away (none: until /nazaj)",
+                                  _COVER, _COVER_BASIS, COORDINATORS, _AWAY_KEPT, _AWAY_ERASED),
     # -- programme
     "cohort.id": _no("row number"),
     "cohort.name": _no("a programme run's name"),
@@ -206,6 +236,18 @@ COLUMNS: dict[str, Col] = {
     "attendance.answer": _req("coming or not", purpose=REMINDERS,
                               erased=WITH_REQUEST + "; " + WITH_PERSON),
     "attendance.at": _no("when they answered"),
+    "attendance.presence": _req("present, absent or excused, as a coordinator marked it after "
+                                "the session", purpose=PARTICIPATION, basis=FUNDER_DUTY,
+                                erased=WITH_REQUEST + "; " + WITH_PERSON),
+    "attendance.presence_by": _req("the coordinator who marked it (Telegram id)",
+                                   purpose=PARTICIPATION, basis=FUNDER_DUTY, who=NOBODY,
+                                   erased=WITH_REQUEST + "; " + WITH_PERSON),
+    "attendance.presence_at": _no("when it was marked"),
+    "attendance_sheet.chat_id": _no("the staff chat holding a session's attendance list"),
+    "attendance_sheet.message_id": _no("a message showing the list (edited on a press, and "
+                                       "when a person on it is erased)"),
+    "attendance_sheet.session_id": _no("the session"),
+    "attendance_sheet.part": _no("which part of the list (25 people a message)"),
     # -- shared service settings
     "setting.name": _no("a setting's name"),
     "setting.value": _no("its value (the staff chat's id, a pause and its reason)"),

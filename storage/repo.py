@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import namedtuple
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
@@ -70,12 +71,12 @@ _NEW_REQUEST = DriverSQL(
             _REQUEST.updated_at, _REQUEST.status_changed_at, _REQUEST.activity_at,
             _REQUEST.sensitive])
 _SAVE_STATE = DriverSQL(
-    "INSERT INTO resident (telegram_id, chat_id, state, updated_at, unreachable) "
-    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (telegram_id) DO UPDATE SET "
+    "INSERT INTO resident (telegram_id, chat_id, state, updated_at, unreachable, lang) "
+    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (telegram_id) DO UPDATE SET "
     "state = excluded.state, chat_id = excluded.chat_id, updated_at = excluded.updated_at, "
-    "unreachable = excluded.unreachable",
+    "unreachable = excluded.unreachable, lang = COALESCE(excluded.lang, resident.lang)",
     params=[_RESIDENT.telegram_id, _RESIDENT.chat_id, _RESIDENT.state, _RESIDENT.updated_at,
-            _RESIDENT.unreachable])
+            _RESIDENT.unreachable, _RESIDENT.lang])
 
 
 # The statements of every outbox delivery (a card per request), on the driver's connection too.
@@ -184,10 +185,17 @@ async def get_resident(session: AsyncSession, telegram_id: int, *, lock: bool = 
 
 
 async def save_state(session: AsyncSession, telegram_id: int, chat_id: int, state: dict[str, Any],
-                     now: datetime) -> None:
+                     now: datetime, lang: str | None = None) -> None:
     """Store the conversation state: one INSERT … ON CONFLICT DO UPDATE. Writing to us makes
-    a resident reachable again."""
-    await _SAVE_STATE.rows(session, telegram_id, chat_id, state, now, False)
+    a resident reachable again. `lang`: the language they chose (None keeps the one stored),
+    kept in the clear beside the sealed state so that reminders can be written in it."""
+    await _SAVE_STATE.rows(session, telegram_id, chat_id, state, now, False, lang)
+
+
+async def resident_lang(session: AsyncSession, chat_id: int) -> str | None:
+    """The language a resident chose (their private chat's id is their user id)."""
+    return (await session.execute(select(Resident.lang).where(
+        Resident.telegram_id == chat_id))).scalar_one_or_none()
 
 
 async def mark_unreachable(session: AsyncSession, chat_id: int, now: datetime,
@@ -396,8 +404,8 @@ async def create_request(session: AsyncSession, *, telegram_id: int, chat_id: in
 
 
 async def claim_due(session: AsyncSession, now: datetime, *, limit: int = 50,
-                    lease: timedelta = timedelta(minutes=2), skip_chat: int | None = None
-                    ) -> list[Outbox]:
+                    lease: timedelta = timedelta(minutes=2), skip_chat: int | None = None,
+                    skip_chats: Collection[int] = ()) -> list[Outbox]:
     """Claim due, unsent rows for one dispatcher. On PostgreSQL rows locked by another
     dispatcher are skipped (FOR UPDATE SKIP LOCKED); on SQLite the claim is one UPDATE …
     RETURNING statement, which the database runs alone. The lease lets a crashed dispatcher's
@@ -407,8 +415,9 @@ async def claim_due(session: AsyncSession, now: datetime, *, limit: int = 50,
            .where(Outbox.sent_at.is_(None), Outbox.failed_at.is_(None), Outbox.due_at <= now,
                   (Outbox.claimed_until.is_(None)) | (Outbox.claimed_until < now))
            .order_by(Outbox.due_at, Outbox.id).limit(limit))
-    if skip_chat is not None:
-        due = due.where((Outbox.chat_id.is_(None)) | (Outbox.chat_id != skip_chat))
+    skipped = sorted({*skip_chats, *([skip_chat] if skip_chat is not None else [])})
+    if skipped:  # the staff chat while paused; chats this dispatcher is still sending to
+        due = due.where((Outbox.chat_id.is_(None)) | (Outbox.chat_id.not_in(skipped)))
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         ids = list((await session.execute(due.with_for_update(skip_locked=True))).scalars())
     else:

@@ -6,6 +6,7 @@ sent, duplicated and lost messages apart."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import json
 import time
@@ -26,16 +27,25 @@ class Delivered:
 class FakeBotAPI:
     global_rate: float = 30.0
     chat_interval: float = 1.0
+    group_interval: float = 0.0  # seconds between messages to a group (Telegram: 20 a minute)
+    chat_burst: int = 1  # a chat may take this many at once, then one per chat_interval
+    group_per_minute: int = 0  # if set: at most this many to a group in any 60 s (moving)
+    attempts: list[float] = field(default_factory=list)  # every sendMessage asked, 429 or not
+    attempt_chats: list[int] = field(default_factory=list)
     delivered: list[Delivered] = field(default_factory=list)
     rejected_429: int = 0
     updates: asyncio.Queue | None = None  # filled by a load benchmark, read by getUpdates
     on_message: object = None  # callable(chat_id, text, at, params) for latency measurements
     on_poll: object = None  # callable(updates, at) when getUpdates hands updates out
 
+    webhooks: list = field(default_factory=list)  # what setWebhook was called with
+
     def __post_init__(self) -> None:
         self._tokens = self.global_rate
         self._stamp = time.monotonic()
         self._last: dict[int, float] = {}
+        self._chat_tokens: dict[int, tuple[float, float]] = {}
+        self._group_sent: dict[int, collections.deque] = {}
         self._ids = itertools.count(1)
         self.runner: web.AppRunner | None = None
         self.url = ""
@@ -44,12 +54,32 @@ class FakeBotAPI:
         now = time.monotonic()
         self._tokens = min(self.global_rate, self._tokens + (now - self._stamp) * self.global_rate)
         self._stamp = now
-        if self.chat_interval and now - self._last.get(chat_id, -1e9) < self.chat_interval:
-            return False
+        if chat_id < 0 and self.group_per_minute:
+            window = self._group_sent.setdefault(chat_id, collections.deque())
+            while window and window[0] <= now - 60.0:
+                window.popleft()
+            if len(window) >= self.group_per_minute:
+                return False
+        elif chat_id > 0 and self.chat_burst > 1 and self.chat_interval:
+            tokens, stamp = self._chat_tokens.get(chat_id, (float(self.chat_burst), now))
+            tokens = min(float(self.chat_burst), tokens + (now - stamp) / self.chat_interval)
+            if tokens < 1:
+                self._chat_tokens[chat_id] = (tokens, now)
+                return False
+            if self._tokens < 1:
+                return False
+            self._chat_tokens[chat_id] = (tokens - 1, now)
+        else:
+            interval = self.group_interval if chat_id < 0 and self.group_interval else \
+                self.chat_interval
+            if interval and now - self._last.get(chat_id, -1e9) < interval:
+                return False
         if self._tokens < 1:
             return False
         self._tokens -= 1
         self._last[chat_id] = now
+        if chat_id < 0 and self.group_per_minute:
+            self._group_sent[chat_id].append(now)
         return True
 
     async def _params(self, request: web.Request) -> dict:
@@ -65,12 +95,25 @@ class FakeBotAPI:
                 "id": 42, "is_bot": True, "first_name": "korak bench", "username": "bench_bot"}})
         if method == "getUpdates":
             return await self._get_updates(params)
-        if method in ("deleteWebhook", "answerCallbackQuery", "editMessageText"):
+        if method in ("deleteWebhook", "setWebhook", "answerCallbackQuery", "editMessageText"):
+            if method == "setWebhook":
+                self.webhooks.append(dict(params))
             return web.json_response({"ok": True, "result": True})
+        if method == "getChat":
+            return web.json_response({"ok": True, "result": {
+                "id": int(params["chat_id"]), "type": "supergroup", "title": "bench",
+                "accent_color_id": 0, "max_reaction_count": 11, "accepted_gift_types": {
+                    "unlimited_gifts": False, "limited_gifts": False, "unique_gifts": False,
+                    "premium_subscription": False, "gifts_from_channels": False}}})
+        if method == "getChatMember":
+            return web.json_response({"ok": True, "result": {
+                "status": "member", "user": {"id": 42, "is_bot": True, "first_name": "bench"}}})
         if method != "sendMessage":
             return web.json_response({"ok": False, "error_code": 404,
                                       "description": "Not Found"}, status=404)
         chat_id = int(params["chat_id"])
+        self.attempts.append(time.monotonic())
+        self.attempt_chats.append(chat_id)
         if not self._allow(chat_id):
             self.rejected_429 += 1
             return web.json_response({"ok": False, "error_code": 429,

@@ -54,10 +54,14 @@ async def test_each_resident_is_offered_their_own_name(h):
 async def test_start_welcomes_and_asks_for_consent_with_buttons(h):
     await h.text(U, "/start")
     texts = [m.text for m in h.session.sent(U)]
-    assert texts[0].startswith("Pozdravljeni!")
-    assert any("Socialna aktivacija" in t for t in texts)
-    assert any("Informacijskem pooblaščencu" in t for t in texts)  # the privacy notice
-    assert list(h.last_buttons(U)) == ["Da, strinjam se", "Ne, ne strinjam se"]
+    assert texts[0].startswith("Pozdravljeni!") and "Socialna aktivacija" in texts[0]
+    assert len(texts) == 2 and "Ali se strinjate" in texts[1]  # the first question at once
+    buttons = h.last_buttons(U)
+    assert list(buttons) == ["Da, strinjam se", "Ne, ne strinjam se", "ℹ️ Več o programu",
+                             "🔒 Več o podatkih"]
+    await h.tap(U, buttons["🔒 Več o podatkih"])  # the whole notice is one tap away
+    last = h.session.sent(U)[-1].text  # with the question again below it, in one message
+    assert "Informacijskem pooblaščencu" in last and last.endswith("da jih shranimo?")
 
 
 async def test_whole_intake_reaches_the_staff_chat_once(h):

@@ -46,3 +46,38 @@ async def test_one_chat_gets_a_burst_then_one_a_second_and_a_group_twenty_a_minu
         if not done:
             task.cancel()
     assert group == [True, True, True, False]
+
+
+async def test_each_process_knows_how_many_share_the_rate_and_a_dead_one_drops_out(redis_url):
+    """Each process keeps an even share of the rate locally (no bursts): it must know how many
+    processes are alive, and one that stopped beating stops counting."""
+    prefix = f"test{uuid.uuid4().hex[:8]}"
+    a, b = (SharedLimits(redis_url, per_second=28, prefix=prefix) for _ in range(2))
+    assert await a.heartbeat("a", ttl=0.5) == 1
+    assert await b.heartbeat("b", ttl=0.5) == 2 and a.replicas == 1
+    assert await a.heartbeat("a", ttl=0.5) == 2
+    await asyncio.sleep(0.7)  # b died
+    assert await a.heartbeat("a", ttl=0.5) == 1
+
+
+async def test_a_sender_with_shared_limits_spreads_its_share_evenly(redis_url):
+    from bot.sender import Sender
+
+    prefix = f"test{uuid.uuid4().hex[:8]}"
+    limits = SharedLimits(redis_url, per_second=20, prefix=prefix)
+    await limits.heartbeat("a")
+    await limits.heartbeat("b")  # two processes: 10 a second each
+
+    class Bot:
+        pass
+
+    sender = Sender(Bot(), global_rate=20, shared=limits)
+    stamps = []
+
+    async def one(chat):
+        await sender.call(chat, lambda: asyncio.sleep(0))
+        stamps.append(time.monotonic())
+
+    await asyncio.gather(*(one(5000 + i) for i in range(12)))
+    gaps = [b - a for a, b in zip(sorted(stamps), sorted(stamps)[1:])]
+    assert min(gaps) >= 0.08  # one every tenth of a second, not twelve at once

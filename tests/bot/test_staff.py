@@ -40,7 +40,7 @@ async def test_claim_edits_the_card_records_history_and_tells_the_resident(h):
     _, text, buttons = h.card()
     assert "Stanje: prevzeta · Mojca" in text and "26. 11. 2026 ob 11.00" in text
     assert list(buttons) == ["Kontaktirano", "Vključen/a", "Ni primerno", "Ni dosegljiv/a",
-                             "Vrni v vrsto"]
+                             "Vrni v vrsto", "↪️ Predaj"]
     assert h.session.edits(STAFF)[-1].message_id == mid
     req, events = await stored(h)
     assert (req.status, req.owner_id, req.owner_name, req.version) == ("claimed", COORD_A,

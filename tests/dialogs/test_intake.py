@@ -59,9 +59,9 @@ def to_summary(t: Talk, place="Kotlje"):
 def test_happy_path_submits_one_request_with_site():
     t = Talk()
     out = t.send(Start("letak"))
-    assert [s.text.msgid for s in out.says][:3] == ["intake.welcome", "intake.about_programme",
-                                                   "intake.about_sites"]
-    assert t.state.step == "consent" and "intake.privacy_notice" in t.msgids()
+    # a short start: the welcome, and the consent question with the short notice right below
+    assert [s.text.msgid for s in out.says] == ["intake.welcome", "intake.consent_short"]
+    assert t.state.step == "consent" and t.state.lang == "sl"
     to_summary(Talk())
     t = Talk()
     to_summary(t)
@@ -393,3 +393,48 @@ def test_a_foreign_number_is_kept_and_shown_with_its_country_code():
     t.send(SharedContact("4915123456789", own=True))  # Telegram sends the digits without +
     assert t.state.answers["phone"] == "+4915123456789"
     assert t.last[0].text.params["phone"] == "+49 1512 3456789"
+
+
+def test_the_programme_and_the_whole_notice_are_one_tap_away_from_consent():
+    t = Talk()
+    t.send(Start())
+    assert t.buttons()[-4:] == ["yes", "no", "more_programme", "more_data"]
+    t.tap("more_programme")
+    assert t.msgids() == ["intake.about_programme", "intake.about_sites", "intake.consent_short"]
+    t.tap("more_data")
+    assert t.msgids() == ["intake.privacy_notice", "intake.consent_short"]
+    notice = t.last[0].text.params
+    assert notice["retention"].params["n"] == 12 and t.state.step == "consent"
+    t.tap("yes")
+    assert t.state.step == "place" and t.state.answers["consent"] is True
+
+
+def test_the_language_telegram_suggests_is_used_and_the_others_are_offered():
+    t = Talk(Ctx(now=NOW, first_name="Ana", suggested_lang="en"))
+    out = t.send(Start())
+    assert t.state.lang == "en"
+    offered = [b.id for row in out.says[0].buttons for b in row]
+    assert offered == ["lang:sl", "lang:hbs", "lang:sq", "lang:uk"]
+    t.send(Choice("consent", "lang:uk"))  # from the welcome: the start again, in Ukrainian
+    assert t.state.lang == "uk" and t.msgids() == ["intake.welcome", "intake.consent_short"]
+    t.tap("yes")
+    t.type("Kotlje")
+    t.send(Command("jezik"))  # at any time: the choice, and on from the same question
+    assert t.msgids() == ["language.choose"] and t.state.step == "dsp"
+    t.send(Choice("consent", "lang:hbs"))  # an old message's button still works
+    assert t.state.lang == "hbs" and t.msgids() == ["language.set", "intake.ask_dsp"]
+    to_done = t
+    for choice in ("yes", "long", "neither", "skip", "skip", "profile"):
+        to_done.tap(choice)
+    to_done.type("041 123 456")
+    to_done.tap("morning")
+    to_done.tap("confirm")
+    [submit] = [e for e in to_done.effects if isinstance(e, SubmitRequest)]
+    assert submit.answers["lang"] == "hbs" and to_done.state.lang == "hbs"  # kept when done
+
+
+def test_an_unknown_language_button_is_stale_and_changes_nothing():
+    t = Talk()
+    t.send(Start())
+    t.send(Choice("consent", "lang:xx"))
+    assert t.state.lang == "sl" and t.msgids()[0] == "intake.stale_button"

@@ -8,6 +8,8 @@
 //     bot does not answer with 2xx is delivered again every second, as Telegram does.
 //  7. getChat and getChatMember are missing: the bot is a member of every group, except
 //     chat -1000 which does not exist ("chat not found").
+//  9. sendPhoto is missing: a photo (multipart) is kept as a bot message whose text is its
+//     caption, with `photo_bytes` (the file's size) to tell it apart.
 // Usage: node launcher.js PORT
 'use strict';
 const path = require('path');
@@ -69,7 +71,32 @@ const chatRoute = (name, answer) => (app) => {
     res.sendResult({ ok: true, result: answer(chatId) });
   });
 };
+const photoRoute = (app, server) => {
+  handle(app, '/bot:token/sendPhoto', (req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const body = raw.toString('latin1');
+      const field = (name) => {
+        const m = body.match(new RegExp(`name="${name}"\\r\\n(?:[^\\r]*\\r\\n)*?\\r\\n([^\\r]*)`));
+        return m ? Buffer.from(m[1], 'latin1').toString('utf8') : undefined;
+      };
+      const file = body.match(/filename="[^"]*"\r\n(?:[^\r]*\r\n)*?\r\n/);
+      const start = file ? file.index + file[0].length : -1;
+      const end = start >= 0 ? body.indexOf('\r\n--', start) : -1;
+      const chatId = Number(field('chat_id'));
+      const msg = server.addBotMessage({ chat_id: chatId, text: field('caption') || '',
+        photo_bytes: end > start ? end - start : 0 }, req.params.token);
+      res.sendResult({ ok: true, result: { message_id: msg.message_id,
+        date: Math.floor(msg.date / 1000), caption: field('caption') || '',
+        chat: { id: chatId, type: chatId < 0 ? 'supergroup' : 'private', title: 'Koordinatorke' },
+        photo: [{ file_id: 'photo', file_unique_id: 'photo', width: 1080, height: 1620 }] } });
+    });
+  });
+};
 routes.botRoutes.unshift(
+  photoRoute,
   chatRoute('getChat', (id) => ({
     id, type: id < 0 ? 'supergroup' : 'private', title: 'Koordinatorke', accent_color_id: 0,
     max_reaction_count: 11,

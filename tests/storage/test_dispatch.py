@@ -125,3 +125,72 @@ async def test_a_reminder_interrupted_mid_send_is_not_repeated_but_a_card_is(db)
         assert await repo.count_pending(s) == 0
         reminder = await s.get(Outbox, rows[0].id)
         assert reminder.kind == "reminder" and "not repeated" in reminder.last_error
+
+
+class PacedSender(FakeSender):
+    """Waits for its turn (Telegram's limits) before the request, as the real sender does:
+    `before` runs after the wait, right before the request."""
+
+    def __init__(self, turn: asyncio.Event, waiting: asyncio.Event):
+        super().__init__()
+        self.turn, self.waiting = turn, waiting
+
+    async def send_message(self, chat_id, text, before=None, **kwargs):
+        self.waiting.set()
+        await self.turn.wait()
+        return await super().send_message(chat_id, text, before=before, **kwargs)
+
+
+async def test_a_send_that_waited_its_turn_past_the_lease_is_not_made_twice(db):
+    """The staff group's 20 a minute can keep a message waiting longer than its lease; another
+    dispatcher then takes the row over and sends it. The first one, its turn come at last, must
+    not send it as well."""
+    from bot.outbox import LEASE
+
+    async with db.transaction() as s:
+        await repo.add_outbox(s, kind="staff_request_deleted", chat_id=-100, payload={"id": 1},
+                              due_at=NOW)
+    clock = [NOW]
+    texts = Texts(ROOT / "locales")
+    turn, waiting = asyncio.Event(), asyncio.Event()
+    slow, quick = PacedSender(turn, waiting), FakeSender()
+    first = asyncio.create_task(
+        OutboxDispatcher(db, texts, slow, lambda: clock[0]).run_once())
+    await waiting.wait()  # claimed, rendered, waiting for its turn
+    clock[0] = NOW + LEASE + timedelta(seconds=1)
+    assert await OutboxDispatcher(db, texts, quick, lambda: clock[0]).run_once() == 1
+    turn.set()
+    assert await first == 0
+    assert slow.sent == [] and len(quick.sent) == 1
+
+
+class SlowChatSender(FakeSender):
+    def __init__(self, slow_chat, delay):
+        super().__init__()
+        self.slow_chat, self.slow_delay = slow_chat, delay
+
+    async def send_message(self, chat_id, text, before=None, **kwargs):
+        if chat_id == self.slow_chat:
+            await asyncio.sleep(self.slow_delay)
+        return await super().send_message(chat_id, text, before=before, **kwargs)
+
+
+async def test_a_slow_chat_holds_up_only_itself(db):
+    """Three messages for the staff group (20 a minute: seconds apart) are due first; 30 for
+    other chats after them. The others do not wait for the group."""
+    async with db.transaction() as s:
+        for i in range(3):
+            await repo.add_outbox(s, kind="staff_request_deleted", chat_id=-100,
+                                  payload={"id": i}, due_at=NOW - timedelta(minutes=1))
+        for i in range(30):
+            await repo.add_outbox(s, kind="staff_request_deleted", chat_id=-200 - i,
+                                  payload={"id": 100 + i}, due_at=NOW)
+    sender = SlowChatSender(-100, 0.3)
+    sent = await OutboxDispatcher(db, Texts(ROOT / "locales"), sender, lambda: NOW,
+                                  batch=5).run_once()
+    assert sent == 33
+    order = [chat for chat, _ in sender.sent]
+    group = [i for i, chat in enumerate(order) if chat == -100]
+    others = [i for i, chat in enumerate(order) if chat != -100]
+    assert max(others) < group[1], order  # all 30 went out before the group's second
+    assert [int(t.split()[2]) for c, t in sender.sent if c == -100] == [0, 1, 2]  # in order

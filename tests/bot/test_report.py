@@ -1,0 +1,350 @@
+"""Reports and attendance through the bot: /porocilo in the staff chat (the summary and the chart
+as a photo, coordinators only), the attendance list after a session with its buttons (press,
+edit, change, who may), lists edited when a participant is erased, the CSV, workbook and PNG,
+and `korak report`."""
+
+import asyncio
+import csv
+import io
+import struct
+from datetime import date
+
+import pytest
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.methods import SendPhoto
+from openpyxl import load_workbook
+
+from bot import cli
+from bot.attendance import AttendanceService
+from bot.report import ReportService, to_csv, to_png, to_xlsx
+from bot.reporting import ReportingFront
+from bot.telegram import make_dispatcher
+from storage import erasure, migrate
+from storage.db import Database
+from storage.models import Attendance
+
+from ..storage.report_data import NAMES, NOW, build, local, tid
+from . import conftest
+from .conftest import COORD_A, COORD_B, KEY, STAFF, STRANGER, Harness
+
+PNG = b"\x89PNG\r\n\x1a\n"
+PRIVATE = [*NAMES.values(), "+38641", "Upam na delo", str(tid(7)), str(tid(10))]
+
+
+@pytest.fixture
+async def r(tmp_path, monkeypatch):
+    """The staff harness with the reporting router in front of the staff router (as `wire`
+    puts it), and the December data set in its database; the clock in January."""
+    routers = []
+    monkeypatch.setattr(conftest, "make_dispatcher", lambda *given: routers.extend(given))
+    h = Harness(tmp_path)
+    await h.db.create_all()
+    h.now = NOW
+    h.made = await build(h.db, h.sealer)
+    h.reports = ReportService(h.db, h.settings, h.sealer, lambda: h.now)
+    h.attendance = AttendanceService(h.db, h.settings, lambda: h.now)
+    h.reporting = ReportingFront(h.reports, h.attendance, h.handoff.is_coordinator, h.sender,
+                                 h.texts, h.settings)
+    front, *before = routers
+    h.dp = make_dispatcher(front, h.reporting.router, *before)
+    yield h
+    await h.db.dispose()
+
+
+async def report_cmd(h, uid, text, **kw):
+    await h.staff_text(uid, text, **kw)
+    await h.reporting.idle()
+
+
+def photos(h):
+    return [m for m in h.session.requests if isinstance(m, SendPhoto)]
+
+
+def size(png: bytes) -> tuple[int, int]:
+    return struct.unpack(">II", png[16:24])
+
+
+def no_personal_data(text: str) -> None:
+    for value in PRIVATE:
+        assert value not in text, value
+
+
+# ----------------------------------------------------------------------------- /porocilo
+
+
+async def test_porocilo_posts_the_summary_and_the_chart(r):
+    await report_cmd(r, COORD_A, "/porocilo 1. 12. 2026 31. 12. 2026")
+    [summary] = r.session.sent(STAFF)
+    assert summary.text.split("\n") == [
+        "📊 Poročilo od 1. 12. 2026 do 31. 12. 2026",
+        "Prošnje: 7 (Slovenj Gradec 3, Radlje ob Dravi 4)",
+        "Prevzete: 5 · kontaktirane: 3 · vključene: 1 · ni primerno: 1 · ni dosegljiv/a: 1 "
+        "· še odprte: 3",
+        "Do prevzema (delovne ure): mediana 2 h, 90. percentil 3 h.",
+        "Do prvega stika (delovne ure): mediana 7 h, 90. percentil 8 h.",
+        "Srečanja: 2 · prisotni: 3 od 6 · udeležba v osebnih urah: 9",
+        "Celotno poročilo (CSV ali Excel): korak report --from 2026-12-01 --to 2026-12-31 "
+        "--format xlsx"]
+    [photo] = photos(r)
+    assert photo.chat_id == STAFF
+    assert photo.caption == "📊 Lijak in prošnje po mesecih, 1. 12. 2026–31. 12. 2026"
+    png = photo.photo.data
+    assert png.startswith(PNG) and size(png) == (1080, 1620) and 20_000 < len(png) < 1_000_000
+    no_personal_data(summary.text)
+
+
+async def test_porocilo_month_and_quarter_count_from_their_first_day(r):
+    r.now = local(28, 12)
+    await report_cmd(r, COORD_B, "/porocilo")
+    assert r.session.sent(STAFF)[-1].text.startswith("📊 Poročilo od 1. 12. 2026 do 28. 12. 2026")
+    await report_cmd(r, COORD_B, "/porocilo četrtletje")
+    assert r.session.sent(STAFF)[-1].text.startswith("📊 Poročilo od 1. 10. 2026 do 28. 12. 2026")
+
+
+async def test_an_empty_period_gets_the_text_and_no_chart(r):
+    await report_cmd(r, COORD_A, "/porocilo 1. 6. 2026 30. 6. 2026")
+    text = r.session.sent(STAFF)[-1].text
+    assert "V tem obdobju ni novih prošenj." in text and "ni bilo srečanj" in text
+    assert photos(r) == []
+
+
+async def test_porocilo_is_for_coordinators_only_and_asks_again_when_unclear(r):
+    await report_cmd(r, STRANGER, "/porocilo")
+    assert r.session.sent(STAFF)[-1].text == "Nimate dovoljenja."
+    await report_cmd(r, COORD_A, "/porocilo lani")
+    assert r.session.sent(STAFF)[-1].text.startswith("Napišite /porocilo za ta mesec")
+    await report_cmd(r, COORD_A, "/porocilo 31. 12. 2026 1. 12. 2026")
+    assert r.session.sent(STAFF)[-1].text.startswith("Napišite /porocilo")
+    assert photos(r) == [] and len(r.session.sent(STAFF)) == 3
+
+
+async def test_porocilo_in_a_private_chat(r):
+    await r.text(COORD_A, "/porocilo")
+    assert r.session.sent(COORD_A)[-1].text.startswith("Ta ukaz deluje samo v skupini")
+    await r.text(STRANGER, "/porocilo")  # a resident: the conversation answers, no report
+    assert not r.session.sent(STRANGER)[-1].text.startswith("Ta ukaz deluje samo")
+    assert not any("Poročilo" in m.text for m in r.session.sent(STRANGER))
+
+
+async def test_a_chart_telegram_refuses_leaves_the_summary_and_the_bot_going(r):
+    refused = lambda m: TelegramBadRequest(m, "Bad Request: PHOTO_INVALID_DIMENSIONS")  # noqa
+    r.session.fail = [None, refused]
+    await report_cmd(r, COORD_A, "/porocilo 1. 12. 2026 31. 12. 2026")
+    assert r.session.sent(STAFF)[-1].text.startswith("📊 Poročilo od 1. 12. 2026")
+    await report_cmd(r, COORD_A, "/porocilo 1. 12. 2026 31. 12. 2026")  # and it goes on
+    assert len(photos(r)) == 1
+
+
+# ----------------------------------------------------------------------------- attendance
+
+
+async def lists_after_session_2(h):
+    """S1 (3. 12., 9–12) and then S2 (10. 12.) have ended: each time the tick plans the list,
+    once, and the outbox sends it. Returns ({session number: message id}, the messages)."""
+    for day in (3, 10):
+        h.now = local(day, 12, 5)
+        assert await h.attendance.plan() == 1
+        assert await h.attendance.plan() == 0  # once
+        await h.outbox.run_once()
+        assert await h.attendance.plan() == 0  # and not again once it is there
+    sent = [m for m in h.session.sent(STAFF) if m.text.startswith("📋 Prisotnost")]
+    assert len(sent) == 2
+    return {n: h.session.message_id_of[id(m)] for n, m in zip((1, 2), sent)}, sent
+
+
+def shown(h, message_id):
+    """The list as it is now in the staff chat: (text, {label: callback data})."""
+    msg = next(m for m in h.session.sent(STAFF) if h.session.message_id_of[id(m)] == message_id)
+    text, markup = msg.text, msg.reply_markup
+    for edit in h.session.edits(STAFF):
+        if edit.message_id == message_id:
+            text, markup = edit.text, edit.reply_markup
+    return text, {b.text: b.callback_data for row in (markup.inline_keyboard if markup else [])
+                  for b in row}
+
+
+async def press(h, uid, message_id, label, chat_id=STAFF):
+    _, buttons = shown(h, message_id)
+    await h.tap(uid, buttons[label], chat_id=chat_id, message_id=message_id)
+    await h.reporting.idle()
+
+
+async def test_the_list_comes_after_the_session_with_three_buttons_a_person(r):
+    ids, sent = await lists_after_session_2(r)
+    text, buttons = shown(r, ids[2])
+    req = r.made["requests"]
+    assert text.split("\n") == [
+        "📋 Prisotnost: »Srečanje 2«, 10. 12. 2026 ob 9.00 — SG 2026/2",
+        f"1. Gregor Vidmar (prošnja št. {req[7]}) — ✅ prisoten/a · na opomnik: »Pridem«",
+        f"2. Helena Kos (prošnja št. {req[10]}) — ✅ prisoten/a · na opomnik: »Pridem«",
+        f"3. Jana Kovač (prošnja št. {req[12]}) — ❔ ni označeno",
+        "Označite vsako osebo z gumbi pod seznamom (številka na gumbu je številka vrstice). "
+        "Oznako lahko pozneje spremenite."]
+    assert list(buttons) == ["1 ✅ prisoten/a", "1 ❌ odsoten/a", "1 🟡 opravičeno",
+                             "2 ✅ prisoten/a", "2 ❌ odsoten/a", "2 🟡 opravičeno",
+                             "3 ✅ prisoten/a", "3 ❌ odsoten/a", "3 🟡 opravičeno"]
+    # S1 lists the participant who left on 6. 12. and not the one who came on 5. 12.
+    assert "Igor Mlakar" in shown(r, ids[1])[0] and "Jana Kovač" not in shown(r, ids[1])[0]
+    assert "+386" not in text and "Upam" not in text  # no phone, no own words
+
+
+async def test_a_press_marks_edits_the_list_and_can_be_changed(r):
+    ids, _ = await lists_after_session_2(r)
+    await press(r, COORD_A, ids[2], "3 ❌ odsoten/a")
+    assert r.session.answers()[-1].text is None  # no alert: it worked
+    text, _ = shown(r, ids[2])
+    assert "3. Jana Kovač" in text and text.split("\n")[3].endswith("❌ odsoten/a")
+    async with r.db.transaction() as s:
+        row = await s.get(Attendance, (r.made["sessions"][2], tid(12)))
+        assert (row.presence, row.presence_by, row.answer) == ("absent", COORD_A, None)
+    await press(r, COORD_B, ids[2], "3 🟡 opravičeno")  # changed afterwards, by another
+    assert shown(r, ids[2])[0].split("\n")[3].endswith("🟡 opravičeno odsoten/a")
+    async with r.db.transaction() as s:
+        row = await s.get(Attendance, (r.made["sessions"][2], tid(12)))
+        assert (row.presence, row.presence_by) == ("excused", COORD_B)
+    # the report counts it
+    report = await r.reports.build(date(2026, 12, 1), date(2026, 12, 31))
+    assert (report.sessions[1].excused, report.sessions[1].unmarked) == (1, 0)
+
+
+async def test_only_coordinators_in_the_staff_chat_may_mark(r):
+    ids, _ = await lists_after_session_2(r)
+    edits = len(r.session.edits())
+    await press(r, STRANGER, ids[2], "3 ✅ prisoten/a")
+    assert r.session.answers()[-1].text == "Nimate dovoljenja."
+    await press(r, COORD_A, ids[2], "3 ✅ prisoten/a", chat_id=COORD_A)  # from a private chat
+    assert r.session.answers()[-1].text == "Nimate dovoljenja."
+    s2, e1 = r.made["sessions"][2], r.made["enrollments"][1]
+    for data in (f"at|{s2}|99999|p", f"at|{s2}|{r.made['enrollments'][3]}|p"):  # not on it
+        await r.tap(COORD_A, data, chat_id=STAFF, message_id=ids[2])
+        assert r.session.answers()[-1].text == "Te osebe ni več na seznamu tega srečanja."
+    await r.tap(COORD_A, f"at|{r.made['sessions'][4]}|{e1}|p", chat_id=STAFF, message_id=ids[2])
+    assert r.session.answers()[-1].text == "Prisotnost lahko označite, ko se srečanje začne."
+    await r.tap(COORD_A, f"at|{r.made['sessions'][3]}|{e1}|p", chat_id=STAFF, message_id=ids[2])
+    assert "odpadlo" in r.session.answers()[-1].text
+    await r.tap(COORD_A, f"at|{s2}|{e1}|z", chat_id=STAFF, message_id=ids[2])
+    assert "ni več veljaven" in r.session.answers()[-1].text
+    await r.reporting.idle()
+    assert len(r.session.edits()) == edits
+    async with r.db.transaction() as s:
+        assert (await s.get(Attendance, (s2, tid(12)))) is None
+
+
+async def test_erasing_a_participant_edits_every_list_without_them(r):
+    ids, _ = await lists_after_session_2(r)
+    async with r.db.transaction() as s:
+        await erasure.erase_person(s, tid(10), r.now, STAFF)
+    await r.outbox.run_once()
+    for n in (1, 2):
+        text, buttons = shown(r, ids[n])
+        assert "Helena Kos" not in text and "Gregor Vidmar" in text
+        assert len(buttons) == 6  # two people left on each
+    assert len([m for m in r.session.sent(STAFF) if m.text.startswith("📋")]) == 2  # no new
+
+
+async def test_no_list_for_a_cancelled_session_or_one_over_a_week_past(r):
+    r.now = local(17, 12, 30)  # S3 (cancelled) ended at 12:00, S2 a week and half an hour ago
+    assert await r.attendance.plan() == 0
+    r.now = local(10, 12, 30)
+    assert await r.attendance.plan() == 1  # S2; S1 ended a week and half an hour ago
+    await r.outbox.run_once()
+    assert [m.text.split("\n")[0] for m in r.session.sent(STAFF)] == [
+        "📋 Prisotnost: »Srečanje 2«, 10. 12. 2026 ob 9.00 — SG 2026/2"]
+
+
+# ----------------------------------------------------------------------------- files
+
+
+async def test_csv_is_utf8_with_bom_and_semicolons_as_slovenian_excel_wants(r):
+    report = await r.reports.build(date(2026, 12, 1), date(2026, 12, 31))
+    data = to_csv(report, r.texts)
+    assert data.startswith(b"\xef\xbb\xbf")
+    text = data.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert rows[0] == ["Poročilo programa Socialna aktivacija"]
+    assert ["Slovenj Gradec", "3"] in rows and ["Radlje ob Dravi", "4"] in rows
+    assert ["Slovenj Gradec", "3", "3", "2", "1", "1", "1", "0", "0"] in rows  # funnel
+    assert ["Do prevzema", "Slovenj Gradec", "3", "2", "2,5"] in rows  # decimal comma
+    assert ["Radlje ob Dravi", "<3", "<3", "3", "<3", "<3", "4"] in rows  # target groups
+    assert ["SG 2026/2", "Slovenj Gradec", "3. 12. 2026 ob 9.00", "Srečanje 1", "3", "3", "3",
+            "1", "1", "1", "1", "1", "1", "0", "3"] in rows
+    assert "\r\n" in text
+    no_personal_data(text)
+
+
+async def test_the_workbook_reads_back_with_a_sheet_per_table(r):
+    report = await r.reports.build(date(2026, 12, 1), date(2026, 12, 31))
+    book = load_workbook(io.BytesIO(to_xlsx(report, r.texts)))
+    assert book.sheetnames == ["obdobje", "lokacije", "obcine", "meseci", "lijak",
+                               "delovne_ure", "srecanja", "skupine", "ciljne_skupine"]
+    sites = book["lokacije"]
+    assert [c.value for c in sites[3]] == ["Lokacija", "Prošnje"]
+    assert [c.value for c in sites[4]] == ["Slovenj Gradec", 3]  # a number, not text
+    hours = [[c.value for c in row] for row in book["delovne_ure"].iter_rows(min_row=4)]
+    assert ["Do prevzema", "Skupaj", 5, 2, 3] in hours
+    assert [c.value for c in book["ciljne_skupine"][5]] == ["Radlje ob Dravi", "<3", "<3", 3,
+                                                           "<3", "<3", 4]
+    cells = " ".join(str(c.value) for sheet in book for row in sheet.iter_rows() for c in row)
+    no_personal_data(cells)
+
+
+async def test_the_chart_is_a_png_a_phone_can_read(r):
+    report = await r.reports.build(date(2026, 10, 1), date(2027, 3, 31))
+    png = to_png(report, r.texts)
+    assert png.startswith(PNG) and size(png) == (1080, 1620)
+    assert 20_000 < len(png) < 1_000_000
+
+
+# ----------------------------------------------------------------------------- korak report
+
+
+@pytest.fixture
+def korak(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no .env from elsewhere
+    monkeypatch.setattr("bot.clock.utcnow", lambda: NOW)  # January 2027, whatever this machine says
+    url = f"sqlite+aiosqlite:///{tmp_path}/k.db"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("DATA_KEY", KEY)
+
+    async def made():
+        db = Database(url)
+        await migrate.ready(db)
+        from storage.crypto import Sealer
+        await build(db, Sealer(KEY))
+        await db.dispose()
+
+    asyncio.run(made())
+
+    def run(*argv):
+        code = cli.main(["report", *argv])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+    return run
+
+
+def test_korak_report_writes_each_format(korak, tmp_path):
+    code, out, _ = korak("--from", "2026-12-01", "--to", "2026-12-31")
+    assert code == 0
+    assert out == ("Poročilo je v datoteki porocilo-2026-12-01-2026-12-31.csv "
+                   "(prošnje: 7, srečanja: 2).\n")
+    data = (tmp_path / "porocilo-2026-12-01-2026-12-31.csv").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and "Skupaj;7".encode() in data
+    assert korak("--from", "2026-12-01", "--to", "2026-12-31", "--format", "xlsx", "--out",
+                 "d.xlsx")[0] == 0
+    assert load_workbook(tmp_path / "d.xlsx")["lokacije"]["B6"].value == 7
+    assert korak("--from", "2026-12-01", "--to", "2026-12-31", "--format", "png", "--out",
+                 "d.png")[0] == 0
+    assert (tmp_path / "d.png").read_bytes().startswith(PNG)
+
+
+def test_korak_report_refuses_bad_dates(korak):
+    code, _, err = korak("--from", "2026-13-01", "--to", "2026-12-31")
+    assert code == 2 and "2026-13-01" in err
+    code, _, err = korak("--from", "2026-12-31", "--to", "2026-12-01")
+    assert code == 2 and "--from" in err
+
+
+def test_korak_report_needs_the_key(korak, monkeypatch):
+    monkeypatch.delenv("DATA_KEY")
+    code, _, err = korak("--from", "2026-12-01", "--to", "2026-12-31")
+    assert code == 2 and "DATA_KEY" in err
