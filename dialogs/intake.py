@@ -290,11 +290,12 @@ def _municipality_buttons() -> tuple[tuple[Button, ...], ...]:
 def ask(state: State, ctx: Ctx) -> list[Say]:
     """The current question again, with its buttons."""
     step = state.step
-    if step == "consent":  # the short notice; the whole one and the programme a tap away
+    if step == "consent":  # the short notice; the whole one and the programme a tap away, and
+        # the other languages below (one message with the welcome: one notification)
         yes, no, programme, data = (Button(cid, Text(label))
                                     for cid, label in OPTIONS["consent"])
         return [Say(Text(N_("intake.consent_short"), {"retention": _retention(ctx)}),
-                    ((yes,), (no,), (programme, data)))]
+                    ((yes,), (no,), (programme, data)) + language_buttons(state.lang))]
     if step == "place":
         return [Say(Text(N_("intake.ask_place")), _municipality_buttons())]
     if step == "place_confirm":
@@ -662,12 +663,11 @@ def _typed_choice(state: State, text: str) -> str | None:
 
 def _welcome(ctx: Ctx, payload: str | None, lang: str | None) -> Outcome:
     """A short start: who we are, what happens next, one line on data, and the first question
-    right below it. The welcome offers the other languages; the first time, the one Telegram's
-    app is set to is used."""
+    right below it, with the other languages offered under it; the first time, the one
+    Telegram's app is set to is used."""
     lang = known_language(lang or ctx.suggested_lang)
     state = State(step="consent", answers={"source": payload} if payload else {}, lang=lang)
-    return Outcome(state, [Say(Text(N_("intake.welcome")), language_buttons(lang))]
-                   + ask(state, ctx))
+    return Outcome(state, [Say(Text(N_("intake.welcome")))] + ask(state, ctx))
 
 
 def _switch_language(state: State, ctx: Ctx, code: str) -> Outcome:

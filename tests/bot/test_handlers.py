@@ -54,11 +54,14 @@ async def test_each_resident_is_offered_their_own_name(h):
 async def test_start_welcomes_and_asks_for_consent_with_buttons(h):
     await h.text(U, "/start")
     texts = [m.text for m in h.session.sent(U)]
-    assert texts[0].startswith("Pozdravljeni!") and "Socialna aktivacija" in texts[0]
-    assert len(texts) == 2 and "Ali se strinjate" in texts[1]  # the first question at once
+    # one message: the welcome and the first question at once, the other languages under it
+    [text] = texts
+    assert text.startswith("Pozdravljeni!") and "Socialna aktivacija" in text
+    assert "Ali se strinjate" in text
     buttons = h.last_buttons(U)
     assert list(buttons) == ["Da, strinjam se", "Ne, ne strinjam se", "ℹ️ Več o programu",
-                             "🔒 Več o podatkih"]
+                             "🔒 Več o podatkih", "English", "Bosanski / Hrvatski / Srpski",
+                             "Shqip", "Українська"]
     await h.tap(U, buttons["🔒 Več o podatkih"])  # the whole notice is one tap away
     last = h.session.sent(U)[-1].text  # with the question again below it, in one message
     assert "Informacijskem pooblaščencu" in last and last.endswith("da jih shranimo?")

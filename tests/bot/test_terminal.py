@@ -14,13 +14,13 @@ async def test_terminal_chat_completes_an_intake(tmp_path):
     # away from both
     settings = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path}/bot.db",
                         chat_database_url=url, staff_chat_id=-100123)
-    # consent (after the four other languages), place, "yes that one", no DSP, registered,
-    # skip sensitive, skip hopes, name, phone, any time, confirm
-    lines = iter(["5", "v Radljah", "1", "2", "2", "2", "1", "Marta", "041 555 666", "3", "1"])
+    # consent, place, "yes that one", no DSP, registered, skip sensitive, skip hopes, name,
+    # phone, any time, confirm
+    lines = iter(["1", "v Radljah", "1", "2", "2", "2", "1", "Marta", "041 555 666", "3", "1"])
     out = io.StringIO()
     await chat(settings, lines=lines, out=out)
     text = out.getvalue()
-    assert "  1) English" in text and "  5) Da, strinjam se" in text
+    assert "  1) Da, strinjam se" in text and "  5) English" in text
     assert "Ste mislili Radlje (občina Radlje ob Dravi)?" in text
     assert "Ime: Marta" in text and "Telefon: 041 555 666" in text
     assert "Vaša prošnja je oddana" in text

@@ -45,7 +45,7 @@ def test_a_resident_goes_through_everything_in_their_language(emulator, tmp_path
         r = Chat(emulator, uid)
         r.say("/start")
         r.wait(head(SL, "intake.welcome"))  # Telegram suggests nothing here: Slovenian first
-        r.press(t(f"language.name.{code}"))  # the welcome offers the others, each in itself
+        r.press(t(f"language.name.{code}"))  # the first question offers the others, in themselves
         r.wait(head(t, "intake.welcome"))
         r.press(t("button.consent_yes"))
         r.say("Mežica")
