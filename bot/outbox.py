@@ -188,9 +188,7 @@ class OutboxDispatcher:
                         by_chat.setdefault(item[2], []).append(item)
                     for chat, items in by_chat.items():
                         if chat in busy:  # rows without a chat: after the ones in flight
-                            items = [*items]
-                            previous = busy[chat]
-                            busy[chat] = asyncio.ensure_future(self._after(previous, items))
+                            busy[chat] = asyncio.ensure_future(self._after(busy[chat], items))
                         else:
                             busy[chat] = asyncio.ensure_future(self._deliver_all(items))
                     if not busy:

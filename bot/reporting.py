@@ -25,6 +25,7 @@ from .filters import command_in, data_prefix, in_chat, private_chat, split_comma
 from .i18n import Texts
 from .report import ReportService, to_png
 from .sender import Sender, Undeliverable
+from .telegram import answer_quietly
 
 log = logging.getLogger("korak.reporting")
 
@@ -137,10 +138,4 @@ class ReportingFront:
         await self._editing.idle()
 
     async def _answer(self, query: CallbackQuery, notice: Text | None) -> None:
-        try:
-            if notice is None:
-                await query.answer()
-            else:
-                await query.answer(self.texts.render(notice)[:200], show_alert=True)
-        except Exception:  # an old query can no longer be answered; the press still counted
-            log.debug("callback answer failed")
+        await answer_quietly(query, None if notice is None else self.texts.render(notice))

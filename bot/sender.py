@@ -109,7 +109,7 @@ class Sender:
             # shared moving window lets through would arrive bunched with other replicas' late
             # ones and break Telegram's limit though the shared count kept it), then the count
             # all processes share
-            self.smooth.rate = self.global_rate / max(1, getattr(self.shared, "replicas", 1))
+            self.smooth.rate = self.global_rate / self.shared.replicas
             async with self.global_lock:
                 while (delay := self.smooth.wait_time()) > 0:
                     await self.sleep(delay)

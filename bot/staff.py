@@ -24,7 +24,7 @@ from .i18n import Texts
 from .schedule import ScheduleService
 from .sender import Sender, Undeliverable
 from .staffchat import StaffChat
-from .telegram import STAFF_PREFIX, card_markup, parse_staff_callback
+from .telegram import STAFF_PREFIX, answer_quietly, card_markup, parse_staff_callback
 
 log = logging.getLogger("korak.staff")
 
@@ -228,11 +228,4 @@ class StaffFront:
         await self._refreshing.idle()
 
     async def _answer(self, query: CallbackQuery, notice: Text | None) -> None:
-        try:
-            if notice is None:
-                await query.answer()
-            else:
-                # Telegram shows at most 200 characters in an alert
-                await query.answer(self.texts.render(notice)[:200], show_alert=True)
-        except Exception:  # an old query can no longer be answered; the press still counted
-            log.debug("callback answer failed")
+        await answer_quietly(query, None if notice is None else self.texts.render(notice))

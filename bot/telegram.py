@@ -176,9 +176,14 @@ def message_event(message: Message) -> Event:
     return Typed(text[:4096])
 
 
-async def answer_quietly(query: CallbackQuery) -> None:
+async def answer_quietly(query: CallbackQuery, alert: str | None = None) -> None:
+    """Stop a button's spinner, with an alert for the one who pressed it when there is one
+    (Telegram shows at most 200 characters of it)."""
     try:
-        await query.answer()
+        if alert is None:
+            await query.answer()
+        else:
+            await query.answer(alert[:200], show_alert=True)
     except Exception:  # an old query can no longer be answered; the tap still counts
         log.debug("callback answer failed")
 

@@ -266,8 +266,8 @@ def _retention(ctx: Ctx) -> Text:
                 plural=(N_("retention.months.plural"), ctx.retention_months))
 
 
-def privacy_notice(ctx: Ctx) -> Text:
-    """The whole privacy notice ("Več o podatkih", /pomoc's link, /moji_podatki)."""
+def _privacy_notice(ctx: Ctx) -> Text:
+    """The whole privacy notice, behind "Več o podatkih" at the consent question."""
     return Text(N_("intake.privacy_notice"), {
         "controller": ctx.controller, "controller_contact": ctx.controller_contact,
         "retention": _retention(ctx),
@@ -513,7 +513,7 @@ def _step_choice(state: State, ctx: Ctx, cid: str) -> Outcome:
             return Outcome(state, [Say(Text(N_("intake.about_programme"))),
                                    Say(Text(N_("intake.about_sites")))] + ask(state, ctx))
         if cid == "more_data":
-            return Outcome(state, [Say(privacy_notice(ctx))] + ask(state, ctx))
+            return Outcome(state, [Say(_privacy_notice(ctx))] + ask(state, ctx))
         if cid == "yes":
             state = _set(replace(state, step="place"), consent=True)
             return Outcome(state, [Say(Text(N_("intake.consent_thanks")))] + ask(state, ctx))

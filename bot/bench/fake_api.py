@@ -30,8 +30,8 @@ class FakeBotAPI:
     group_interval: float = 0.0  # seconds between messages to a group (Telegram: 20 a minute)
     chat_burst: int = 1  # a chat may take this many at once, then one per chat_interval
     group_per_minute: int = 0  # if set: at most this many to a group in any 60 s (moving)
-    attempts: list[float] = field(default_factory=list)  # every sendMessage asked, 429 or not
-    attempt_chats: list[int] = field(default_factory=list)
+    # every sendMessage asked for, 429 or not: (when, chat)
+    attempts: list[tuple[float, int]] = field(default_factory=list)
     delivered: list[Delivered] = field(default_factory=list)
     rejected_429: int = 0
     updates: asyncio.Queue | None = None  # filled by a load benchmark, read by getUpdates
@@ -112,8 +112,7 @@ class FakeBotAPI:
             return web.json_response({"ok": False, "error_code": 404,
                                       "description": "Not Found"}, status=404)
         chat_id = int(params["chat_id"])
-        self.attempts.append(time.monotonic())
-        self.attempt_chats.append(chat_id)
+        self.attempts.append((time.monotonic(), chat_id))
         if not self._allow(chat_id):
             self.rejected_429 += 1
             return web.json_response({"ok": False, "error_code": 429,

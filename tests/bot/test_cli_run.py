@@ -82,9 +82,9 @@ def test_retention_and_access_log_by_hand(tmp_path, monkeypatch, capsys):
     assert "V dnevniku ogledov ni zapisov" in capsys.readouterr().out
 
 
-def test_run_sh_makes_a_private_env_with_a_fresh_data_key(tmp_path):
-    """scripts/run.sh on a fresh checkout: .env from .env.example, 0600, with DATA_KEY filled
-    in by `korak keygen` (the venv's python and korak are stand-ins here)."""
+def fake_checkout(tmp_path):
+    """scripts/run.sh and .env.example in `tmp_path`, with stand-ins for the venv's python
+    (does nothing) and korak (prints a key for `keygen`, else the command it was given)."""
     import shutil
     from pathlib import Path
 
@@ -100,6 +100,12 @@ def test_run_sh_makes_a_private_env_with_a_fresh_data_key(tmp_path):
         'else echo "korak $*"; fi\n')
     for f in ("python", "korak"):
         (bin_dir / f).chmod(0o755)
+
+
+def test_run_sh_makes_a_private_env_with_a_fresh_data_key(tmp_path):
+    """scripts/run.sh on a fresh checkout: .env from .env.example, 0600, with DATA_KEY filled
+    in by `korak keygen` (the venv's python and korak are stand-ins here)."""
+    fake_checkout(tmp_path)
     proc = subprocess.run(["bash", str(tmp_path / "scripts/run.sh"), "chat"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -159,19 +165,7 @@ def test_run_or_chat_without_token_says_what_to_set_and_starts_the_chat(tmp_path
 
 
 def test_run_sh_starts_run_or_chat_by_default(tmp_path):
-    import shutil
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent.parent.parent
-    (tmp_path / "scripts").mkdir()
-    shutil.copy(root / "scripts/run.sh", tmp_path / "scripts/run.sh")
-    shutil.copy(root / ".env.example", tmp_path / ".env.example")
-    bin_dir = tmp_path / ".venv/bin"
-    bin_dir.mkdir(parents=True)
-    (bin_dir / "python").write_text("#!/bin/sh\nexit 0\n")
-    (bin_dir / "korak").write_text('#!/bin/sh\necho "korak $*"\n')
-    for f in ("python", "korak"):
-        (bin_dir / f).chmod(0o755)
+    fake_checkout(tmp_path)
     proc = subprocess.run(["bash", str(tmp_path / "scripts/run.sh")],
                           capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip().splitlines()[-1] == "korak run --or-chat"

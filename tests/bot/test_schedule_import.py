@@ -11,20 +11,10 @@ from zoneinfo import ZoneInfo
 from bot.schedule import parse_in_worker
 from storage import schedule as store
 
+from ..dialogs.test_schedule import calendar, event
+
 LJ = ZoneInfo("Europe/Ljubljana")
 # NOW in the harness is Thursday 26 Nov 2026, 11:00 in Ljubljana
-
-
-def calendar(*events: str) -> bytes:
-    """A calendar file of these VEVENT bodies; the first BEGIN:VEVENT is on line 4."""
-    body = "".join(f"BEGIN:VEVENT\n{e.strip()}\nEND:VEVENT\n" for e in events)
-    head = "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//test//korak//SL\n"
-    return f"{head}{body}END:VCALENDAR\n".encode()
-
-
-def event(uid="s", start="DTSTART;TZID=Europe/Ljubljana:20261203T090000", more="",
-          title="Delavnica"):
-    return f"UID:{uid}\n{start}\nSUMMARY:{title}\n{more}"
 
 
 NEVER = "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30"  # 30 February: searched for centuries

@@ -305,13 +305,51 @@ def test_coordinator_claims_talks_with_the_resident_and_records_the_outcome(emul
         assert secret not in text, f"personal data in the log: {secret}"
 
 
-def test_schedule_import_enrollment_reminder_and_not_coming(emulator, tmp_path):
-    """A coordinator imports a schedule and enrolls a resident from the card; the clock is
-    moved to the evening before; the reminder arrives; "Ne morem priti" reaches the staff."""
-    from datetime import date, datetime, timedelta
+def enroll_for_a_session(emulator, db, shift, tmp_path, card_id):
+    """A coordinator imports a schedule with one session five days from now (`korak schedule
+    import`) and enrolls the card's resident in it from the card. Returns the session's day
+    and what the import printed."""
+    from datetime import date, timedelta
+
+    day = date.today() + timedelta(days=5)
+    (tmp_path / "urnik.csv").write_text(
+        "datum;zacetek;konec;naslov;kraj\n"
+        f"{day.day}. {day.month}. {day.year};10.00;12.00;Uvodno srečanje;"
+        "Slovenj Gradec, Meškova ulica 21\n", encoding="utf-8")
+    imported = subprocess.run(
+        [sys.executable, "-m", "bot", "schedule", "import", str(tmp_path / "urnik.csv"),
+         "--cohort", "SG test", "--site", "slovenj-gradec"], cwd=ROOT,
+        env=bot_env(emulator, db, KORAK_CLOCK_SHIFT_FILE=str(shift)),
+        capture_output=True, text=True, timeout=60)
+    assert imported.returncode == 0, imported.stderr
+    claimed = emulator.current(card_id)
+    emulator.tap(COORD, buttons_of(claimed)["Vključen/a"], chat_id=STAFF, message_id=card_id)
+    deadline = time.time() + 20
+    while "📅 SG test" not in buttons_of(emulator.current(card_id)):
+        assert time.time() < deadline
+        time.sleep(0.1)
+    emulator.tap(COORD, buttons_of(emulator.current(card_id))["📅 SG test"], chat_id=STAFF,
+                 message_id=card_id)
+    while "vključen/a v program" not in emulator.current(card_id)["text"]:
+        assert time.time() < deadline
+        time.sleep(0.1)
+    return day, imported.stdout
+
+
+def evening_before(shift, day):
+    """Moves the bot's clock to the evening before `day`, 17:00:30 in Ljubljana."""
+    from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
     lj = ZoneInfo("Europe/Ljubljana")
+    evening = datetime.combine(day - timedelta(days=1), datetime.min.time(), tzinfo=lj) \
+        + timedelta(hours=17, seconds=30)
+    shift.write_text(str((evening - datetime.now(lj)).total_seconds()))
+
+
+def test_schedule_import_enrollment_reminder_and_not_coming(emulator, tmp_path):
+    """A coordinator imports a schedule and enrolls a resident from the card; the clock is
+    moved to the evening before; the reminder arrives; "Ne morem priti" reaches the staff."""
     shift = tmp_path / "clock-shift"
     shift.write_text("0")
     db = tmp_path / "e2e.db"
@@ -326,35 +364,9 @@ def test_schedule_import_enrollment_reminder_and_not_coming(emulator, tmp_path):
         emulator.tap(COORD, buttons_of(card)["Prevzamem"], chat_id=STAFF, message_id=card_id)
         r.wait("v rokah Oseba8001")
 
-        day = date.today() + timedelta(days=5)
-        (tmp_path / "urnik.csv").write_text(
-            "datum;zacetek;konec;naslov;kraj\n"
-            f"{day.day}. {day.month}. {day.year};10.00;12.00;Uvodno srečanje;"
-            "Slovenj Gradec, Meškova ulica 21\n", encoding="utf-8")
-        imported = subprocess.run(
-            [sys.executable, "-m", "bot", "schedule", "import", str(tmp_path / "urnik.csv"),
-             "--cohort", "SG test", "--site", "slovenj-gradec"], cwd=ROOT,
-            env=bot_env(emulator, db, KORAK_CLOCK_SHIFT_FILE=str(shift)),
-            capture_output=True, text=True, timeout=60)
-        assert imported.returncode == 0, imported.stderr
-        assert "➕ novo: Uvodno srečanje" in imported.stdout
-
-        claimed = emulator.current(card_id)
-        emulator.tap(COORD, buttons_of(claimed)["Vključen/a"], chat_id=STAFF, message_id=card_id)
-        deadline = time.time() + 20
-        while "📅 SG test" not in buttons_of(emulator.current(card_id)):
-            assert time.time() < deadline
-            time.sleep(0.1)
-        emulator.tap(COORD, buttons_of(emulator.current(card_id))["📅 SG test"], chat_id=STAFF,
-                     message_id=card_id)
-        while "vključen/a v program" not in emulator.current(card_id)["text"]:
-            assert time.time() < deadline
-            time.sleep(0.1)
-
-        # the evening before at 17:00:30, Ljubljana time
-        evening = datetime.combine(day - timedelta(days=1), datetime.min.time(), tzinfo=lj) \
-            + timedelta(hours=17, seconds=30)
-        shift.write_text(str((evening - datetime.now(lj)).total_seconds()))
+        day, imported = enroll_for_a_session(emulator, db, shift, tmp_path, card_id)
+        assert "➕ novo: Uvodno srečanje" in imported
+        evening_before(shift, day)
         reminder = r.wait("⏰ Opomnik: Jutri")
         assert "ob 10.00 — Slovenj Gradec, Meškova ulica 21: Uvodno srečanje" in reminder["text"]
         assert list(buttons_of(reminder)) == ["✅ Pridem", "❌ Ne morem priti"]

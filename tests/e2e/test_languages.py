@@ -4,19 +4,14 @@ a reminder with its buttons, /moji_podatki and /izbrisi, every text in that lang
 its catalog, so a missing or stale translation fails here), while the coordinators' card stays
 Slovenian and names the language to expect."""
 
-import subprocess
-import sys
-import time
-from datetime import date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.i18n import Texts
 
-from .test_e2e import (COORD, ROOT, STAFF, Chat, bot_env, buttons_of, emulator,  # noqa: F401
-                       pytestmark, start_bot, stop)
+from .test_e2e import (COORD, ROOT, STAFF, Chat, buttons_of, emulator,  # noqa: F401
+                       enroll_for_a_session, evening_before, pytestmark, start_bot, stop)
 
 LOCALES = Path(ROOT) / "locales"
 SL = Texts(LOCALES)
@@ -34,7 +29,6 @@ def head(texts: Texts, msgid: str, size: int = 28) -> str:
 def test_a_resident_goes_through_everything_in_their_language(emulator, tmp_path, code):  # noqa: F811
     t = SL.lang(code)
     assert t.catalog is not SL.catalog and t("intake.welcome") != SL("intake.welcome")
-    lj = ZoneInfo("Europe/Ljubljana")
     shift = tmp_path / "clock-shift"
     shift.write_text("0")
     db = tmp_path / "lang.db"
@@ -68,28 +62,8 @@ def test_a_resident_goes_through_everything_in_their_language(emulator, tmp_path
         emulator.tap(COORD, buttons_of(card)["Prevzamem"], chat_id=STAFF, message_id=card_id)
         r.wait(head(t, "handoff.resident_claimed"))
 
-        day = date.today() + timedelta(days=5)
-        (tmp_path / "urnik.csv").write_text(
-            "datum;zacetek;konec;naslov;kraj\n"
-            f"{day.day}. {day.month}. {day.year};10.00;12.00;Uvodno srečanje;"
-            "Slovenj Gradec, Meškova ulica 21\n", encoding="utf-8")
-        imported = subprocess.run(
-            [sys.executable, "-m", "bot", "schedule", "import", str(tmp_path / "urnik.csv"),
-             "--cohort", "SG test", "--site", "slovenj-gradec"], cwd=ROOT,
-            env=bot_env(emulator, db, KORAK_CLOCK_SHIFT_FILE=str(shift)),
-            capture_output=True, text=True, timeout=60)
-        assert imported.returncode == 0, imported.stderr
-        emulator.tap(COORD, buttons_of(emulator.current(card_id))["Vključen/a"], chat_id=STAFF,
-                     message_id=card_id)
-        deadline = time.time() + 20
-        while "📅 SG test" not in buttons_of(emulator.current(card_id)):
-            assert time.time() < deadline
-            time.sleep(0.1)
-        emulator.tap(COORD, buttons_of(emulator.current(card_id))["📅 SG test"], chat_id=STAFF,
-                     message_id=card_id)
-        evening = datetime.combine(day - timedelta(days=1), datetime.min.time(), tzinfo=lj) \
-            + timedelta(hours=17, seconds=30)
-        shift.write_text(str((evening - datetime.now(lj)).total_seconds()))
+        day, _ = enroll_for_a_session(emulator, db, shift, tmp_path, card_id)
+        evening_before(shift, day)
         reminder = r.wait("Uvodno srečanje", timeout=40)
         tomorrow = t.catalog.gettext("when.tomorrow").split("{")[0].strip()
         assert tomorrow and tomorrow in reminder["text"], reminder["text"]
