@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from storage import migrate
+from storage import keys, migrate
 from storage.crypto import BadKey, KeyMissing, Sealer
 from storage.db import Database
 
+from .clock import utcnow
 from .config import Settings
 from .i18n import Texts
 
@@ -32,12 +33,21 @@ class Refused(Exception):
 
 async def open_database(settings: Settings, texts: Texts | None = None):
     """The database, made if it is new; refused with one line when its schema is behind this
-    code (unless DB_AUTO_UPGRADE=true)."""
+    code (unless DB_AUTO_UPGRADE=true), or when DATA_KEY is set and opens nothing it holds
+    sealed (storage/keys.py)."""
     texts = texts or Texts(settings.locales_dir, settings.locale, settings.timezone)
+    seal = sealer_or_none(settings)
     db = Database(settings.database_url, pool_size=settings.database_pool_size)
     try:
-        await migrate.ready(db, auto_upgrade=settings.db_auto_upgrade,
-                            sealer=sealer_or_none(settings))
+        if seal is not None:  # before any revision seals with it
+            await keys.check_canary(db, seal)
+        await migrate.ready(db, auto_upgrade=settings.db_auto_upgrade, sealer=seal)
+        if seal is not None:
+            async with db.transaction() as session:
+                await keys.check_keys(session, seal, utcnow())
+    except keys.WrongKey as exc:
+        await db.dispose()
+        raise Refused(texts("cli.wrong_data_key")) from exc
     except migrate.SchemaBehind as exc:
         await db.dispose()
         raise Refused(texts("cli.db_behind", current=exc.current or "0.1",

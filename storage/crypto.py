@@ -1,7 +1,8 @@
 """The special-category answer (ethnic origin) is stored sealed: Fernet (AES-128-CBC with an
 HMAC-SHA256), with the key in DATA_KEY. DATA_KEY may list several keys, comma separated: the
 first seals, every one of them opens, so a new key can be put first and the old ones kept until
-`korak reseal` has sealed everything again with the new one.
+`korak reseal` has sealed everything again with the new one. Whether DATA_KEY opens what a
+database holds is checked before anything reads it (storage/keys.py).
 
 What is sealed: the answer to the sensitive question, in a request (contact_request.sensitive)
 and in a conversation still in progress (resident.state, answers.sensitive_sealed). Nothing
@@ -63,6 +64,14 @@ class Sealer:
         except InvalidToken:
             log.error("a sealed answer cannot be opened with DATA_KEY")
             return None
+
+    def opens(self, token: str) -> bool:
+        """Whether a key in DATA_KEY opens the token (nothing is logged)."""
+        try:
+            self._fernet.decrypt(token.encode())
+        except InvalidToken:
+            return False
+        return True
 
     def reseal(self, token: str) -> str:
         """Sealed again with the first key (MultiFernet.rotate)."""

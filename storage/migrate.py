@@ -7,6 +7,8 @@ that upgrades an operator's database also makes every new one."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, inspect
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from .db import Database
@@ -85,12 +88,16 @@ def _upgrade(connection: Any, extra: dict[str, Any]) -> Status:
 def _sqlite_engine(db: Database) -> Any:
     """A connection of its own for SQLite on which DDL is transactional too: Python's sqlite3
     begins a transaction only before a data change, so a CREATE or ALTER would commit on its
-    own and a failed (or killed) upgrade could stop half-way. Here BEGIN is sent explicitly."""
+    own and a failed (or killed) upgrade could stop half-way. Here BEGIN is sent explicitly.
+    What a revision deletes or copies away (0.1's plain answers, say) is zeroed, not left in
+    the file's free pages: secure_delete is off by default in many builds of SQLite (python.org's,
+    macOS's, Windows')."""
     engine = create_engine(db.sync_engine.url, poolclass=NullPool)
 
     @event.listens_for(engine, "connect")
     def _autocommit_driver(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA secure_delete=ON")
 
     @event.listens_for(engine, "begin")
     def _begin(conn) -> None:
@@ -117,9 +124,31 @@ async def status(db: Database) -> Status:
 
 async def upgrade(db: Database, **extra: Any) -> Status:
     """Apply every revision the database lacks, in one transaction (PostgreSQL and SQLite both
-    roll a failed upgrade back whole). `extra` reaches the revisions (the data key for sealing
-    answers, say). Returns the status before."""
-    return await _run(db, _upgrade, extra)
+    roll a failed upgrade back whole), then SQLite's file vacuumed. `extra` reaches the
+    revisions (the data key for sealing answers, say). Returns the status before."""
+    before = await _run(db, _upgrade, extra)
+    if db.sync_engine is not None and not before.up_to_date:
+        _vacuum(db)
+    return before
+
+
+def _vacuum(db: Database) -> None:
+    """SQLite, once an upgrade has committed: the file rebuilt and its write-ahead log emptied,
+    so no copy of what the revisions replaced is left in either."""
+    engine = _sqlite_engine(db)
+    try:
+        connection = engine.raw_connection()
+        try:
+            connection.driver_connection.execute("VACUUM")
+            connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            connection.close()
+    except (OperationalError, sqlite3.OperationalError):  # in use elsewhere: the upgrade stands
+        logging.getLogger("korak.db").warning(
+            "database in use: not vacuumed after the upgrade (what it replaced is zeroed, and "
+            "leaves the write-ahead log at its next checkpoint)")
+    finally:
+        engine.dispose()
 
 
 async def ready(db: Database, *, auto_upgrade: bool = False, **extra: Any) -> Status:

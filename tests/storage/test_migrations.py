@@ -3,6 +3,7 @@ database made by korak 0.1 (its own create_all, with requests, reminders and his
 upgraded with nothing lost."""
 
 import json
+import sqlite3
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import event
+from sqlalchemy.pool import Pool
 from sqlmodel import SQLModel
 
 from storage import migrate, repo
@@ -220,3 +223,47 @@ async def test_an_upgrade_that_must_seal_answers_stops_without_a_key_and_changes
     answers = rows[0][0] if isinstance(rows[0][0], dict) else json.loads(rows[0][0])
     assert answers["sensitive"] == "yes"  # untouched, and no column was added either
     assert (await migrate.status(bare)).unversioned
+
+
+@pytest.fixture
+def secure_delete_off_by_default():
+    """New SQLite connections start with secure_delete off, as in python.org's, macOS's and
+    Windows' builds (Debian's SQLite turns it on)."""
+    def off(dbapi_connection, _record) -> None:
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            dbapi_connection.execute("PRAGMA secure_delete=OFF")
+
+    event.listen(Pool, "connect", off)
+    yield
+    event.remove(Pool, "connect", off)
+
+
+async def test_an_upgraded_sqlite_file_keeps_no_plain_answer_where_secure_delete_is_off(
+        tmp_path, secure_delete_off_by_default):
+    """Neither what the upgrade replaces nor what korak 0.1 deleted before it (a resident it
+    erased, left in the file's free pages) is left in the file."""
+    path = tmp_path / "korak.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        await _release_schema(db)
+        await _release_data(db)
+        release = sqlite3.connect(path)  # korak 0.1's own connection
+        release.execute("PRAGMA secure_delete=OFF")
+        release.execute("INSERT INTO resident (telegram_id, chat_id, state, unreachable, "
+                        "updated_at) VALUES (7003, 7003, ?, 0, '2026-06-01 08:00:00')",
+                        (json.dumps({"answers": {"name": "Ivana Izbrisana"}}),))
+        release.commit()
+        release.execute("DELETE FROM resident WHERE telegram_id = 7003")
+        release.commit()
+        release.close()
+        await migrate.upgrade(db, sealer=Sealer(generate_key()))
+        async with db.transaction() as s:
+            [req] = await repo.requests_of(s, 7001)
+            assert req.answers["name"] == "Zofka Testna"  # the rest is still there
+    finally:
+        await db.dispose()
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("korak.db"))
+    assert b"Zofka Testna" in raw  # the file is read as it is
+    for plain in (b'"sensitive": "yes"', b'"sensitive": "no"', b"women_roma",
+                  b"Ivana Izbrisana"):
+        assert plain not in raw, plain
