@@ -6,11 +6,12 @@ the chart."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import logging
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
@@ -40,18 +41,55 @@ class ReportService:
     def today(self) -> date:
         return self.clock().astimezone(self.tz).date()
 
-    async def build(self, first: date, last: date) -> rep.Report:
-        """The report over requests made and sessions held from `first` to `last` (local days,
-        both included); sessions only as far as they have begun."""
-        start, end = rep.bounds(first, last, self.tz)
+    async def build(self, period: rep.Period) -> rep.Report:
+        """The report of a whole month, quarter or year: each closed month as it was counted
+        the first time it was asked for after it ended (and kept), the month still running as
+        it is now, months not begun yet as nothing."""
+        now = self.clock()
+        today = now.astimezone(self.tz).date()
+        months: dict[rep.Period, rep.Figures] = {}
+        counted: list[datetime] = []
+        for month in period.months():
+            if month.first > today:
+                break
+            if month.closed(today):
+                months[month], at = await self._kept(month, now)
+                counted.append(at)
+            else:
+                async with self.db.transaction() as s:
+                    months[month] = await self._count(s, month, now)
+                counted.append(now)
+        # hiding a year's counts together with its months' and quarters' takes a while: off
+        # the event loop
+        return await asyncio.to_thread(rep.report, period, months, today=today,
+                                       made_at=max(counted, default=now))
+
+    async def keep_closed(self) -> None:
+        """The month that ended last, counted and kept now if no report has asked for it yet:
+        from the daily run, before retention erases anything, so an erasure after the month
+        closed never moves its figures."""
+        first = self.today().replace(day=1)
+        await self._kept(rep.Period.of(first - timedelta(days=1), "month"), self.clock())
+
+    async def _kept(self, month: rep.Period, now: datetime) -> tuple[rep.Figures, datetime]:
         async with self.db.transaction() as s:
-            now = self.clock()
-            requests = await store.requests_between(s, start, end)
-            events = await store.events_between(s, start, end)
-            sessions = await store.sessions_between(s, start, min(end, now))
-            members = await store.members_of(s, {x.cohort_id for x in sessions})
-            marks = await store.marks_of(s, [x.id for x in sessions])
-            sent = await store.reminders_sent(s, [x.id for x in sessions])
+            kept = await store.kept_month(s, month.key)
+            if kept is None:
+                figures = await self._count(s, month, now)
+                kept = await store.keep_month(s, month.key, figures.to_json(), now)
+        data, at = kept
+        return rep.Figures.from_json(data), at
+
+    async def _count(self, s, month: rep.Period, now: datetime) -> rep.Figures:
+        """A month's figures from the requests made and the sessions held in it, sessions
+        only as far as they have begun."""
+        start, end = rep.bounds(month.first, month.last, self.tz)
+        requests = await store.requests_between(s, start, end)
+        events = await store.events_between(s, start, end)
+        sessions = await store.sessions_between(s, start, min(end, now))
+        members = await store.members_of(s, {x.cohort_id for x in sessions})
+        marks = await store.marks_of(s, [x.id for x in sessions])
+        sent = await store.reminders_sent(s, [x.id for x in sessions])
         history: dict[int, list[rep.Event]] = {}
         for e in events:
             history.setdefault(e.request_id, []).append(rep.Event(e.action, e.to_status, e.at))
@@ -73,8 +111,7 @@ class ReportService:
                                               mark.presence if mark else None))
             held.append(rep.SessionFacts(x.id, x.cohort, x.site, x.title, x.starts_at,
                                          x.ends_at, sent.get(x.id, 0), tuple(people)))
-        return rep.compute(facts, held, first=first, last=last, made_at=now,
-                           hours=working_hours(self.settings))
+        return rep.count(facts, held, hours=working_hours(self.settings))
 
     def _group(self, row: store.RequestRow) -> str:
         """The preliminary target group, with the sealed answer opened here and forgotten."""
@@ -93,7 +130,7 @@ def cell_text(texts: Texts, value: rep.Cell) -> str:
         return ""
     if isinstance(value, rep.Hidden):
         return value.label
-    if isinstance(value, rep.Month):
+    if isinstance(value, rep.Period):
         return format_date(value.first, "LLLL yyyy", locale=texts.locale)
     if isinstance(value, bool):
         return str(int(value))
@@ -172,8 +209,9 @@ OTHER_COLOURS = ("#009E73", "#CC79A7", "#56B4E9", "#D55E00")
 
 def to_png(report: rep.Report, texts: Texts) -> bytes:
     """The funnel by site and the requests per month and site, one under the other, 1080 px
-    wide with large type: readable on a phone. Matplotlib's object API only (no pyplot, so no
-    global state), rendered by Agg with its bundled DejaVu Sans."""
+    wide with large type: readable on a phone; a hidden count has no bar, only its mark.
+    Matplotlib's object API only (no pyplot, so no global state), rendered by Agg with its
+    bundled DejaVu Sans."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -193,12 +231,12 @@ def to_png(report: rep.Report, texts: Texts) -> bytes:
     height = 0.8 / count
     top = 0
     for i, site in enumerate(sites):
-        values = r.funnel[site].row()[:7]
+        values = r.funnel[site][:7]
         ys = [y + (i - (count - 1) / 2) * height for y in range(len(stages))]
-        bars = funnel_ax.barh(ys, values, height=height * 0.95, color=colour[site],
+        bars = funnel_ax.barh(ys, _heights(values), height=height * 0.95, color=colour[site],
                               label=labels[site])
-        funnel_ax.bar_label(bars, padding=3, fontsize=12)
-        top = max(top, *values)
+        funnel_ax.bar_label(bars, labels=[str(v) for v in values], padding=3, fontsize=12)
+        top = max(top, *_heights(values))
     funnel_ax.set_yticks(range(len(stages)), stages, fontsize=14)
     funnel_ax.invert_yaxis()
     funnel_ax.set_xlim(0, max(1, top) * 1.18)
@@ -206,19 +244,20 @@ def to_png(report: rep.Report, texts: Texts) -> bytes:
     funnel_ax.tick_params(axis="x", labelsize=12)
     _plain(funnel_ax)
 
-    month_names = [format_date(m.first, "LLL yyyy", locale=texts.locale) for m, _ in r.by_month]
+    month_names = [format_date(m.first, "LLL yyyy", locale=texts.locale)
+                   for m, _, _ in r.by_month]
     many = len(month_names) > 12  # a long period: every few months named, no numbers on bars
     step = -(-len(month_names) // 12)
     width = 0.8 / count
     top = 0
     for i, site in enumerate(sites):
-        values = [c.get(site, 0) for _, c in r.by_month]
+        values = [c.get(site, 0) for _, c, _ in r.by_month]
         xs = [x + (i - (count - 1) / 2) * width for x in range(len(month_names))]
-        bars = month_ax.bar(xs, values, width=width * 0.95, color=colour[site],
+        bars = month_ax.bar(xs, _heights(values), width=width * 0.95, color=colour[site],
                             label=labels[site])
         if not many:
-            month_ax.bar_label(bars, padding=2, fontsize=12)
-        top = max(top, *values) if values else top
+            month_ax.bar_label(bars, labels=[str(v) for v in values], padding=2, fontsize=12)
+        top = max(top, *_heights(values))
     month_ax.set_xticks(range(len(month_names)),
                         [n if i % step == 0 else "" for i, n in enumerate(month_names)],
                         fontsize=13, rotation=45 if len(month_names) > 4 else 0,
@@ -237,6 +276,11 @@ def to_png(report: rep.Report, texts: Texts) -> bytes:
     out = io.BytesIO()
     FigureCanvasAgg(fig).print_png(out)
     return out.getvalue()
+
+
+def _heights(values: list[rep.Count]) -> list[int]:
+    """Bars for counts: a hidden count gets none, only its mark beside it."""
+    return [v if isinstance(v, int) else 0 for v in values]
 
 
 def _plain(ax) -> None:

@@ -1,5 +1,6 @@
 """aiogram 3: /porocilo and the attendance lists in the staff chat, for coordinators only.
-/porocilo [mesec | četrtletje | od do] posts a short text summary and the chart as a photo;
+/porocilo [mesec | četrtletje | leto | 2027-01 | 2027-Q1 | 2027] posts a short text summary and
+the chart as a photo (a whole month, quarter or year, nothing else);
 the buttons on an attendance list mark a person present, absent or excused. This router sees
 updates before the staff router and takes only these."""
 
@@ -74,7 +75,7 @@ class ReportingFront:
             await self._say(chat, Text(N_("report.usage")), reply_to=message.message_id)
             return
         try:
-            report = await self.reports.build(*period)
+            report = await self.reports.build(period)
         except Exception:
             log.exception("report failed")
             await self._say(chat, Text(N_("report.failed")), reply_to=message.message_id)
@@ -89,7 +90,7 @@ class ReportingFront:
             return
         caption = self.texts("report.chart.caption", start=report.first, end=report.last)
         try:
-            await self.sender.send_photo(chat, png, f"porocilo-{report.first}-{report.last}.png",
+            await self.sender.send_photo(chat, png, f"porocilo-{period.key}.png",
                                          caption=caption, **extra)
         except Undeliverable as exc:
             log.warning("report chart not delivered", extra={"error": str(exc)})

@@ -7,7 +7,9 @@ queries in storage/erasure.py.
 - a conversation left unfinished for INTAKE_IDLE_DAYS, and one that never got past the consent
   question for a day, is deleted;
 - ids of handled updates go after a week, and sent rows about no request after a week (a sent
-  row never keeps a chat or a text).
+  row never keeps a chat or a text);
+- a row korak gave up sending keeps its chat and text OUTBOX_FAILED_KEEP_DAYS (for `korak
+  outbox retry`), then they are blanked.
 
 Each erasure is its own transaction that checks again under a lock, so it happens once even
 when two processes run retention at the same moment."""
@@ -15,7 +17,7 @@ when two processes run retention at the same moment."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -40,6 +42,7 @@ class Counts:
     processed_updates: int = 0  # update ids older than a week
     sent_outbox: int = 0  # sent rows about no request, older than a week
     blanked_outbox: int = 0  # sent rows that still held a chat or a text
+    blanked_failed: int = 0  # failed rows older than OUTBOX_FAILED_KEEP_DAYS
 
     def total(self) -> int:
         return sum(asdict(self).values())
@@ -47,13 +50,16 @@ class Counts:
 
 class RetentionService:
     def __init__(self, db: Database, settings: Settings, clock: Callable[[], datetime],
-                 on_outbox: Callable[[], None] | None = None) -> None:
+                 on_outbox: Callable[[], None] | None = None,
+                 before: Callable[[], Awaitable[None]] | None = None) -> None:
         self.db, self.settings, self.clock, self.on_outbox = db, settings, clock, on_outbox
+        self.before = before  # the daily run's first step: the month just closed is kept
         self.tz = ZoneInfo(settings.timezone)
 
     def limits(self, now: datetime) -> rules.Cutoffs:
         return rules.cutoffs(now, self.settings.retention_months,
-                             self.settings.intake_idle_days)
+                             self.settings.intake_idle_days,
+                             self.settings.outbox_failed_keep_days)
 
     async def run(self, now: datetime | None = None, *, dry_run: bool = False) -> Counts:
         """One pass over everything; `dry_run` counts without changing anything."""
@@ -94,6 +100,8 @@ class RetentionService:
                                                                      dry_run=dry_run)
             counts.sent_outbox = await erasure.prune_sent(s, limits.sent, dry_run=dry_run)
             counts.blanked_outbox = await erasure.blank_sent(s, dry_run=dry_run)
+            counts.blanked_failed = await erasure.blank_failed(s, limits.failed, now,
+                                                               dry_run=dry_run)
         if not dry_run and counts.total():
             await self.db.scrub()
             if counts.requests and self.on_outbox is not None:
@@ -113,6 +121,8 @@ class RetentionService:
         async with self.db.transaction() as s:
             if await erasure.job_ran(s, JOB, day):
                 return None
+        if self.before is not None:
+            await self.before()
         counts = await self.run(now)
         async with self.db.transaction() as s:
             await erasure.job_finished(s, JOB, day, self.clock())

@@ -1,21 +1,44 @@
 """The programme's report as plain computation: requests by site, municipality and month, the
 funnel from a new request to its outcome, working hours to the first claim and the first
 contact, sessions with their reminders, answers and attendance (participation in person-hours),
-and the preliminary target groups with small counts hidden. No Telegram, no database, no clock:
-facts, the period and the working calendar come in as arguments.
+and the preliminary target groups. No Telegram, no database, no clock: facts, the period, the
+day and the working calendar come in as arguments.
 
 Nothing here knows a name, a phone number, a person's own words or a Telegram id: the facts it
 is given hold none, and so nothing a report shows can. The target group of a request depends on
-the sensitive answer; only counts of it leave this module, and a count under 3 is shown as
-"<3" (see `protect`)."""
+the sensitive answer, so no report may let anyone work out a count of one or two people, alone
+or together with another report. The rule, for every count of people in every table:
+
+- A report covers a whole calendar month, quarter or year (`Period`), never any other span: two
+  reports either cover the same months or one covers all the months of the other, so "January"
+  and "1 January to 1 February" can no longer differ by one person.
+- A count of 1 or 2 is shown as "<3"; 0 stays 0. In a row or column whose total is itself 1 or 2
+  every cell is "<3", zeros too: which cell is empty would tell the group of its one or two people.
+- Where a total, the rows of the same table, or the reports of the period's months and quarters
+  would give a hidden count back, the smallest count of 3 or more that helps is hidden too, as
+  "≥3" (complementary suppression, see `hide`). A figure worked out from a hidden count (hours
+  from its requests, person-hours from those present) is hidden as well, as "*".
+- A closed month (its last day is past) is counted once and kept as it was then (`Figures`, as
+  JSON in storage); a quarter and a year are the sum of their months' kept figures, and hidden
+  so that they cannot be taken apart with their months' and quarters' reports. So a later
+  erasure, or a claim on an old request, changes no closed period by exactly one person: a
+  quarter computed after an erasure from live data would have differed from the sum of its
+  months, computed before, by that person and her group. And because a quarter is always the sum
+  of its months, a quarter minus two of its months is the third month, which was already hidden
+  as it had to be; what a quarter adds (its totals over three months) is hidden where it would
+  give back a month's hidden count.
+- The month still running is counted live, and its figures change from day to day: the target
+  groups are shown only once the period has closed, so that two reports a day apart cannot tell
+  the group of the one request made in between."""
 
 from __future__ import annotations
 
 import math
 import re
 import statistics
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,7 +48,7 @@ from .workhours import WorkingHours
 
 SITES = ("slovenj-gradec", "radlje-ob-dravi")  # in this order; other and unknown sites after
 GROUPS = ("long_term_dsp", "other_inactive", "women_roma", "not_fit", "unclear")
-SMALL = 3  # a target-group count under this is not shown
+SMALL = 3  # a count of people under this is not shown
 
 # how far along the way from a new request to an outcome a status is: a request that reached a
 # later stage counts in every earlier one (enrolled through `korak enroll` without a claim still
@@ -35,7 +58,10 @@ STAGE = {"new": 0, "withdrawn": 0, "claimed": 1, "unreachable": 1, "contacted": 
          "enrolled": 3, "not_suitable": 3}
 CONTACT = ("contacted", "enrolled", "not_suitable")  # a status that means they have talked
 OUTCOMES = ("enrolled", "not_suitable", "unreachable", "withdrawn")
-OPEN = ("new", "claimed", "contacted")
+ENDS = OUTCOMES + ("open",)  # where each request stands: they add up to the new ones
+STAGES = ("claimed", "contacted") + ENDS  # the funnel's columns after "new"
+WAITS = ("claim", "contact")
+PEOPLE = ("listed", "yes", "no", "no_answer", "present", "absent", "excused", "unmarked")
 
 
 # ----------------------------------------------------------------------------- facts in
@@ -81,141 +107,274 @@ class SessionFacts:
     participants: tuple[Participant, ...] = ()
 
 
-# ----------------------------------------------------------------------------- cells out
+# ----------------------------------------------------------------------------- periods
+
+_PERIOD = re.compile(r"(\d{4})(?:-(?:(\d{1,2})|[qQ]([1-4])))?")
+SPAN = {"month": 1, "quarter": 3, "year": 12}
 
 
 @dataclass(frozen=True)
-class Month:
+class Period:
+    """A whole calendar month (2027-01), quarter (2027-Q1) or year (2027): the only spans a
+    report covers."""
+
     year: int
-    month: int
+    kind: str = "year"  # month | quarter | year
+    number: int = 1  # the month or the quarter; 1 for a year
 
     @property
     def first(self) -> date:
-        return date(self.year, self.month, 1)
-
-
-@dataclass(frozen=True)
-class Hidden:
-    """A count that is not shown: "<3" (under 3, zero included), or "≥3" for a count of 3 or
-    more hidden beside a small one that could otherwise be worked out from the row's total.
-    The value itself is not kept."""
-
-    label: str
-
-
-LESS = Hidden(f"<{SMALL}")
-MORE = Hidden(f"≥{SMALL}")
-
-Cell = int | float | str | Text | Month | Hidden | date | datetime | None
-
-
-@dataclass(frozen=True)
-class Table:
-    key: str  # a short name (the xlsx sheet)
-    title: Text
-    header: tuple[Text, ...]
-    rows: tuple[tuple[Cell, ...], ...]
-
-
-# ----------------------------------------------------------------------------- the report
-
-
-@dataclass(frozen=True)
-class Funnel:
-    new: int = 0
-    claimed: int = 0
-    contacted: int = 0
-    enrolled: int = 0
-    not_suitable: int = 0
-    unreachable: int = 0
-    withdrawn: int = 0
-    open: int = 0  # still new, claimed or contacted
-
-    def row(self) -> tuple[int, ...]:
-        return (self.new, self.claimed, self.contacted, self.enrolled, self.not_suitable,
-                self.unreachable, self.withdrawn, self.open)
-
-
-@dataclass(frozen=True)
-class Stat:
-    """Working hours: how many requests, their median and 90th percentile (None without any)."""
-
-    count: int
-    median: float | None
-    p90: float | None
-
-
-@dataclass(frozen=True)
-class SessionLine:
-    cohort: str
-    site: str
-    starts_at: datetime
-    title: str
-    hours: float
-    listed: int
-    reminders: int
-    yes: int
-    no: int
-    no_answer: int
-    present: int
-    absent: int
-    excused: int
-    unmarked: int
+        return date(self.year, 1 + (self.number - 1) * SPAN[self.kind], 1)
 
     @property
-    def person_hours(self) -> float:
-        return self.hours * self.present
-
-
-@dataclass(frozen=True)
-class CohortLine:
-    cohort: str
-    site: str
-    sessions: int
-    listed: int
-    present: int
-    person_hours: float
-
-
-@dataclass(frozen=True)
-class Report:
-    first: date
-    last: date
-    made_at: datetime
-    sites: tuple[str, ...]  # every site in the report, "" for requests without one
-    by_site: dict[str, int]
-    by_municipality: tuple[tuple[str, str, int], ...]  # (site, municipality, count)
-    by_month: tuple[tuple[Month, dict[str, int]], ...]
-    funnel: dict[str, Funnel]
-    to_claim: dict[str | None, Stat]  # by site; None: all sites
-    to_contact: dict[str | None, Stat]
-    sessions: tuple[SessionLine, ...]
-    cohorts: tuple[CohortLine, ...]
-    groups: dict[str, tuple[int | Hidden, ...]]  # by site: GROUPS in order, then the total
+    def last(self) -> date:
+        after = self.first.month - 1 + SPAN[self.kind]
+        return date(self.year + after // 12, after % 12 + 1, 1) - timedelta(days=1)
 
     @property
-    def requests(self) -> int:
-        return sum(self.by_site.values())
+    def key(self) -> str:
+        if self.kind == "month":
+            return f"{self.year}-{self.number:02d}"
+        return f"{self.year}-Q{self.number}" if self.kind == "quarter" else str(self.year)
 
-    @property
-    def total_funnel(self) -> Funnel:
-        rows = [f.row() for f in self.funnel.values()]
-        return Funnel(*(sum(col) for col in zip(*rows))) if rows else Funnel()
+    def months(self) -> list[Period]:
+        return [Period(self.year, "month", self.first.month + i) for i in range(SPAN[self.kind])]
+
+    def partitions(self) -> list[list[Period]]:
+        """The ways the period splits into shorter ones: a quarter into its months, a year
+        into its quarters and into its months."""
+        if self.kind == "month":
+            return []
+        quarters = [[Period(self.year, "quarter", q) for q in range(1, 5)]]
+        return (quarters if self.kind == "year" else []) + [self.months()]
+
+    def closed(self, today: date) -> bool:
+        return self.last < today
+
+    @classmethod
+    def of(cls, day: date, kind: str) -> Period:
+        """The month, quarter or year a day is in."""
+        return cls(day.year, kind, 1 + (day.month - 1) // SPAN[kind])
+
+    @classmethod
+    def parse(cls, text: str) -> Period | None:
+        """"2027-01" (also 2027-1), "2027-Q1" or "2027"; None for anything else."""
+        found = _PERIOD.fullmatch(text.strip())
+        if found is None:
+            return None
+        year, month, quarter = found.groups()
+        if month is not None:
+            return cls(int(year), "month", int(month)) if 1 <= int(month) <= 12 else None
+        return cls(int(year), "quarter", int(quarter)) if quarter else cls(int(year))
+
+    @classmethod
+    def spanning(cls, first: date, last: date) -> Period | None:
+        """The month, quarter or year that is exactly `first` to `last`, or None."""
+        for kind in SPAN:
+            period = cls.of(first, kind)
+            if (period.first, period.last) == (first, last):
+                return period
+        return None
 
 
 def bounds(first: date, last: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """The period as [start, end) instants: from the first day's midnight to the midnight after
+    """The days as [start, end) instants: from the first day's midnight to the midnight after
     the last day, in local time."""
     return (datetime.combine(first, time(0), tzinfo=tz),
             datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz))
 
 
-def months(first: date, last: date) -> list[Month]:
-    out, y, m = [], first.year, first.month
-    while (y, m) <= (last.year, last.month):
-        out.append(Month(y, m))
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    return out
+# ----------------------------------------------------------------------------- hiding
+
+Key = tuple  # a count's name: the period's key, then what it counts
+Line = tuple[tuple[Key, ...], Key]  # counts, and the total they add up to
+
+
+@dataclass(frozen=True)
+class Hidden:
+    """A figure that is not shown: "<3" (1 or 2 people, or a 0 in a row of one or two), "≥3"
+    for a count of 3 or more hidden beside a small one that could otherwise be worked out, "*"
+    for a figure worked out from a hidden count. The value itself is not kept."""
+
+    label: str
+
+    def __str__(self) -> str:
+        return self.label
+
+
+LESS = Hidden(f"<{SMALL}")
+MORE = Hidden(f"≥{SMALL}")
+DERIVED = Hidden("*")
+
+Count = int | Hidden
+
+
+def hide(values: Mapping[Key, int], lines: Iterable[Line],
+         published: Mapping[Key, Count] | None = None) -> dict[Key, Count]:
+    """Every count as it may be shown. `lines` say which counts add up to which total;
+    `published` are counts of other reports already shown as they are (they are not hidden
+    again; what they give away is taken into account).
+
+    A count of 1 or 2 is "<3"; every cell of a line whose total is "<3" is too. Then, as long as
+    what is shown pins a "<3" to one value (worked out by narrowing each count's possible range
+    through every line, as anyone with the reports could), a count of 3 or more near it is
+    hidden as "≥3" (`_helper`)."""
+    lines = list(lines)
+    given = dict(published or {})
+    cells: dict[Key, Count] = {k: given.get(k, LESS if 0 < v < SMALL else v)
+                               for k, v in values.items()}
+    touching: dict[Key, list[int]] = {k: [] for k in cells}
+    for i, (parts, total) in enumerate(lines):
+        for k in (*parts, total):
+            touching[k].append(i)
+    loose = set()  # cells that may be 0 though shown "<3"
+    for parts, total in lines:
+        if cells[total] is LESS:
+            loose.update(parts)
+            cells.update({p: LESS for p in parts if p not in given})
+    ranges = _Ranges(lines, touching, loose)
+    while True:
+        low, high = ranges(cells)
+        pinned = [k for k, c in cells.items() if c is LESS and low[k] == high[k]]
+        for k in pinned:
+            helper = _helper(k, values, cells, ranges, given)
+            if helper is not None:
+                cells[helper] = MORE
+                break
+        else:
+            return cells
+
+
+def _helper(pinned: Key, values: Mapping[Key, int], cells: dict[Key, Count],
+            ranges: _Ranges, given: Mapping[Key, Count]) -> Key | None:
+    """The count to hide beside a pinned one: of the counts of 3 or more in its lines (then in
+    the lines of the hidden counts in those, and so on), the smallest whose hiding frees it,
+    or else the smallest. None when there is none left to hide."""
+    reached, seen = {pinned}, set()
+    while True:
+        near = {i for k in reached for i in ranges.touching[k]} - seen
+        if not near:
+            return None
+        seen |= near
+        keys = list(dict.fromkeys(k for i in sorted(near) for k in (*ranges.lines[i][0],
+                                                                    ranges.lines[i][1])))
+        found = sorted((k for k in keys if k not in given and isinstance(cells[k], int)
+                        and cells[k] >= SMALL), key=values.get)
+        for k in found:
+            low, high = ranges({**cells, k: MORE})
+            if low[pinned] < high[pinned]:
+                return k
+        if found:
+            return found[0]
+        reached |= {k for k in keys if isinstance(cells[k], Hidden)}
+
+
+class _Ranges:
+    """The smallest and largest value each count can have, given what is shown: every line
+    narrows its counts from the others' ranges, again while any range of it narrows."""
+
+    def __init__(self, lines: list[Line], touching: Mapping[Key, list[int]], loose: set):
+        self.lines, self.touching, self.loose = lines, touching, loose
+
+    def __call__(self, cells: Mapping[Key, Count]) -> tuple[dict[Key, float], dict[Key, float]]:
+        low: dict[Key, float] = {}
+        high: dict[Key, float] = {}
+        for k, c in cells.items():
+            if c is LESS:
+                low[k], high[k] = (0 if k in self.loose else 1), SMALL - 1
+            elif c is MORE:
+                low[k], high[k] = SMALL, math.inf
+            else:
+                low[k] = high[k] = c
+        waiting = deque(range(len(self.lines)))
+        queued = set(waiting)
+        while waiting:
+            i = waiting.popleft()
+            queued.discard(i)
+            parts, total = self.lines[i]
+            terms = [(p, 1) for p in parts] + [(total, -1)]  # Σ sign·count = 0
+            least = [low[x] if s > 0 else -high[x] for x, s in terms]
+            most = [high[x] if s > 0 else -low[x] for x, s in terms]
+            least_sum, least_open = _finite_sum(least)
+            most_sum, most_open = _finite_sum(most)
+            for (k, sign), a, b in zip(terms, least, most):
+                rest_least = (-math.inf if least_open - math.isinf(a) else
+                              least_sum - (0 if math.isinf(a) else a))
+                rest_most = (math.inf if most_open - math.isinf(b) else
+                             most_sum - (0 if math.isinf(b) else b))
+                lo, hi = (-rest_most, -rest_least) if sign > 0 else (rest_least, rest_most)
+                if lo > low[k] or hi < high[k]:
+                    low[k], high[k] = max(low[k], lo), min(high[k], hi)
+                    for j in self.touching[k]:
+                        if j not in queued:
+                            waiting.append(j)
+                            queued.add(j)
+        return low, high
+
+
+def _finite_sum(values: list[float]) -> tuple[float, int]:
+    """The sum of the finite values, and how many are infinite."""
+    return sum(v for v in values if not math.isinf(v)), sum(map(math.isinf, values))
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+@dataclass(frozen=True)
+class SessionLine:
+    """A session's figures: exact in `Figures`, as they may be shown in a `Report`."""
+
+    id: int
+    cohort: str
+    site: str
+    starts_at: datetime
+    title: str
+    hours: float
+    reminders: int  # messages, not people
+    listed: Count
+    yes: Count
+    no: Count
+    no_answer: Count
+    present: Count
+    absent: Count
+    excused: Count
+    unmarked: Count
+    person_hours: float | Hidden
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The exact figures of one or more months: counts by name (("site", site), ("muni", site,
+    municipality), ("month", "2027-01", site), ("stage", site, stage), ("group", site, group)),
+    the working hours each request waited for its first claim and contact by site, without
+    dates or ids, and the sessions. What a closed month keeps; months add up to a quarter or a
+    year."""
+
+    counts: dict[tuple[str, ...], int] = field(default_factory=dict)
+    waits: dict[tuple[str, str], tuple[float, ...]] = field(default_factory=dict)
+    sessions: tuple[SessionLine, ...] = ()
+
+    def __add__(self, other: Figures) -> Figures:
+        counts = dict(self.counts)
+        for k, n in other.counts.items():
+            counts[k] = counts.get(k, 0) + n
+        waits = dict(self.waits)
+        for k, hours in other.waits.items():
+            waits[k] = waits.get(k, ()) + hours
+        return Figures(counts, waits, self.sessions + other.sessions)
+
+    def to_json(self) -> dict:
+        return {"counts": [[list(k), n] for k, n in self.counts.items()],
+                "waits": [[list(k), list(v)] for k, v in self.waits.items()],
+                "sessions": [{**asdict(x), "starts_at": x.starts_at.isoformat()}
+                             for x in self.sessions]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Figures:
+        return cls({tuple(k): n for k, n in data["counts"]},
+                   {tuple(k): tuple(v) for k, v in data["waits"]},
+                   tuple(SessionLine(**{**x, "starts_at": datetime.fromisoformat(x["starts_at"])})
+                         for x in data["sessions"]))
 
 
 def site_order(sites: Iterable[str | None]) -> tuple[str, ...]:
@@ -233,26 +392,6 @@ def percentile(values: list[float], share: float) -> float | None:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
-def stat(values: list[float]) -> Stat:
-    if not values:
-        return Stat(0, None, None)
-    return Stat(len(values), statistics.median(values), percentile(values, 0.9))
-
-
-def protect(values: list[int]) -> tuple[int | Hidden, ...]:
-    """A row of target-group counts as it may be shown: a count under 3 (zero too) as "<3".
-    The row's total is known (it is the site's number of requests), so when the hidden counts
-    could be worked out from it (a single one above zero; or several that can only be their
-    maximum), the smallest count shown is hidden as well, as "≥3"."""
-    out: list[int | Hidden] = [v if v >= SMALL else LESS for v in values]
-    small = [v for v in values if v < SMALL]
-    if small and sum(small) > (SMALL - 1) * (len(small) - 1):
-        shown = [(v, i) for i, v in enumerate(values) if v >= SMALL]
-        if shown:
-            out[min(shown)[1]] = MORE
-    return tuple(out)
-
-
 def first_at(events: Iterable[Event], statuses: Iterable[str]) -> datetime | None:
     wanted = set(statuses)
     times = [e.at for e in events if e.to_status in wanted]
@@ -263,90 +402,278 @@ def stage(req: RequestFacts) -> int:
     return max([STAGE.get(req.status, 0)] + [STAGE.get(e.to_status, 0) for e in req.events])
 
 
-def compute(requests: list[RequestFacts], sessions: list[SessionFacts], *, first: date,
-            last: date, made_at: datetime, hours: WorkingHours) -> Report:
-    """The report over the requests made in the period and the sessions held in it (both
-    chosen by the caller)."""
-    sites = site_order([r.site for r in requests] + [s.site for s in sessions]
-                       + list(SITES))
-    by_site = {s: 0 for s in sites}
-    by_muni: dict[tuple[str, str], int] = {}
-    month_list = months(first, last)
-    by_month: dict[Month, dict[str, int]] = {m: {s: 0 for s in sites} for m in month_list}
-    funnels: dict[str, dict[str, int]] = {s: dict.fromkeys(Funnel.__dataclass_fields__, 0)
-                                         for s in sites}
-    claim_hours: dict[str | None, list[float]] = {None: []}
-    contact_hours: dict[str | None, list[float]] = {None: []}
-    group_counts: dict[str, dict[str, int]] = {s: dict.fromkeys(GROUPS, 0) for s in sites}
+def count(requests: list[RequestFacts], sessions: list[SessionFacts], *,
+          hours: WorkingHours) -> Figures:
+    """The figures of the requests made and the sessions held in a month (both chosen by the
+    caller). A request counts in every stage up to the furthest it reached, and ends either in
+    an outcome or open."""
+    counts: dict[tuple[str, ...], int] = {}
+    waits: dict[tuple[str, str], tuple[float, ...]] = {}
+
+    def add(*key: str) -> None:
+        counts[key] = counts.get(key, 0) + 1
+
     for req in requests:
         site = req.site or ""
-        by_site[site] += 1
-        key = (site, req.municipality or "")
-        by_muni[key] = by_muni.get(key, 0) + 1
-        local = req.created_at.astimezone(hours.tz)
-        month = Month(local.year, local.month)
-        if month in by_month:
-            by_month[month][site] += 1
-        f = funnels[site]
+        add("site", site)
+        add("muni", site, req.municipality or "")
+        add("month", Period.of(req.created_at.astimezone(hours.tz).date(), "month").key, site)
         reached = stage(req)
-        f["new"] += 1
-        f["claimed"] += reached >= 1
-        f["contacted"] += reached >= 2
-        if req.status in OUTCOMES:
-            f[req.status] += 1
-        elif req.status in OPEN:
-            f["open"] += 1
-        group_counts[site][req.group if req.group in GROUPS else "unclear"] += 1
-        claimed = first_at(req.events, ("claimed",))
-        if claimed is not None:
-            worked = hours.between(req.created_at, claimed)
-            claim_hours.setdefault(site, []).append(worked)
-            claim_hours[None].append(worked)
-        talked = first_at(req.events, CONTACT)
-        if talked is not None:
-            worked = hours.between(req.created_at, talked)
-            contact_hours.setdefault(site, []).append(worked)
-            contact_hours[None].append(worked)
-
+        for name, at_least in (("claimed", 1), ("contacted", 2)):
+            if reached >= at_least:
+                add("stage", site, name)
+        add("stage", site, req.status if req.status in OUTCOMES else "open")
+        add("group", site, req.group if req.group in GROUPS else "unclear")
+        for kind, statuses in zip(WAITS, (("claimed",), CONTACT)):
+            at = first_at(req.events, statuses)
+            if at is not None:
+                waits[(kind, site)] = waits.get((kind, site), ()) + (
+                    hours.between(req.created_at, at),)
     lines = []
     for s in sorted(sessions, key=lambda x: (x.starts_at, x.cohort, x.id)):
         ps = s.participants
+        length = round((s.ends_at - s.starts_at).total_seconds() / 3600, 2)
+        present = sum(p.presence == "present" for p in ps)
         lines.append(SessionLine(
-            cohort=s.cohort, site=s.site, starts_at=s.starts_at, title=s.title,
-            hours=round((s.ends_at - s.starts_at).total_seconds() / 3600, 2), listed=len(ps),
-            reminders=s.reminders_sent, yes=sum(p.answer == "yes" for p in ps),
-            no=sum(p.answer == "no" for p in ps),
-            no_answer=sum(p.answer not in ("yes", "no") for p in ps),
-            present=sum(p.presence == "present" for p in ps),
+            id=s.id, cohort=s.cohort, site=s.site, starts_at=s.starts_at, title=s.title,
+            hours=length, reminders=s.reminders_sent, listed=len(ps),
+            yes=sum(p.answer == "yes" for p in ps), no=sum(p.answer == "no" for p in ps),
+            no_answer=sum(p.answer not in ("yes", "no") for p in ps), present=present,
             absent=sum(p.presence == "absent" for p in ps),
             excused=sum(p.presence == "excused" for p in ps),
-            unmarked=sum(p.presence not in ("present", "absent", "excused") for p in ps)))
-    cohorts: dict[tuple[str, str], list[SessionLine]] = {}
-    for line in lines:
-        cohorts.setdefault((line.cohort, line.site), []).append(line)
-    cohort_lines = tuple(CohortLine(c, site, len(ls), sum(x.listed for x in ls),
-                                    sum(x.present for x in ls),
-                                    round(sum(x.person_hours for x in ls), 2))
-                         for (c, site), ls in sorted(cohorts.items()))
+            unmarked=sum(p.presence not in ("present", "absent", "excused") for p in ps),
+            person_hours=round(length * present, 2)))
+    return Figures(counts, waits, tuple(lines))
 
-    groups = {}
-    for site in sites:
-        counts = group_counts[site]
-        if not by_site[site]:
-            continue
-        groups[site] = protect([counts[g] for g in GROUPS]) + (by_site[site],)
+
+# ----------------------------------------------------------------------------- the report
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Working hours: how many requests, their median and 90th percentile (None without any)."""
+
+    count: Count
+    median: float | Hidden | None
+    p90: float | Hidden | None
+
+
+@dataclass(frozen=True)
+class CohortLine:
+    cohort: str
+    site: str
+    sessions: int
+    listed: Count
+    present: Count
+    person_hours: float | Hidden
+
+
+@dataclass(frozen=True)
+class Report:
+    """A period's report as it may be shown: every count of people hidden by the rule."""
+
+    period: Period
+    closed: bool  # its last day is past: its figures are kept and the target groups shown
+    made_at: datetime  # when its months were counted (the latest), or now for an open one
+    sites: tuple[str, ...]  # every site in the report, "" for requests without one
+    requests: Count
+    by_site: dict[str, Count]
+    by_municipality: tuple[tuple[str, str, Count], ...]  # (site, municipality, count)
+    by_month: tuple[tuple[Period, dict[str, Count], Count], ...]  # by site, then the total
+    funnel: dict[str | None, tuple[Count, ...]]  # by site, None: all; "new", then STAGES
+    waits: dict[tuple[str, str | None], Stat]  # (WAITS, site); None: all sites
+    sessions: tuple[SessionLine, ...]
+    cohorts: tuple[CohortLine, ...]
+    attendance: tuple[Count, Count, float | Hidden]  # present, listed, person-hours in all
+    groups: dict[str, tuple[Count, ...]]  # by site: GROUPS in order, then the total
+
+    @property
+    def first(self) -> date:
+        return self.period.first
+
+    @property
+    def last(self) -> date:
+        return self.period.last
+
+
+def _problem(period: Period, figures: Figures) -> tuple[dict[Key, int], list[Line]]:
+    """Every count of a period's report by name and how they add up. A count is named by its
+    period's key first; a month's requests by site and a session's counts are named by their
+    month and their session alone, so that a quarter's rows of them are its months' very counts
+    (kept from hiding twice, and hidden alike)."""
+    f, p = figures, period.key
+    sites = _sites(f)
+    months = [m.key for m in period.months()]
+    values: dict[Key, int] = {}
+    lines: list[Line] = []
+
+    def adds_up(parts: Iterable[Key], total: Key) -> None:
+        parts = tuple(parts)
+        values[total] = sum(values[x] for x in parts)
+        lines.append((parts, total))
+
+    for (kind, *rest), n in f.counts.items():
+        if kind == "month":
+            values[(rest[0], "site", rest[1])] = n
+        elif kind != "site":
+            values[(p, kind, *rest)] = n
+    for s in sites:
+        for m in months:
+            values.setdefault((m, "site", s), 0)
+        for kind, names in (("stage", STAGES), ("group", GROUPS)):
+            for name in names:
+                values.setdefault((p, kind, s, name), 0)
+        for kind in WAITS:
+            values[(p, "wait", kind, s)] = len(f.waits.get((kind, s), ()))
+    if len(months) > 1:
+        for m in months:
+            adds_up([(m, "site", s) for s in sites], (m, "all"))
+        for s in sites:
+            adds_up([(m, "site", s) for m in months], (p, "site", s))
+        adds_up([(m, "all") for m in months], (p, "all"))
+    for s in sites:
+        adds_up([k for k in values if k[:3] == (p, "muni", s)], (p, "site", s))
+        adds_up([(p, "stage", s, e) for e in ENDS], (p, "site", s))
+        adds_up([(p, "group", s, g) for g in GROUPS], (p, "site", s))
+    adds_up([(p, "site", s) for s in sites], (p, "all"))
+    for name in STAGES:
+        adds_up([(p, "stage", s, name) for s in sites], (p, "stage", name))
+    for kind in WAITS:
+        adds_up([(p, "wait", kind, s) for s in sites], (p, "wait", kind))
+    for x in f.sessions:
+        for name in PEOPLE:
+            values[("session", x.id, name)] = getattr(x, name)
+        for shares in (("yes", "no", "no_answer"), ("present", "absent", "excused", "unmarked")):
+            adds_up([("session", x.id, a) for a in shares], ("session", x.id, "listed"))
+    cohorts = _cohorts(f)
+    for name in ("listed", "present"):
+        for (cohort, site), xs in cohorts.items():
+            adds_up([("session", x.id, name) for x in xs], (p, "cohort", cohort, site, name))
+        adds_up([(p, "cohort", c, s, name) for c, s in cohorts], (p, "attendance", name))
+    return values, lines
+
+
+def _sites(f: Figures) -> tuple[str, ...]:
+    return site_order([k[1] for k in f.counts if k[0] == "site"]
+                      + [x.site for x in f.sessions] + list(SITES))
+
+
+def _cohorts(f: Figures) -> dict[tuple[str, str], list[SessionLine]]:
+    out: dict[tuple[str, str], list[SessionLine]] = {}
+    for x in f.sessions:
+        out.setdefault((x.cohort, x.site), []).append(x)
+    return dict(sorted(out.items()))
+
+
+def _figures(period: Period, months: Mapping[Period, Figures]) -> Figures:
+    return sum((months.get(m, Figures()) for m in period.months()), Figures())
+
+
+def _tied(period: Period, months: Mapping[Period, Figures], today: date
+          ) -> tuple[dict[Key, int], list[Line]]:
+    """A period's counts and lines; for a closed quarter or year with those of its months and
+    quarters too, tied to them by its counts being their sums."""
+    values, lines = _problem(period, _figures(period, months))
+    if not period.closed(today):
+        return values, lines
+    own = [k for k in values if k[0] == period.key]
+    for parts in period.partitions():
+        for part in parts:
+            part_values, part_lines = _tied(part, months, today)
+            values.update(part_values)
+            lines += part_lines
+        for key in own:  # a count a part lacks is 0 there, and adds nothing
+            lines.append((tuple(k for part in parts if (k := (part.key, *key[1:])) in values),
+                          key))
+    return values, lines
+
+
+def _shown(period: Period, months: Mapping[Period, Figures], today: date) -> dict[Key, Count]:
+    """The counts of a period as shown. A closed quarter or year is hidden together with its
+    months' and quarters' reports as they are shown (worked out here again, the same way, from
+    the same kept months), so that no difference between them gives a hidden count back."""
+    values, lines = _tied(period, months, today)
+    published: dict[Key, Count] = {}
+    if period.closed(today):
+        for parts in period.partitions():
+            for part in parts:
+                published.update(_shown(part, months, today))
+    return hide(values, dict.fromkeys(lines), published)
+
+
+def _stat(hours: list[float], shown: Count) -> Stat:
+    if shown is LESS:
+        return Stat(shown, DERIVED, DERIVED)
+    median = statistics.median(hours) if hours else None
+    return Stat(shown, median, percentile(hours, 0.9))
+
+
+def report(period: Period, months: Mapping[Period, Figures], *, today: date,
+           made_at: datetime) -> Report:
+    """The report of a period from the figures of its months (those begun by `today`)."""
+    f = _figures(period, months)
+    cells = _shown(period, months, today)
+    p = period.key
+
+    def c(*key: object) -> Count:
+        return cells[(p, *key)]
+
+    sites = _sites(f)
+    closed = period.closed(today)
+    waits = {}
+    for kind in WAITS:
+        for s in sites:
+            waits[(kind, s)] = _stat(list(f.waits.get((kind, s), ())), c("wait", kind, s))
+        waits[(kind, None)] = _stat([h for s in sites for h in f.waits.get((kind, s), ())],
+                                    c("wait", kind))
+    sessions = tuple(replace(x, **{n: cells[("session", x.id, n)] for n in PEOPLE},
+                             person_hours=x.person_hours if isinstance(
+                                 cells[("session", x.id, "present")], int) else DERIVED)
+                     for x in f.sessions)
+    cohorts = []
+    for (cohort, site), xs in _cohorts(f).items():
+        shown = [x for x in sessions if (x.cohort, x.site) == (cohort, site)]
+        cohorts.append(CohortLine(cohort, site, len(xs), c("cohort", cohort, site, "listed"),
+                                  c("cohort", cohort, site, "present"),
+                                  _sum_hours([x.person_hours for x in shown])))
     return Report(
-        first=first, last=last, made_at=made_at, sites=sites, by_site=by_site,
-        by_municipality=tuple((s, m, n) for (s, m), n in sorted(
-            by_muni.items(), key=lambda kv: (sites.index(kv[0][0]), kv[0][1]))),
-        by_month=tuple((m, by_month[m]) for m in month_list),
-        funnel={s: Funnel(**funnels[s]) for s in sites},
-        to_claim={k: stat(v) for k, v in claim_hours.items()},
-        to_contact={k: stat(v) for k, v in contact_hours.items()},
-        sessions=tuple(lines), cohorts=cohort_lines, groups=groups)
+        period=period, closed=closed, made_at=made_at, sites=sites, requests=c("all"),
+        by_site={s: c("site", s) for s in sites},
+        by_municipality=tuple((k[2], k[3], cells[k]) for k in sorted(
+            (k for k in cells if k[0] == p and k[1] == "muni"),
+            key=lambda k: (sites.index(k[2]), k[3]))),
+        by_month=tuple((m, {s: cells[(m.key, "site", s)] for s in sites},
+                        cells[(m.key, "all")]) for m in period.months()),
+        funnel={**{s: (c("site", s),) + tuple(c("stage", s, n) for n in STAGES)
+                   for s in sites},
+                None: (c("all"),) + tuple(c("stage", n) for n in STAGES)},
+        waits=waits, sessions=sessions, cohorts=tuple(cohorts),
+        attendance=(c("attendance", "present"), c("attendance", "listed"),
+                    _sum_hours([x.person_hours for x in sessions])),
+        groups={s: tuple(c("group", s, g) for g in GROUPS) + (c("site", s),)
+                for s in sites if closed and f.counts.get(("site", s))})
+
+
+def _sum_hours(hours: list[float | Hidden]) -> float | Hidden:
+    """Person-hours added up; hidden when any of them is (the sum would give it back)."""
+    if any(isinstance(h, Hidden) for h in hours):
+        return DERIVED
+    return round(sum(hours), 2)
 
 
 # ----------------------------------------------------------------------------- tables
+
+
+Cell = int | float | str | Text | Period | Hidden | date | datetime | None
+
+
+@dataclass(frozen=True)
+class Table:
+    key: str  # a short name (the xlsx sheet)
+    title: Text
+    header: tuple[Text, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+
 
 
 def site_label(site: str | None) -> Text:
@@ -365,17 +692,19 @@ def _h(*msgids: str) -> tuple[Text, ...]:
 def tables(report: Report) -> list[Table]:
     """The report as tables, in the order the CSV and the workbook show them."""
     r = report
+    total = Text(N_("report.row.total"))
+    note = Text(N_("report.row.note"))
     out = [Table("obdobje", Text(N_("report.table.period")), _h(N_("report.col.what"),
                                                                  N_("report.col.value")), (
         (Text(N_("report.row.from")), r.first),
         (Text(N_("report.row.to")), r.last),
         (Text(N_("report.row.made")), r.made_at),
-        (Text(N_("report.row.note")), Text(N_("report.note.small"))),
-    ))]
+        (note, Text(N_("report.note.small"))),
+    ) + (() if r.closed else ((note, Text(N_("report.note.open"))),)))]
     site_rows = tuple((site_label(s), r.by_site[s]) for s in r.sites)
     out.append(Table("lokacije", Text(N_("report.table.by_site")),
                      _h(N_("report.col.site"), N_("report.col.requests")),
-                     site_rows + ((Text(N_("report.row.total")), r.requests),)))
+                     site_rows + ((total, r.requests),)))
     out.append(Table("obcine", Text(N_("report.table.by_municipality")),
                      _h(N_("report.col.site"), N_("report.col.municipality"),
                         N_("report.col.requests")),
@@ -383,23 +712,21 @@ def tables(report: Report) -> list[Table]:
                            for s, m, n in r.by_municipality)))
     out.append(Table("meseci", Text(N_("report.table.by_month")),
                      (Text(N_("report.col.month")),) + tuple(site_label(s) for s in r.sites)
-                     + (Text(N_("report.row.total")),),
-                     tuple((m,) + tuple(c[s] for s in r.sites) + (sum(c.values()),)
-                           for m, c in r.by_month)))
-    funnel_rows = tuple((site_label(s),) + r.funnel[s].row() for s in r.sites)
+                     + (total,),
+                     tuple((m,) + tuple(c[s] for s in r.sites) + (n,) for m, c, n in r.by_month)))
     out.append(Table("lijak", Text(N_("report.table.funnel")),
                      (Text(N_("report.col.site")),) + _h(*FUNNEL_HEADER),
-                     funnel_rows + ((Text(N_("report.row.total")),) + r.total_funnel.row(),)))
+                     tuple((site_label(s) if s is not None else total,) + row
+                           for s, row in r.funnel.items())))
     hour_rows = []
-    for label, stats in ((N_("report.row.to_claim"), r.to_claim),
-                         (N_("report.row.to_contact"), r.to_contact)):
+    for label, kind in ((N_("report.row.to_claim"), "claim"),
+                        (N_("report.row.to_contact"), "contact")):
         for site in (*r.sites, None):
-            st = stats.get(site, Stat(0, None, None))
-            if site is not None and not r.by_site.get(site):
+            if site is not None and not r.by_site[site]:
                 continue
-            hour_rows.append((Text(label), site_label(site) if site is not None
-                              else Text(N_("report.row.total")), st.count,
-                              _round(st.median), _round(st.p90)))
+            st = r.waits[(kind, site)]
+            hour_rows.append((Text(label), site_label(site) if site is not None else total,
+                              st.count, _round(st.median), _round(st.p90)))
     out.append(Table("delovne_ure", Text(N_("report.table.hours")),
                      _h(N_("report.col.measure"), N_("report.col.site"),
                         N_("report.col.requests"), N_("report.col.median"),
@@ -421,19 +748,22 @@ def tables(report: Report) -> list[Table]:
                _round(c.person_hours)) for c in r.cohorts)))
     out.append(Table("ciljne_skupine", Text(N_("report.table.groups")),
                      (Text(N_("report.col.site")),) + tuple(Text(GROUP_LABEL[g]) for g in GROUPS)
-                     + (Text(N_("report.row.total")),),
+                     + (total,),
                      tuple((site_label(s),) + cells for s, cells in r.groups.items())))
     return out
 
 
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
+def _round(value: float | Hidden | None) -> float | Hidden | None:
+    return round(value, 1) if isinstance(value, float) else value
 
 
-def decimal(value: float | None) -> str:
-    """3.5 → "3,5"; 4.0 → "4"; None → "—" (Slovenian decimal comma)."""
+def decimal(value: float | Hidden | None) -> str:
+    """3.5 → "3,5"; 4.0 → "4"; None → "—" (Slovenian decimal comma); a hidden one by its
+    mark."""
     if value is None:
         return "—"
+    if isinstance(value, Hidden):
+        return value.label
     text = f"{value:.1f}".replace(".", ",")
     return text[:-2] if text.endswith(",0") else text
 
@@ -446,6 +776,8 @@ def summary(report: Report) -> Say:
     r = report
     lines: list[Text | str] = [Text(N_("report.summary.title"), {"start": r.first,
                                                                   "end": r.last})]
+    if not r.closed:
+        lines.append(Text(N_("report.summary.open")))
     if not r.requests:
         lines.append(Text(N_("report.summary.no_requests")))
     else:
@@ -454,41 +786,45 @@ def summary(report: Report) -> Say:
                     for s in r.sites if r.by_site[s]]
         lines.append(Text(N_("report.summary.requests"), {"count": r.requests,
                                                           "sites": per_site}))
-        f = r.total_funnel
+        f = dict(zip(("new",) + STAGES, r.funnel[None]))
         lines.append(Text(N_("report.summary.funnel"), {
-            "claimed": f.claimed, "contacted": f.contacted, "enrolled": f.enrolled,
-            "not_suitable": f.not_suitable, "unreachable": f.unreachable, "open": f.open}))
-        for msgid, none, st in ((N_("report.summary.to_claim"),
-                                 N_("report.summary.to_claim_none"), r.to_claim[None]),
-                                (N_("report.summary.to_contact"),
-                                 N_("report.summary.to_contact_none"), r.to_contact[None])):
+            k: f[k] for k in ("claimed", "contacted", "enrolled", "not_suitable",
+                              "unreachable", "open")}))
+        for kind, msgid, none in (("claim", N_("report.summary.to_claim"),
+                                   N_("report.summary.to_claim_none")),
+                                  ("contact", N_("report.summary.to_contact"),
+                                   N_("report.summary.to_contact_none"))):
+            st = r.waits[(kind, None)]
             lines.append(Text(msgid, {"median": decimal(st.median), "p90": decimal(st.p90),
                                       "count": st.count}) if st.count else Text(none))
-    listed = sum(x.listed for x in r.sessions)
     if r.sessions:
+        present, listed, person_hours = r.attendance
         lines.append(Text(N_("report.summary.sessions"), {
-            "sessions": len(r.sessions), "present": sum(x.present for x in r.sessions),
-            "listed": listed,
-            "person_hours": decimal(sum(x.person_hours for x in r.sessions))}))
+            "sessions": len(r.sessions), "present": present, "listed": listed,
+            "person_hours": decimal(person_hours)}))
     else:
         lines.append(Text(N_("report.summary.no_sessions")))
-    lines.append(Text(N_("report.summary.more"), {"start": r.first.isoformat(),
-                                                  "end": r.last.isoformat()}))
+    lines.append(Text(N_("report.summary.more"), {"period": r.period.key}))
     return Say(Lines(tuple(lines)))
 
 
 _DATE = re.compile(r"(\d{1,2})\s*\.\s*(\d{1,2})\s*\.\s*(\d{4})|(\d{4})-(\d{1,2})-(\d{1,2})")
+NOW = {"month": ("", "mesec", "ta mesec"),
+       "quarter": ("četrtletje", "cetrtletje", "to četrtletje", "kvartal"),
+       "year": ("leto", "letos", "to leto")}
 
 
-def parse_period(text: str, today: date) -> tuple[date, date] | None:
-    """/porocilo's argument: nothing or "mesec" (this month up to today), "četrtletje" (this
-    quarter up to today), or two dates "1. 1. 2027 31. 3. 2027" (also "od … do …", or
-    2027-01-01). None when it is none of these."""
+def parse_period(text: str, today: date) -> Period | None:
+    """/porocilo's argument: nothing or "mesec" (this month), "četrtletje" (this quarter),
+    "leto" (this year); a month, quarter or year as 2027-01, 2027-Q1, 2027; or two dates that
+    are exactly one of them, "1. 1. 2027 31. 3. 2027" (also "od … do …", or 2027-01-01). None
+    for anything else."""
     words = " ".join(text.casefold().split())
-    if words in ("", "mesec", "ta mesec"):
-        return today.replace(day=1), today
-    if words in ("četrtletje", "cetrtletje", "to četrtletje", "kvartal"):
-        return date(today.year, 3 * ((today.month - 1) // 3) + 1, 1), today
+    for kind, names in NOW.items():
+        if words in names:
+            return Period.of(today, kind)
+    if (period := Period.parse(words)) is not None:
+        return period
     found = _DATE.findall(words)
     rest = _DATE.sub(" ", words).replace("od", " ").replace("do", " ").replace("–", " ") \
         .replace("-", " ")
@@ -499,6 +835,4 @@ def parse_period(text: str, today: date) -> tuple[date, date] | None:
                 date(int(d[3]), int(d[4]), int(d[5])) for d in found]
     except ValueError:
         return None
-    if days[0] > days[1]:
-        return None
-    return days[0], days[1]
+    return Period.spanning(*days)

@@ -1,6 +1,7 @@
 """Queries for the programme's report. They hand back what the report counts and nothing more:
 no name, phone number, free text or Telegram id leaves this module (the request's answers are
-read for the three answers the target group needs, and the sealed answer stays sealed)."""
+read for the three answers the target group needs, and the sealed answer stays sealed). A
+closed month's figures are kept here once counted (`keep_month`)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .models import (Attendance, Cohort, ContactRequest, Enrollment, Outbox, ProgrammeSession,
-                     RequestEvent)
+                     ReportMonth, RequestEvent)
 from .repo import as_utc
 
 # the answers the preliminary target group is worked out from (dialogs.intake.preliminary_group)
@@ -149,3 +151,21 @@ async def reminders_sent(session: AsyncSession, session_ids: Iterable[int]) -> d
                    Outbox.last_error.is_(None), Outbox.topic.in_(sorted(topics)))
             .group_by(Outbox.topic))
     return {topics[topic]: int(n) for topic, n in (await session.execute(stmt)).all()}
+
+
+async def kept_month(session: AsyncSession, month: str) -> tuple[dict, datetime] | None:
+    """A closed month's kept report figures and when they were counted, if they were."""
+    row = await session.get(ReportMonth, month)
+    return None if row is None else (row.figures, as_utc(row.counted_at))
+
+
+async def keep_month(session: AsyncSession, month: str, figures: dict, at: datetime
+                     ) -> tuple[dict, datetime]:
+    """Keep a closed month's figures; when another process kept them this very moment, theirs
+    stay and are given back."""
+    try:
+        async with session.begin_nested():
+            session.add(ReportMonth(month=month, figures=figures, counted_at=at))
+        return figures, at
+    except IntegrityError:
+        return await kept_month(session, month)

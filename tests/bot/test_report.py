@@ -7,7 +7,6 @@ import asyncio
 import csv
 import io
 import struct
-from datetime import date
 
 import pytest
 from aiogram.exceptions import TelegramBadRequest
@@ -19,6 +18,8 @@ from bot.attendance import AttendanceService
 from bot.report import ReportService, to_csv, to_png, to_xlsx
 from bot.reporting import ReportingFront
 from bot.telegram import make_dispatcher
+from dialogs import report as rep
+from dialogs.report import Period
 from storage import erasure, migrate
 from storage.db import Database
 from storage.models import Attendance
@@ -28,6 +29,7 @@ from . import conftest
 from .conftest import COORD_A, COORD_B, KEY, STAFF, STRANGER, Harness
 
 PNG = b"\x89PNG\r\n\x1a\n"
+DECEMBER = Period.parse("2026-12")
 PRIVATE = [*NAMES.values(), "+38641", "Upam na delo", str(tid(7)), str(tid(10))]
 
 
@@ -77,14 +79,14 @@ async def test_porocilo_posts_the_summary_and_the_chart(r):
     [summary] = r.session.sent(STAFF)
     assert summary.text.split("\n") == [
         "📊 Poročilo od 1. 12. 2026 do 31. 12. 2026",
-        "Prošnje: 7 (Slovenj Gradec 3, Radlje ob Dravi 4)",
-        "Prevzete: 5 · kontaktirane: 3 · vključene: 1 · ni primerno: 1 · ni dosegljiv/a: 1 "
+        # Radlje ob Dravi's four came from four municipalities, one each: no total of them
+        "Prošnje: ≥3 (Slovenj Gradec ≥3, Radlje ob Dravi ≥3)",
+        "Prevzete: 5 · kontaktirane: 3 · vključene: <3 · ni primerno: <3 · ni dosegljiv/a: <3 "
         "· še odprte: 3",
         "Do prevzema (delovne ure): mediana 2 h, 90. percentil 3 h.",
         "Do prvega stika (delovne ure): mediana 7 h, 90. percentil 8 h.",
-        "Srečanja: 2 · prisotni: 3 od 6 · udeležba v osebnih urah: 9",
-        "Celotno poročilo (CSV ali Excel): korak report --from 2026-12-01 --to 2026-12-31 "
-        "--format xlsx"]
+        "Srečanja: 2 · prisotni: 3 od ≥3 · udeležba v osebnih urah: *",
+        "Celotno poročilo (CSV ali Excel): korak report --period 2026-12 --format xlsx"]
     [photo] = photos(r)
     assert photo.chat_id == STAFF
     assert photo.caption == "📊 Lijak in prošnje po mesecih, 1. 12. 2026–31. 12. 2026"
@@ -93,12 +95,21 @@ async def test_porocilo_posts_the_summary_and_the_chart(r):
     no_personal_data(summary.text)
 
 
-async def test_porocilo_month_and_quarter_count_from_their_first_day(r):
+async def test_porocilo_month_quarter_and_year_are_whole_and_the_running_one_live(r):
     r.now = local(28, 12)
     await report_cmd(r, COORD_B, "/porocilo")
-    assert r.session.sent(STAFF)[-1].text.startswith("📊 Poročilo od 1. 12. 2026 do 28. 12. 2026")
+    assert r.session.sent(STAFF)[-1].text.split("\n")[:2] == [
+        "📊 Poročilo od 1. 12. 2026 do 31. 12. 2026",
+        "Obdobje še teče: številke se še spreminjajo, ciljne skupine bodo v poročilu po koncu "
+        "obdobja."]
     await report_cmd(r, COORD_B, "/porocilo četrtletje")
-    assert r.session.sent(STAFF)[-1].text.startswith("📊 Poročilo od 1. 10. 2026 do 28. 12. 2026")
+    assert r.session.sent(STAFF)[-1].text.startswith("📊 Poročilo od 1. 10. 2026 do 31. 12. 2026")
+    await report_cmd(r, COORD_B, "/porocilo 2025")
+    assert r.session.sent(STAFF)[-1].text.startswith("📊 Poročilo od 1. 1. 2025 do 31. 12. 2025")
+    # a span that is not a whole month, quarter or year is refused in one line
+    await report_cmd(r, COORD_B, "/porocilo 1. 12. 2026 15. 12. 2026")
+    usage = r.session.sent(STAFF)[-1].text
+    assert usage.startswith("Napišite /porocilo za ta mesec") and "\n" not in usage
 
 
 async def test_an_empty_period_gets_the_text_and_no_chart(r):
@@ -203,8 +214,9 @@ async def test_a_press_marks_edits_the_list_and_can_be_changed(r):
         row = await s.get(Attendance, (r.made["sessions"][2], tid(12)))
         assert (row.presence, row.presence_by) == ("excused", COORD_B)
     # the report counts it
-    report = await r.reports.build(date(2026, 12, 1), date(2026, 12, 31))
-    assert (report.sessions[1].excused, report.sessions[1].unmarked) == (1, 0)
+    r.now = local(28, 12)  # December still running: counted live, the one excused hidden
+    report = await r.reports.build(DECEMBER)
+    assert (report.sessions[1].excused, report.sessions[1].unmarked) == (rep.LESS, 0)
 
 
 async def test_only_coordinators_in_the_staff_chat_may_mark(r):
@@ -256,40 +268,45 @@ async def test_no_list_for_a_cancelled_session_or_one_over_a_week_past(r):
 
 
 async def test_csv_is_utf8_with_bom_and_semicolons_as_slovenian_excel_wants(r):
-    report = await r.reports.build(date(2026, 12, 1), date(2026, 12, 31))
+    report = await r.reports.build(DECEMBER)
     data = to_csv(report, r.texts)
     assert data.startswith(b"\xef\xbb\xbf")
     text = data.decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text), delimiter=";"))
     assert rows[0] == ["Poročilo programa Socialna aktivacija"]
-    assert ["Slovenj Gradec", "3"] in rows and ["Radlje ob Dravi", "4"] in rows
-    assert ["Slovenj Gradec", "3", "3", "2", "1", "1", "1", "0", "0"] in rows  # funnel
-    assert ["Do prevzema", "Slovenj Gradec", "3", "2", "2,5"] in rows  # decimal comma
-    assert ["Radlje ob Dravi", "<3", "<3", "3", "<3", "<3", "4"] in rows  # target groups
-    assert ["SG 2026/2", "Slovenj Gradec", "3. 12. 2026 ob 9.00", "Srečanje 1", "3", "3", "3",
-            "1", "1", "1", "1", "1", "1", "0", "3"] in rows
+    assert ["Slovenj Gradec", "≥3"] in rows and ["Skupaj", "≥3"] in rows
+    assert ["Skupaj", "≥3", "5", "3", "<3", "<3", "<3", "<3", "3"] in rows  # funnel
+    assert ["Do prevzema", "Slovenj Gradec", "≥3", "2", "2,5"] in rows  # decimal comma
+    assert ["Do prevzema", "Radlje ob Dravi", "<3", "*", "*"] in rows
+    assert ["Radlje ob Dravi", "<3", "0", "3", "0", "0", "≥3"] in rows  # target groups
+    assert ["SG 2026/2", "Slovenj Gradec", "3. 12. 2026 ob 9.00", "Srečanje 1", "3", "≥3", "3",
+            "<3", "<3", "<3", "<3", "<3", "<3", "0", "*"] in rows
+    assert ["Radlje ob Dravi", "Muta", "<3"] in rows  # by municipality
+    # the note says the rule
+    assert any(c.startswith("Število oseb pod 3 je prikazano kot <3") for row in rows
+               for c in row)
     assert "\r\n" in text
     no_personal_data(text)
 
 
 async def test_the_workbook_reads_back_with_a_sheet_per_table(r):
-    report = await r.reports.build(date(2026, 12, 1), date(2026, 12, 31))
+    report = await r.reports.build(DECEMBER)
     book = load_workbook(io.BytesIO(to_xlsx(report, r.texts)))
     assert book.sheetnames == ["obdobje", "lokacije", "obcine", "meseci", "lijak",
                                "delovne_ure", "srecanja", "skupine", "ciljne_skupine"]
     sites = book["lokacije"]
     assert [c.value for c in sites[3]] == ["Lokacija", "Prošnje"]
-    assert [c.value for c in sites[4]] == ["Slovenj Gradec", 3]  # a number, not text
+    assert [c.value for c in sites[4]] == ["Slovenj Gradec", "≥3"]  # hidden: a mark
     hours = [[c.value for c in row] for row in book["delovne_ure"].iter_rows(min_row=4)]
-    assert ["Do prevzema", "Skupaj", 5, 2, 3] in hours
-    assert [c.value for c in book["ciljne_skupine"][5]] == ["Radlje ob Dravi", "<3", "<3", 3,
-                                                           "<3", "<3", 4]
+    assert ["Do prevzema", "Skupaj", 5, 2, 3] in hours  # shown: numbers, not text
+    assert [c.value for c in book["ciljne_skupine"][5]] == ["Radlje ob Dravi", "<3", 0, 3,
+                                                           0, 0, "≥3"]
     cells = " ".join(str(c.value) for sheet in book for row in sheet.iter_rows() for c in row)
     no_personal_data(cells)
 
 
 async def test_the_chart_is_a_png_a_phone_can_read(r):
-    report = await r.reports.build(date(2026, 10, 1), date(2027, 3, 31))
+    report = await r.reports.build(Period.parse("2026"))
     png = to_png(report, r.texts)
     assert png.startswith(PNG) and size(png) == (1080, 1620)
     assert 20_000 < len(png) < 1_000_000
@@ -323,28 +340,34 @@ def korak(tmp_path, monkeypatch, capsys):
 
 
 def test_korak_report_writes_each_format(korak, tmp_path):
-    code, out, _ = korak("--from", "2026-12-01", "--to", "2026-12-31")
+    code, out, _ = korak("--period", "2026-12")
     assert code == 0
-    assert out == ("Poročilo je v datoteki porocilo-2026-12-01-2026-12-31.csv "
-                   "(prošnje: 7, srečanja: 2).\n")
-    data = (tmp_path / "porocilo-2026-12-01-2026-12-31.csv").read_bytes()
-    assert data.startswith(b"\xef\xbb\xbf") and "Skupaj;7".encode() in data
-    assert korak("--from", "2026-12-01", "--to", "2026-12-31", "--format", "xlsx", "--out",
-                 "d.xlsx")[0] == 0
-    assert load_workbook(tmp_path / "d.xlsx")["lokacije"]["B6"].value == 7
-    assert korak("--from", "2026-12-01", "--to", "2026-12-31", "--format", "png", "--out",
-                 "d.png")[0] == 0
+    assert out == "Poročilo je v datoteki porocilo-2026-12.csv (prošnje: ≥3, srečanja: 2).\n"
+    data = (tmp_path / "porocilo-2026-12.csv").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and "Skupaj;≥3".encode() in data
+    assert korak("--from", "2026-10-01", "--to", "2026-12-31", "--format", "xlsx", "--out",
+                 "d.xlsx")[0] == 0  # --from/--to that are exactly a quarter
+    period = load_workbook(tmp_path / "d.xlsx")["obdobje"]
+    assert [str(period[c].value)[:10] for c in ("B4", "B5")] == ["2026-10-01", "2026-12-31"]
+    assert korak("--period", "2026", "--format", "png", "--out", "d.png")[0] == 0
     assert (tmp_path / "d.png").read_bytes().startswith(PNG)
 
 
-def test_korak_report_refuses_bad_dates(korak):
-    code, _, err = korak("--from", "2026-13-01", "--to", "2026-12-31")
-    assert code == 2 and "2026-13-01" in err
-    code, _, err = korak("--from", "2026-12-31", "--to", "2026-12-01")
-    assert code == 2 and "--from" in err
+def test_korak_report_refuses_any_other_span_in_one_line(korak, tmp_path):
+    for argv in (("--from", "2026-12-01", "--to", "2026-12-15"),
+                 ("--from", "2026-01-01", "--to", "2026-02-01"),
+                 ("--from", "2026-13-01", "--to", "2026-12-31"),
+                 ("--from", "2026-12-01"), ("--period", "2026-Q5"), (),
+                 ("--period", "2026-12", "--from", "2026-12-01", "--to", "2026-12-31")):
+        code, out, err = korak(*argv)
+        assert (code, out) == (2, ""), argv
+        assert err == ("Poročilo zajema cel mesec, četrtletje ali leto: --period 2027-01, "
+                       "--period 2027-Q1 ali --period 2027 (ali --from in --to, ki ga zajameta "
+                       "natanko).\n"), argv
+    assert list(tmp_path.glob("porocilo-*")) == []
 
 
 def test_korak_report_needs_the_key(korak, monkeypatch):
     monkeypatch.delenv("DATA_KEY")
-    code, _, err = korak("--from", "2026-12-01", "--to", "2026-12-31")
+    code, _, err = korak("--period", "2026-12")
     assert code == 2 and "DATA_KEY" in err
