@@ -17,10 +17,12 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from dialogs import attendance as rules
 from dialogs.replies import N_, Say, Text
+from dialogs.schedule import clock
 from storage import attendance as store
 from storage import repo
+from storage import schedule as schedule_store
 from storage.db import Database
-from storage.models import Cohort, ProgrammeSession
+from storage.models import Cohort, Enrollment, ProgrammeSession
 
 from .config import Settings
 from .i18n import Texts
@@ -90,6 +92,44 @@ async def list_messages(s: Any, texts: Texts, chat_id: int, payload: dict) -> li
         elif not payload.get("refresh"):
             out.append(ListMessage(chat_id, text, keys, sheet=(row.id, part), site=cohort.site))
     return out
+
+
+@dataclass(frozen=True)
+class NoticeMessage:
+    """The staff chat's notice of a participant's answer: a new message on her request's card
+    (`shows`, the session and her Telegram id, is recorded with it once sent), or an edit of
+    the one that shows it. `request`: the request it names, for the outbox to check and
+    remember, so erasure edits it."""
+
+    chat_id: int
+    text: str
+    request: int | None
+    reply_to: int | None = None
+    edit: int | None = None
+    shows: tuple[int, int] | None = None
+
+
+async def notice_message(s: Any, texts: Texts, chat_id: int, row: ProgrammeSession,
+                         enrolled: Enrollment | None) -> NoticeMessage | None:
+    """What a `staff_not_coming` row sends: the participant's answer as it is now, as an edit
+    of the message that shows it or, when none does and she is not coming, a new one. None
+    when there is nothing to tell (she is coming, and was never said not to)."""
+    if enrolled is None:
+        return None
+    answer = (await schedule_store.attendance(s, row.id)).get(enrolled.telegram_id)
+    shown = await store.notice_shown(s, row.id, enrolled.telegram_id)
+    if answer is None or (shown is None and answer != "no"):
+        return None
+    req = None if enrolled.request_id is None else await repo.get_request(s, enrolled.request_id)
+    text = texts.render(rules.answer_notice(
+        answer, req.answers.get("name") if req else None, req.id if req else None, row.title,
+        clock(repo.as_utc(row.starts_at), texts.tz), req.owner_name if req else None))
+    request = req.id if req else None
+    if shown is not None:
+        return NoticeMessage(shown[0], text, request, edit=shown[1])
+    reply_to = req.card_message_id if req and req.card_chat_id == chat_id else None
+    return NoticeMessage(chat_id, text, request, reply_to=reply_to,
+                         shows=(row.id, enrolled.telegram_id))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from dialogs import schedule as sched
 from dialogs.replies import N_, Say, Text
 from dialogs.workhours import parse_clock
+from storage import attendance as attendance_store
 from storage import repo
 from storage import schedule as store
 from storage.db import Database
@@ -30,6 +31,10 @@ from .config import Settings
 log = logging.getLogger("korak.schedule")
 
 Progress = Callable[[int, int], None]
+# a changed answer edits the staff chat's notice this long after the change, with the answer
+# as it is then: the taps in between cost nothing of the group's 20 messages a minute
+NOTICE_SETTLE = timedelta(minutes=1)
+PLAN_BATCH = 500  # reminder rows written a query (bound parameters stay well within limits)
 
 
 def session_view(row: ProgrammeSession, site: str | None = None) -> sched.Session:
@@ -167,21 +172,41 @@ class ScheduleService:
 
     # ------------------------------------------------------------------ planning
 
-    async def _plan(self, s, row: ProgrammeSession, enr: Enrollment, now: datetime) -> int:
-        if row.cancelled:
+    def _reminders(self, sessions: list[tuple[int, datetime]],
+                   people: list[tuple[int, int, int | None]], now: datetime
+                   ) -> list[dict[str, Any]]:
+        """The reminder rows for sessions (id, start) and enrollments (id, chat, request), as
+        outbox columns. Pure work, run in a thread: a cohort's whole schedule times its
+        participants is thousands of rows."""
+        out = []
+        for session_id, starts in sessions:
+            due = sched.plan_reminders(starts, self.offsets, self.quiet, self.tz, now)
+            for enrollment_id, chat_id, request_id in people:
+                for name, at in due:
+                    # the key names the enrollment, not the person: a sent reminder's row keeps
+                    # its key (so it is never planned twice) and nothing that points at someone
+                    out.append({
+                        "kind": "reminder", "chat_id": chat_id, "due_at": at,
+                        "payload": {"session_id": session_id, "enrollment_id": enrollment_id},
+                        "key": f"reminder:{session_id}:{enrollment_id}:{name}:"
+                               f"{int(starts.timestamp())}",
+                        "topic": f"session:{session_id}", "request_id": request_id})
+        return out
+
+    async def _plan(self, s, rows: list[ProgrammeSession], people: list[Enrollment],
+                    now: datetime) -> int:
+        """Queue the reminders of these sessions for these people, in the caller's
+        transaction: planned off the event loop, written PLAN_BATCH rows a query. Returns how
+        many were new."""
+        sessions = [(r.id, repo.as_utc(r.starts_at)) for r in rows if not r.cancelled]
+        enrolled = [(e.id, e.chat_id, e.request_id) for e in people]
+        if not sessions or not enrolled:
             return 0
-        starts = repo.as_utc(row.starts_at)
-        planned = 0
-        for name, due in sched.plan_reminders(starts, self.offsets, self.quiet, self.tz, now):
-            # the key names the enrollment, not the person: a sent reminder's row keeps its key
-            # (so it is never planned twice) and nothing that points at someone
-            key = f"reminder:{row.id}:{enr.id}:{name}:{int(starts.timestamp())}"
-            if await repo.add_outbox(s, kind="reminder", chat_id=enr.chat_id,
-                                     payload={"session_id": row.id, "enrollment_id": enr.id},
-                                     due_at=due, key=key, topic=f"session:{row.id}",
-                                     request_id=enr.request_id):
-                planned += 1
-        return planned
+        planned = await asyncio.to_thread(self._reminders, sessions, enrolled, now)
+        queued = 0
+        for start in range(0, len(planned), PLAN_BATCH):
+            queued += await store.add_reminders(s, planned[start:start + PLAN_BATCH])
+        return queued
 
     def _notice_due(self, now: datetime) -> datetime:
         """Change notices go at once, but not in quiet hours: then at their end."""
@@ -230,6 +255,7 @@ class ScheduleService:
             total = len(changes.added) + len(changes.moved) + len(changes.renamed) + \
                 len(changes.cancelled) + len(changes.restored)
             done = 0
+            replan: list[ProgrammeSession] = []
 
             def step() -> None:
                 nonlocal done
@@ -243,8 +269,7 @@ class ScheduleService:
                                        ends_at=new.ends_at, updated_at=now)
                 s.add(row)
                 await s.flush()
-                for enr in people:
-                    await self._plan(s, row, enr, now)
+                replan.append(row)
                 step()
             for old, new in changes.moved + changes.restored:
                 row = by_id[old.id]
@@ -254,8 +279,7 @@ class ScheduleService:
                 row.cancelled, row.updated_at = False, now
                 s.add(row)
                 await s.flush()
-                for enr in people:
-                    await self._plan(s, row, enr, now)
+                replan.append(row)
                 if new.starts_at > now:
                     await self._tell(s, row, people, now, cancelled=False,
                                      old_start=old.starts_at)
@@ -273,6 +297,7 @@ class ScheduleService:
                 if repo.as_utc(row.starts_at) > now:
                     await self._tell(s, row, people, now, cancelled=True, old_start=None)
                 step()
+            await self._plan(s, replan, people, now)
             report = sched.changes_report(changes, cohort.name, self.tz)
         log.info("schedule imported", extra={"added": len(changes.added),
                                              "moved": len(changes.moved),
@@ -294,10 +319,7 @@ class ScheduleService:
                                           chat_id=chat_id, request_id=request_id, now=now)
         if not changed:
             return 0
-        planned = 0
-        for row in await store.sessions_of(s, cohort_id):
-            planned += await self._plan(s, row, enr, now)
-        return planned
+        return await self._plan(s, await store.sessions_of(s, cohort_id), [enr], now)
 
     async def enroll_request(self, request_id: int, cohort_name: str, *, leave: bool = False
                              ) -> Text:
@@ -331,7 +353,10 @@ class ScheduleService:
     # ------------------------------------------------------------------ participants
 
     async def answer(self, telegram_id: int, session_id: int, answer: str) -> Text:
-        """Pridem / Ne morem priti. "Ne morem priti" is told to the staff chat, on the card."""
+        """Pridem / Ne morem priti. "Ne morem priti" is told to the staff chat, on the card,
+        in one message per person and session: a changed answer edits it (NOTICE_SETTLE
+        later, so a person tapping back and forth costs the group one edit, not one message
+        a tap)."""
         async with self.db.transaction() as s:
             now = self.clock()
             row = await store.get_session(s, session_id)
@@ -348,11 +373,12 @@ class ScheduleService:
             if enrolled.request_id is not None:
                 await repo.touch(s, enrolled.request_id, now)
             staff = self.settings.staff_chat_id
-            if answer == "no" and before != "no" and staff is not None:
-                await repo.add_outbox(s, kind="staff_not_coming", chat_id=staff,
-                                      payload={"session_id": session_id,
-                                               "enrollment_id": enrolled.id}, due_at=now,
-                                      request_id=enrolled.request_id)
+            shown = await attendance_store.notice_shown(s, session_id, telegram_id)
+            if answer != before and staff is not None and (answer == "no" or shown):
+                await attendance_store.queue_notice(
+                    s, session_id=session_id, enrollment_id=enrolled.id,
+                    request_id=enrolled.request_id, chat_id=staff,
+                    due_at=now if shown is None else now + NOTICE_SETTLE)
         self._kick()
         return reply
 

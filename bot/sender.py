@@ -1,6 +1,8 @@
 """The one path every outgoing message takes. It keeps within Telegram's limits (about 30
 messages/s in all, 1/s per chat with short bursts, 20/min per group), waits out 429
-`retry_after`, backs off on 5xx and network errors, and reports 403 (blocked) once."""
+`retry_after`, backs off on 5xx and network errors, and reports 403 (blocked) once. Messages
+to a group (the staff chat) show no link previews: a link a resident wrote is passed on as
+text, never fetched and shown to the coordinators."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot
+from aiogram.types import LinkPreviewOptions
 from aiogram.exceptions import (ClientDecodeError, TelegramAPIError, TelegramBadRequest,
                                 TelegramConflictError, TelegramEntityTooLarge,
                                 TelegramForbiddenError, TelegramMigrateToChat,
@@ -18,6 +21,15 @@ from aiogram.exceptions import (ClientDecodeError, TelegramAPIError, TelegramBad
                                 TelegramServerError, TelegramUnauthorizedError)
 
 log = logging.getLogger("korak.sender")
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+def _previews(chat_id: int, kwargs: dict[str, Any]) -> None:
+    """Link previews off in `kwargs` for a group (negative chat ids), unless the caller set
+    them."""
+    if chat_id < 0:
+        kwargs.setdefault("link_preview_options", NO_PREVIEW)
 
 
 class Bucket:
@@ -186,6 +198,7 @@ class Sender:
     async def send_message(self, chat_id: int, text: str,
                            before: Callable[[], Awaitable[Any]] | None = None,
                            **kwargs: Any) -> Any:
+        _previews(chat_id, kwargs)
         return await self.call(chat_id, lambda: self.bot.send_message(chat_id, text, **kwargs),
                                before=before)
 
@@ -204,6 +217,7 @@ class Sender:
         message waiting for their turn (a group gets 20 messages a minute) collapse into the
         newest: a coordinator pressing a button again and again must not queue an edit per
         press ahead of everything else."""
+        _previews(chat_id, kwargs)
         key = (chat_id, message_id)
         self._edit_seq += 1
         mine = self._edit_seq

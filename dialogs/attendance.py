@@ -48,6 +48,17 @@ class Session:
     ends_at: datetime
 
 
+def answer_notice(answer: str, name: str | None, request_id: int | None, title: str,
+                  when: str, owner: str | None) -> Text:
+    """The staff chat's one message about a participant's answer to a session's reminder,
+    edited as the answer changes: not coming ("no"), or coming after all ("yes" after a
+    "no"). Her name made plain (one_line), as everything a person wrote that staff read."""
+    params = {"name": one_line(name or "")[:MAX_NAME] or "—", "id": request_id or "—",
+              "title": title, "when": when, "owner": one_line(owner or "") or "—"}
+    return Text(N_("reminder.staff_not_coming") if answer == "no"
+                else N_("attendance.coming_after_all"), params)
+
+
 def on_list(enrolled_at: datetime, left_at: datetime | None, starts_at: datetime,
             ends_at: datetime) -> bool:
     """Was this enrollment in the cohort at the session? Enrolled before it ended, and not

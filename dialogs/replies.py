@@ -3,6 +3,7 @@ messages; the terminal chat turns them into printed lines. Texts are catalog msg
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,25 +11,39 @@ from typing import Any
 FENCE = "┃ "
 # characters some phones or Telegram clients show as a line break
 _BREAKS = {"\r": "\n", "\u2028": "\n", "\u2029": "\n", "\x85": "\n", "\v": "\n", "\f": "\n"}
+# a slash that begins a word and is followed by a letter, digit or _: a bot command to Telegram
+_COMMAND = re.compile(r"(?<![\w/])/(?=\w)")
+# DIVISION SLASH: looks like "/", is printable (not a format character that could be stripped
+# or hide anything), and Telegram makes a command only of a word that begins with "/" itself
+COMMAND_SLASH = "\u2215"
+
+
+def plain(line: str) -> str:
+    """One line of a person's words (or their name) made safe for a message to the staff chat;
+    every such message takes them through here (fence, one_line). Nothing that is not
+    printable stays (control and format characters: U+202E would turn the line around, a
+    zero-width one hide a word), and a bot command in their words ("/odsotna") is shown with
+    COMMAND_SLASH, so no coordinator can run it by tapping it."""
+    kept = "".join(ch for ch in line if ch.isprintable() or ch == "\t")
+    return _COMMAND.sub(COMMAND_SLASH, kept)
 
 
 def fence(text: str) -> str:
     """A person's own words inside a message korak composes (a card, a relayed message): every
-    line marked with ┃, and nothing that is not printable, so that what they wrote can never
-    pass for one of the message's own lines (a fake "Telefon:" line)."""
+    line marked with ┃ and made plain, so that what they wrote can never pass for one of the
+    message's own lines (a fake "Telefon:" line) nor act in the staff chat."""
     text = text.replace("\r\n", "\n")
     for old, new in _BREAKS.items():
         text = text.replace(old, new)
-    lines = ("".join(ch for ch in line if ch.isprintable() or ch == "\t")
-             for line in text.split("\n"))
-    return "\n".join(FENCE + line for line in lines)
+    return "\n".join(FENCE + plain(line) for line in text.split("\n"))
 
 
 def one_line(text: str) -> str:
-    """A short value (a name) on one line: whatever would break it becomes a space."""
+    """A short value (a name) on one line, made plain: whatever would break it becomes a
+    space."""
     for old in (*_BREAKS, "\n"):
         text = text.replace(old, " ")
-    return " ".join("".join(ch for ch in text if ch.isprintable()).split())
+    return " ".join(plain(text).split())
 
 
 def N_(msgid: str) -> str:

@@ -21,8 +21,13 @@ from .replies import N_, Button, Lines, Say, Text
 
 MAX_TITLE = 200
 MAX_PLACE = 300
-MAX_SESSIONS = 5000
-RECURRENCE_LIMIT = 400  # occurrences of one repeating calendar event
+# The most sessions a file (and so a cohort: its sessions are those of its last file) may
+# hold. A programme lasts 6 months: 26 weeks of five working days with a morning and an
+# afternoon session is 260; 300 leaves room for a few extra days. Every session costs a
+# reminder per participant and offset, so a larger file is a mistake, not a programme.
+MAX_SESSIONS = 300
+REPORT_LINES = 15  # sessions or problems a report lists one by one; the rest are counted
+REPORT_CLIP = 60  # characters of a title or a place a report line shows
 
 
 @dataclass(frozen=True)
@@ -171,7 +176,9 @@ def _finish(rows: list[SessionRow], problems: list[Problem]) -> Parsed:
 
 # iCalendar files. A session needs a start time; the rest is forgiven where RFC 5545 allows it.
 SANE_YEARS = range(1900, 2200)  # a session outside these years is a typo (0001, 20260 …)
-YEARS_AHEAD = 3  # a repeating event is read this far past today (or past its start, if later)
+# a repeating event is read this far past today (or past its start, if later): a programme
+# lasts 6 months, so a year holds a cohort that starts later too
+YEARS_AHEAD = 1
 TOO_OFTEN = ("HOURLY", "MINUTELY", "SECONDLY")  # repeats that are no programme sessions
 ICS_SPAN = (datetime(SANE_YEARS.start, 1, 1), datetime(SANE_YEARS.stop, 1, 1))
 
@@ -283,15 +290,15 @@ def _prepare(one: _Series, tz: ZoneInfo, today: date | None, default_minutes: in
         horizon = _years_ahead(max(today or start.date(), start.date()))
         bounded = []
         for rule in rules:
-            matches, more = _count_rule(rule, start, tz, horizon, RECURRENCE_LIMIT - count)
+            matches, more = _count_rule(rule, start, tz, horizon, MAX_SESSIONS - count)
             count += more
-            if count > RECURRENCE_LIMIT:
-                raise _Refused(N_("schedule.error.repeats"), limit=RECURRENCE_LIMIT)
+            if count > MAX_SESSIONS:
+                raise _Refused(N_("schedule.error.repeats"), limit=MAX_SESSIONS)
             if matches:
                 bounded.append(_with_count(rule, matches))
         count += len(rdates)
-        if count > RECURRENCE_LIMIT:
-            raise _Refused(N_("schedule.error.repeats"), limit=RECURRENCE_LIMIT)
+        if count > MAX_SESSIONS:
+            raise _Refused(N_("schedule.error.repeats"), limit=MAX_SESSIONS)
         event.pop("RRULE", None)
         for rule in bounded:
             event.add("RRULE", rule)
@@ -612,25 +619,33 @@ def diff(existing: list[Existing], incoming: list[SessionRow]) -> Changes:
 
 
 def changes_report(changes: Changes, cohort: str, tz: ZoneInfo) -> Say:
-    """What an import did, for the coordinator."""
+    """What an import did, for the coordinator: the first REPORT_LINES changes one by one
+    (titles and places clipped to REPORT_CLIP), the rest counted, so the report stays one
+    message whatever the file held."""
     def when(row: SessionRow | Existing) -> str:
         return clock(row.starts_at, tz)
 
-    lines: list[Text | str] = [Text(N_("schedule.report.header"), {"cohort": cohort})]
+    def clip(text: str) -> str:
+        return text if len(text) <= REPORT_CLIP else text[:REPORT_CLIP - 1] + "…"
+
+    changed: list[Text | str] = []
     for row in changes.added:
-        lines.append(Text(N_("schedule.report.added"), {"title": row.title, "when": when(row)}))
-    for old, row in changes.moved:
-        lines.append(Text(N_("schedule.report.moved"), {
-            "title": row.title, "old": when(old), "when": when(row), "place": row.place}))
-    for old, row in changes.renamed:
-        lines.append(Text(N_("schedule.report.renamed"), {"old": old.title, "title": row.title,
+        changed.append(Text(N_("schedule.report.added"), {"title": clip(row.title),
                                                           "when": when(row)}))
+    for old, row in changes.moved:
+        changed.append(Text(N_("schedule.report.moved"), {
+            "title": clip(row.title), "old": when(old), "when": when(row),
+            "place": clip(row.place)}))
+    for old, row in changes.renamed:
+        changed.append(Text(N_("schedule.report.renamed"), {
+            "old": clip(old.title), "title": clip(row.title), "when": when(row)}))
     for old, row in changes.restored:
-        lines.append(Text(N_("schedule.report.restored"), {"title": row.title,
-                                                           "when": when(row)}))
+        changed.append(Text(N_("schedule.report.restored"), {"title": clip(row.title),
+                                                             "when": when(row)}))
     for old in changes.cancelled:
-        lines.append(Text(N_("schedule.report.cancelled"), {"title": old.title,
-                                                            "when": when(old)}))
+        changed.append(Text(N_("schedule.report.cancelled"), {"title": clip(old.title),
+                                                              "when": when(old)}))
+    lines = [Text(N_("schedule.report.header"), {"cohort": cohort}), *_first(changed)]
     if not changes.any:
         lines.append(Text(N_("schedule.report.nothing")))
     elif changes.unchanged:
@@ -638,12 +653,17 @@ def changes_report(changes: Changes, cohort: str, tz: ZoneInfo) -> Say:
     return Say(Lines(tuple(lines)))
 
 
-def problems_report(problems: list[Problem], limit: int = 20) -> Say:
-    lines: list[Text | str] = [Text(N_("schedule.report.rejected"), {"count": len(problems)})]
-    lines += [p.text for p in problems[:limit]]
-    if len(problems) > limit:
-        lines.append(Text(N_("schedule.report.more_problems"), {"count": len(problems) - limit}))
-    return Say(Lines(tuple(lines)))
+def problems_report(problems: list[Problem]) -> Say:
+    return Say(Lines((Text(N_("schedule.report.rejected"), {"count": len(problems)}),
+                      *_first([p.text for p in problems]))))
+
+
+def _first(lines: list[Text | str]) -> list[Text | str]:
+    """The first REPORT_LINES lines, and how many more there are."""
+    if len(lines) <= REPORT_LINES:
+        return lines
+    return [*lines[:REPORT_LINES], Text(N_("schedule.report.more"),
+                                        {"count": len(lines) - REPORT_LINES})]
 
 
 # ----------------------------------------------------------------------------- reminders

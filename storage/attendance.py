@@ -16,6 +16,7 @@ from .models import (Attendance, AttendanceSheet, Cohort, ContactRequest, Enroll
                      ProgrammeSession)
 
 KIND = "staff_attendance"  # the outbox rows that post or refresh a list
+NOTICE = "staff_not_coming"  # the outbox rows that post or edit a participant's answer notice
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,53 @@ async def mark(session: AsyncSession, session_id: int, enrollment_id: int, prese
     session.add(found)
     await session.flush()
     return True, before
+
+
+async def queue_notice(session: AsyncSession, *, session_id: int, enrollment_id: int,
+                       request_id: int | None, chat_id: int, due_at: datetime) -> bool:
+    """Queue the staff chat's notice of a participant's answer (sent, or the one shown
+    edited), unless one for the same person and session is still waiting: that one shows
+    the answer as it is when it goes. Returns whether a row was queued."""
+    topic = f"notice:{session_id}:{enrollment_id}"
+    waiting = await session.execute(select(Outbox.id).where(
+        Outbox.topic == topic, Outbox.sent_at.is_(None), Outbox.failed_at.is_(None)))
+    if waiting.first() is not None:
+        return False
+    session.add(Outbox(kind=NOTICE, chat_id=chat_id, due_at=due_at, topic=topic,
+                       request_id=request_id,
+                       payload={"session_id": session_id, "enrollment_id": enrollment_id}))
+    return True
+
+
+async def notice_shown(session: AsyncSession, session_id: int, telegram_id: int
+                       ) -> tuple[int, int] | None:
+    """The staff-chat message (chat, message) that shows this person's answer, if sent."""
+    row = await session.get(Attendance, (session_id, telegram_id))
+    if row is None or row.notice_message_id is None:
+        return None
+    return row.notice_chat_id, row.notice_message_id
+
+
+async def remember_notice(session: AsyncSession, chat_id: int, message_id: int,
+                          session_id: int, telegram_id: int) -> None:
+    row = await session.get(Attendance, (session_id, telegram_id))
+    if row is not None:  # else erased while it was being sent: the outbox edits it away
+        row.notice_chat_id, row.notice_message_id = chat_id, message_id
+        session.add(row)
+
+
+async def notices_of(session: AsyncSession, request_ids: list[int]
+                     ) -> list[tuple[int, int, int]]:
+    """(request, chat, message) of every answer notice about the participants enrolled
+    through these requests: erasure edits them with the request's other messages."""
+    stmt = (select(Enrollment.request_id, Attendance.notice_chat_id,
+                   Attendance.notice_message_id)
+            .join(ProgrammeSession, ProgrammeSession.cohort_id == Enrollment.cohort_id)
+            .join(Attendance, (Attendance.session_id == ProgrammeSession.id)
+                  & (Attendance.telegram_id == Enrollment.telegram_id))
+            .where(Enrollment.request_id.in_(request_ids),
+                   Attendance.notice_message_id.is_not(None)))
+    return [tuple(r) for r in (await session.execute(stmt)).all()]
 
 
 async def remember_sheet(session: AsyncSession, chat_id: int, message_id: int, session_id: int,

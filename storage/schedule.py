@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from . import repo
 from .models import Attendance, Cohort, Enrollment, Outbox, ProgrammeSession
 
 
@@ -99,6 +102,26 @@ async def sessions_for(session: AsyncSession, telegram_id: int) -> list[Programm
             .where(Enrollment.telegram_id == telegram_id, Enrollment.active)
             .order_by(ProgrammeSession.starts_at))
     return list((await session.execute(stmt)).scalars().all())
+
+
+async def add_reminders(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Queue outbox rows given as columns (repo.add_outbox's arguments, each with a key) whose
+    key was never queued: one query for the keys already there and one insert, however many
+    rows. Should another process queue some of them at the same moment, they are taken one by
+    one. Returns how many were queued."""
+    if not rows:
+        return 0
+    seen = set((await session.execute(
+        select(Outbox.key).where(Outbox.key.in_([r["key"] for r in rows])))).scalars())
+    new = [r for r in rows if r["key"] not in seen]
+    if not new:
+        return 0
+    try:
+        async with session.begin_nested():
+            await session.execute(insert(Outbox), new)
+    except IntegrityError:
+        return sum([await repo.add_outbox(session, **r) for r in new])
+    return len(new)
 
 
 async def withdraw(session: AsyncSession, session_ids: list[int], chat_id: int | None = None

@@ -6,9 +6,11 @@ import asyncio
 import os
 import signal
 import time
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.schedule import parse_in_worker
+from storage import repo
 from storage import schedule as store
 
 from ..dialogs.test_schedule import calendar, event
@@ -58,10 +60,9 @@ async def test_a_parse_past_the_time_limit_is_stopped_and_its_worker_is_gone(h, 
 
 
 async def test_a_long_parse_leaves_the_event_loop_free(h):
-    # 1,500 weekly events of three sessions each, and one without a title at the end: all of
-    # it is read (over a second of work), then refused, so nothing but the parse takes time
-    events = [event(uid=f"e{i}", more="RRULE:FREQ=WEEKLY;COUNT=3") for i in range(1500)]
-    data = calendar(*events, event(uid="last", title=""))
+    # rules that never occur take a fraction of a second each to rule out: a few of them are
+    # over a second of work, then the file is refused
+    data = calendar(*(event(uid=f"e{i}", more=NEVER) for i in range(8)))
     ticks = 0
 
     async def ticker():
@@ -77,7 +78,7 @@ async def test_a_long_parse_leaves_the_event_loop_free(h):
         during = ticks
     finally:
         task.cancel()
-    assert not result.ok and f"Vrstica {4 + 1500 * 6}: srečanje nima naslova." in report
+    assert not result.ok and f"Vrstica {4 + 7 * 6}: pravilo ponavljanja (RRULE)" in report
     assert during >= 10  # parsed on the loop, the ticker would not have moved at all
 
 
@@ -137,3 +138,67 @@ async def test_a_worker_that_fails_or_dies_is_a_listed_problem(h):
                                    seconds=20, started=lambda pid: os.kill(pid, signal.SIGKILL))
     assert [p.text.msgid for p in parsed.problems] == ["schedule.error.worker"]
     assert "Sporočite to skrbniku sistema" in h.texts.render(parsed.problems[0].text)
+
+
+def upload(h, monkeypatch, data: bytes, caption: str, name: str = "urnik.ics"):
+    """A coordinator sends `data` into the staff chat as a schedule file."""
+    from aiogram.types import Chat, Document, Message, Update
+
+    from .conftest import COORD_A, NOW, STAFF
+
+    async def fake_download(self, file, destination=None, **kw):
+        destination.write(data)
+        destination.seek(0)
+        return destination
+    monkeypatch.setattr(type(h.bot), "download", fake_download)
+    return h.feed(Update(update_id=7000, message=Message(
+        message_id=77, date=NOW, chat=Chat(id=STAFF, type="supergroup"),
+        from_user=h.user(COORD_A), caption=caption,
+        document=Document(file_id="f", file_unique_id="u", file_name=name,
+                          file_size=len(data)))))
+
+
+async def test_a_small_calendar_of_thousands_of_sessions_is_refused_in_one_short_reply(
+        h, monkeypatch):
+    from .conftest import STAFF
+
+    # 1.6 KB: 12 events of 400 daily occurrences, 4,800 sessions for one cohort
+    data = calendar(*(event(uid=f"e{i}", more="RRULE:FREQ=DAILY;COUNT=400")
+                      for i in range(12)))
+    assert len(data) < 1700
+    await upload(h, monkeypatch, data, "SG 2026/2")
+    reply = h.session.sent(STAFF)[-1].text
+    assert len(reply.encode("utf-16-le")) // 2 <= 4096
+    assert reply.startswith("Urnika nismo naložili")
+    assert "Vrstica 4: dogodek se ponovi več kot 300-krat." in reply
+    assert await sessions(h) == []
+
+
+async def test_a_full_programme_for_ten_participants_is_planned_and_fits_one_reply(
+        h, monkeypatch):
+    from dialogs.schedule import MAX_SESSIONS
+
+    from .conftest import NOW, STAFF
+
+    async with h.db.transaction() as s:
+        cohort = await store.create_cohort(s, "SG 2027/1", "slovenj-gradec", NOW)
+        for n in range(10):
+            await store.enroll(s, cohort_id=cohort.id, telegram_id=500 + n, chat_id=500 + n,
+                               request_id=None, now=NOW)
+    # morning and afternoon sessions on weekdays from January: the most a cohort may hold
+    days = [d for d in (date(2027, 1, 4) + timedelta(days=i) for i in range(400))
+            if d.weekday() < 5][:MAX_SESSIONS // 2]
+    csv = "datum;zacetek;konec;naslov;kraj\n" + "".join(
+        f"{d.day}. {d.month}. {d.year};{h0}.00;{h0 + 3}.00;Delavnica ob {h0}.00;Slovenj Gradec\n"
+        for d in days for h0 in (8, 13))
+    await upload(h, monkeypatch, csv.encode(), "SG 2027/1", name="urnik.csv")
+    reply = h.session.sent(STAFF)[-1].text
+    assert reply.startswith("Urnik skupine »SG 2027/1« je naložen.")
+    assert len(reply.encode("utf-16-le")) // 2 <= 4096
+    assert reply.endswith(f"… in še {MAX_SESSIONS - 15}.")
+    assert len(await sessions(h, "SG 2027/1")) == MAX_SESSIONS
+    async with h.db.transaction() as s:
+        planned = [r for r in await repo.pending_outbox(s) if r.kind == "reminder"]
+    # the day before at 17.00 for each session, and 2 h before the afternoon ones (the
+    # morning ones' would fall in quiet hours and only repeat the evening's)
+    assert len(planned) == 10 * (MAX_SESSIONS + MAX_SESSIONS // 2)

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dialogs.schedule import (Existing, Quiet, Session, diff, parse_csv, parse_ics,
-                              parse_offsets, plan_reminders, upcoming, when)
+from dialogs.schedule import (MAX_SESSIONS, REPORT_LINES, Existing, Quiet, Session,
+                              changes_report, diff, parse_csv, parse_ics, parse_offsets,
+                              plan_reminders, upcoming, when)
 
 LJ = ZoneInfo("Europe/Ljubljana")
 UTC = timezone.utc
@@ -296,21 +297,21 @@ def test_rules_that_cannot_be_sessions_are_refused_with_a_reason():
                         ("FREQ=DAILY", "schedule.error.repeats")):
         parsed = read(event(uid="x"), event(more=f"RRULE:{rule}"))
         assert problems(parsed) == [(9, msgid)], rule
-    assert read(event(more="RRULE:FREQ=DAILY;COUNT=401")).problems[0].text.params["limit"] \
-        == 400
+    assert read(event(more=f"RRULE:FREQ=DAILY;COUNT={MAX_SESSIONS + 1}")
+                ).problems[0].text.params["limit"] == MAX_SESSIONS
     # blanks inside a rule, as some servers write it, are forgiven
     parsed = read(event(more="RRULE:FREQ=WEEKLY;BYDAY=TH, FR;COUNT=4"))
     assert problems(parsed) == [] and len(parsed.rows) == 4
 
 
-def test_a_rule_without_end_is_read_three_years_past_today_or_its_start():
+def test_a_rule_without_end_is_read_a_year_past_today_or_its_start():
     parsed = read(event(start="DTSTART;TZID=Europe/Ljubljana:20261105T090000",
                         more="RRULE:FREQ=WEEKLY"))
     assert problems(parsed) == []  # today is 26 November 2026
-    assert starts(parsed)[-1] == lj(2029, 11, 22, 9, 0) and len(parsed.rows) == 160
-    later = read(event(more="RRULE:FREQ=WEEKLY"))  # starting 3 December: until 3 December 2029
-    assert starts(later)[-1] == lj(2029, 11, 29, 9, 0)
-    # a rule that repeats, but first after those years: the start alone
+    assert starts(parsed)[-1] == lj(2027, 11, 25, 9, 0) and len(parsed.rows) == 56
+    later = read(event(more="RRULE:FREQ=WEEKLY"))  # starting 3 December: until 3 December 2027
+    assert starts(later)[-1] == lj(2027, 12, 2, 9, 0)
+    # a rule that repeats, but first after a year: the start alone
     parsed = read(event(more="RRULE:FREQ=YEARLY;INTERVAL=5"))
     assert problems(parsed) == [] and starts(parsed) == [lj(2026, 12, 3, 9, 0)]
 
@@ -318,9 +319,39 @@ def test_a_rule_without_end_is_read_three_years_past_today_or_its_start():
 def test_too_many_sessions_are_counted_before_they_are_made():
     events = [event(uid=f"e{i}", more="RRULE:FREQ=WEEKLY;COUNT=4") for i in range(1500)]
     parsed = read(*events)
-    # 1,250 events make 5,000 sessions; the next one is where the file is refused
-    assert problems(parsed) == [(4 + 1250 * 6, "schedule.error.too_many")]
+    # 75 events make 300 sessions; the next one is where the file is refused
+    assert MAX_SESSIONS == 300
+    assert problems(parsed) == [(4 + 75 * 6, "schedule.error.too_many")]
     assert parsed.rows == []
+
+
+def test_a_small_calendar_cannot_make_more_sessions_than_a_programme_holds():
+    # 1.6 KB: 12 events of 400 occurrences each would be 4,800 sessions for one cohort
+    parsed = read(*(event(uid=f"e{i}", more="RRULE:FREQ=DAILY;COUNT=400") for i in range(12)))
+    assert problems(parsed) == [(4 + i * 6, "schedule.error.repeats") for i in range(12)]
+    assert parsed.rows == []
+    # 12 events of 30 are 360 sessions: refused as a whole, at the event past the bound
+    parsed = read(*(event(uid=f"e{i}", more="RRULE:FREQ=WEEKLY;COUNT=30") for i in range(12)))
+    assert problems(parsed) == [(4 + 10 * 6, "schedule.error.too_many")]
+    assert parsed.rows == []
+    # and a CSV file the same
+    rows = "".join(f"{d.day}. {d.month}. {d.year};9.00;12.00;Delavnica {n};Radlje\n"
+                   for n, d in enumerate((date(2027, 1, 4) + timedelta(hours=12 * i)
+                                          for i in range(MAX_SESSIONS + 1)), 1))
+    parsed = parse_csv("datum;zacetek;konec;naslov;kraj\n" + rows, LJ)
+    assert problems(parsed)[-1] == (MAX_SESSIONS + 2, "schedule.error.too_many")
+
+
+def test_an_import_report_lists_some_changes_and_counts_the_rest():
+    rows = parse_csv("datum;zacetek;konec;naslov;kraj\n" + "".join(
+        f"{4 + i % 28}. 1. 2027;{8 + i // 28}.00;{9 + i // 28}.00;{'Delavnica ' * 15}{i};"
+        f"{'Meškova ulica ' * 14}\n" for i in range(MAX_SESSIONS)), LJ).rows
+    assert len(rows) == MAX_SESSIONS
+    report = changes_report(diff([], rows), "SG 2027/1", LJ).text.items
+    assert len(report) == 1 + REPORT_LINES + 1
+    assert report[-1].msgid == "schedule.report.more"
+    assert report[-1].params == {"count": MAX_SESSIONS - REPORT_LINES}
+    assert all(len(line.params["title"]) <= 60 for line in report[1:-1])
 
 
 def test_what_is_wrong_with_every_occurrence_is_told_once():
