@@ -1,11 +1,14 @@
-"""Health, readiness and metrics over HTTP, for the webhook server and (on HEALTH_PORT) in
-polling mode:
+"""Health, readiness and metrics over HTTP, on HEALTH_HOST:HEALTH_PORT only (127.0.0.1 by
+default, in every mode; the public listener serves updates and nothing else):
 
 - /healthz: the process is alive (200);
 - /readyz: the database answers, the scheduler ticked recently, the oldest due outbox row is
   younger than 5 minutes, and the bot can post in the staff chat (200, or 503 with what fails);
 - /metrics: Prometheus (updates and how long they took, the outbox's backlog and its oldest
   row's age, messages sent and failed by kind, ticks, Telegram's errors by code).
+
+The database and the outbox are looked at once a tick; a request reads what the last tick
+found, so however many requests come, none of them queries the database.
 
 When readiness has failed for 10 minutes an ERROR line is logged and an alert is tried in the
 staff chat (once, until it is ready again)."""
@@ -71,6 +74,7 @@ class Health:
         self.staff_paused, self.alert = staff_paused, alert
         self.tick_limit = max(60.0, 3 * tick_seconds)
         self.last_tick: float | None = None
+        self.found: dict[str, str] = {"database": "not looked at yet"}
         self.failing_since: float | None = None
         self.alerted = False
 
@@ -79,22 +83,27 @@ class Health:
         self.metrics.ticks.inc()
         self.metrics.last_tick.set(time.time())
 
-    async def readiness(self) -> tuple[bool, dict[str, Any]]:
-        checks: dict[str, Any] = {}
+    async def look(self) -> None:
+        """Each tick: does the database answer, and how long has the oldest due outbox row
+        waited? Kept for /readyz, and in the outbox gauges for /metrics."""
         now = self.clock()
         try:
             async with self.db.transaction() as s:
                 await s.execute(text("SELECT 1"))
                 oldest = await repo.oldest_due(s, now)
                 pending = await repo.count_pending(s)
-            checks["database"] = "ok"
-            age = (now - oldest).total_seconds() if oldest is not None else 0.0
-            self.metrics.outbox_pending.set(pending)
-            self.metrics.outbox_oldest.set(age)
-            checks["outbox"] = "ok" if age < OUTBOX_TOO_OLD.total_seconds() else \
-                f"oldest due row waits {int(age)} s"
         except Exception as exc:  # noqa: BLE001  (the answer is that it failed)
-            checks["database"] = f"unreachable ({type(exc).__name__})"
+            self.found = {"database": f"unreachable ({type(exc).__name__})"}
+            return
+        age = (now - oldest).total_seconds() if oldest is not None else 0.0
+        self.metrics.outbox_pending.set(pending)
+        self.metrics.outbox_oldest.set(age)
+        self.found = {"database": "ok", "outbox": "ok" if age < OUTBOX_TOO_OLD.total_seconds()
+                      else f"oldest due row waits {int(age)} s"}
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """What the last tick found, with the tick's and the staff chat's state as they are."""
+        checks: dict[str, Any] = dict(self.found)
         if self.last_tick is None or time.monotonic() - self.last_tick > self.tick_limit:
             checks["scheduler"] = "no recent tick"
         else:
@@ -106,8 +115,10 @@ class Health:
         return ok, checks
 
     async def watch(self) -> None:
-        """Each tick: readiness failing for ALERT_AFTER → an ERROR line and a staff alert."""
-        ok, checks = await self.readiness()
+        """Each tick: look, then readiness failing for ALERT_AFTER → an ERROR line and a staff
+        alert."""
+        await self.look()
+        ok, checks = self.readiness()
         if ok:
             if self.alerted:
                 log.warning("ready again")
@@ -132,18 +143,21 @@ class Health:
         return web.json_response({"ok": True})
 
     async def readyz(self, _request: web.Request) -> web.Response:
-        ok, checks = await self.readiness()
+        ok, checks = self.readiness()
         return web.json_response({"ok": ok, "checks": checks}, status=200 if ok else 503)
 
     async def metrics_page(self, _request: web.Request) -> web.Response:
-        await self.readiness()  # fresh outbox figures
+        self.readiness()  # korak_ready as it is now
         return web.Response(body=generate_latest(self.metrics.registry),
                             headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    def routes(self, app: web.Application) -> None:
+    def app(self) -> web.Application:
+        """The private listener's routes (HEALTH_HOST:HEALTH_PORT)."""
+        app = web.Application()
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
         app.router.add_get("/metrics", self.metrics_page)
+        return app
 
 
 async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:

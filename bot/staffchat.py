@@ -5,7 +5,13 @@ messages while it cannot. What one process learns, every process reads from the 
 
 Nothing for the staff chat is dropped while it is unreachable: its messages wait in the
 outbox, /readyz says so, the log says so, and once a probe finds the bot can post again they
-go out in order."""
+go out in order.
+
+Every member of the group sees every card, so the group must hold the coordinators and the bot
+and no one else. The Bot API counts a group's members and lists its administrators, but does
+not list every member: at start, and each working day when the digest is due, the count is
+compared with the coordinators (and the bot), and administrators who are not coordinators are
+named; either finding is a warning in the staff chat and in the log."""
 
 from __future__ import annotations
 
@@ -13,17 +19,23 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import (TelegramAPIError, TelegramMigrateToChat, TelegramNetworkError,
                                 TelegramRetryAfter, TelegramServerError)
+from aiogram.types import User
 
+from dialogs.workhours import digest_key, parse_clock
 from storage import repo
 from storage.db import Database
 
 from .config import Settings
+from .handoff import working_hours
+from .i18n import Texts
+from .sender import Sender, Undeliverable
 
 log = logging.getLogger("korak.staff")
 
@@ -31,6 +43,20 @@ MIGRATED = "staff_chat_migrated"  # "OLD NEW": the configured id and the one it 
 PAUSED = "staff_paused"  # why staff messages wait: forbidden | chat_not_found | …
 PROBE_EVERY = 60.0  # seconds between checks of a paused staff chat
 WRITABLE = ("creator", "administrator", "member")
+MEMBERS_CHECKED = "staff_members_checked"  # the local date the group's members were last checked
+
+
+@dataclass(frozen=True)
+class Members:
+    """The staff group as far as the Bot API shows it."""
+
+    count: int  # members, the bot among them
+    coordinators: int  # coordinators known to korak (COORDINATOR_IDS and the database)
+    strangers: tuple[User, ...]  # administrators who are neither a coordinator nor the bot
+
+    @property
+    def only_coordinators(self) -> bool:
+        return self.count <= self.coordinators + 1 and not self.strangers
 
 
 class StaffChat:
@@ -39,6 +65,7 @@ class StaffChat:
         self.configured = settings.staff_chat_id
         self.paused: str | None = None
         self._probed = 0.0
+        self._checked_day: str | None = None  # the members' daily check, as this process knows it
 
     @property
     def id(self) -> int | None:
@@ -120,3 +147,59 @@ class StaffChat:
         ok, _ = await self.writable(bot)
         if ok:
             await self.resume()
+
+    async def _members(self, bot: Bot, chat: int) -> Members:
+        """What the Bot API tells of the group `chat`, beside the coordinators korak knows."""
+        count = await bot.get_chat_member_count(chat)
+        admins = await bot.get_chat_administrators(chat)
+        async with self.db.transaction() as s:
+            known = set(self.settings.coordinator_ids) | await repo.coordinator_ids(s)
+        return Members(count, len(known), tuple(a.user for a in admins
+                                                if a.user.id not in known and a.user.id != bot.id))
+
+    async def check_members(self, bot: Bot, texts: Texts, sender: Sender) -> None:
+        """At start (today's daily check with it)."""
+        await self._claim_day()
+        await self._warn_strangers(bot, texts, sender)
+
+    async def daily_members(self, bot: Bot, texts: Texts, sender: Sender) -> None:
+        """Each working day when the digest is due, once (the day is kept in the database)."""
+        if await self._claim_day():
+            await self._warn_strangers(bot, texts, sender)
+
+    async def _claim_day(self) -> bool:
+        """Mark today's check as made; False when it already was, or no digest is due now."""
+        now = self.clock()
+        day = digest_key(now, working_hours(self.settings), parse_clock(self.settings.digest_time))
+        if day is None or day == self._checked_day:
+            return False
+        async with self.db.transaction() as s:
+            done = await repo.get_setting(s, MEMBERS_CHECKED) == day
+            if not done:
+                await repo.set_setting(s, MEMBERS_CHECKED, day, now)
+        self._checked_day = day
+        return not done
+
+    async def _warn_strangers(self, bot: Bot, texts: Texts, sender: Sender) -> None:
+        """Anyone in the group besides the coordinators and the bot: a warning in the staff chat
+        (administrators by name) and in the log (by id)."""
+        if self.id is None:
+            return
+        try:
+            found = await self._members(bot, self.id)
+        except (TelegramAPIError, asyncio.TimeoutError) as exc:
+            log.warning("the staff group's members could not be counted",
+                        extra={"error": type(exc).__name__})
+            return
+        if found.only_coordinators:
+            return
+        log.warning("the staff group has %d members for %d coordinators and the bot; "
+                    "administrators who are not coordinators: %s", found.count,
+                    found.coordinators, ",".join(str(u.id) for u in found.strangers) or "none")
+        names = ", ".join(f"{u.full_name} ({u.id})" for u in found.strangers)
+        text = texts("staff.members_warning", count=found.count, expected=found.coordinators + 1,
+                     admins=texts("staff.members_admins", names=names) if names else "")
+        try:
+            await sender.send_message(self.id, text)
+        except Undeliverable as exc:
+            log.warning("staff warning not delivered", extra={"error": exc.kind})

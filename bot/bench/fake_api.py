@@ -108,6 +108,10 @@ class FakeBotAPI:
         if method == "getChatMember":
             return web.json_response({"ok": True, "result": {
                 "status": "member", "user": {"id": 42, "is_bot": True, "first_name": "bench"}}})
+        if method == "getChatMemberCount":  # the bot and one coordinator
+            return web.json_response({"ok": True, "result": 2})
+        if method == "getChatAdministrators":
+            return web.json_response({"ok": True, "result": []})
         if method != "sendMessage":
             return web.json_response({"ok": False, "error_code": 404,
                                       "description": "Not Found"}, status=404)

@@ -138,28 +138,33 @@ class Balancer:
                 await asyncio.sleep(0.2)
 
 
-def _env(api: str, database: str, redis: str, port: int, key: str, rate: float) -> dict:
+def _env(api: str, database: str, redis: str, port: int, health: int, key: str,
+         rate: float) -> dict:
+    """A replica's settings: updates on `port`, health on `health` (one of each per process)."""
     return {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": api, "DATABASE_URL": database,
             "REDIS_URL": redis, "DATA_KEY": key, "STAFF_CHAT_ID": str(STAFF),
             "COORDINATOR_IDS": "1", "WEBHOOK_URL": f"http://127.0.0.1:{port}/hook",
             "WEBHOOK_LISTEN": f"127.0.0.1:{port}", "WEBHOOK_SECRET": SECRET,
             "SEND_RATE_PER_S": str(rate), "OUTBOX_TICK_SECONDS": "1", "REMINDER_OFFSETS": "-2h",
             "QUIET_HOURS": "00:00-00:00", "LOG_FORMAT": "json", "LOG_LEVEL": "WARNING",
-            "HEALTH_PORT": "0", "DATABASE_POOL_SIZE": "10", "DB_AUTO_UPGRADE": "false"}
+            "HEALTH_PORT": str(health), "DATABASE_POOL_SIZE": "10",
+            "DB_AUTO_UPGRADE": "false"}
 
 
-async def _healthy(port: int, timeout: float = 60.0) -> None:
+async def _ticking(port: int, timeout: float = 60.0) -> None:
+    """Wait for the replica whose HEALTH_PORT is `port` to have ticked (its /readyz says so):
+    by then it listens for updates. Its other checks may fail while the outbox is busy."""
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as http:
         while time.monotonic() < deadline:
             try:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
-                    if resp.status == 200:
+                async with http.get(f"http://127.0.0.1:{port}/readyz") as resp:
+                    if (await resp.json())["checks"]["scheduler"] == "ok":
                         return
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.2)
-    raise TimeoutError(f"replica on port {port} did not come up")
+    raise TimeoutError(f"replica with health on port {port} did not come up")
 
 
 def densest_second(attempts: list[tuple[float, int]]) -> list[tuple[float, int]]:
@@ -195,18 +200,19 @@ async def _run(args: Namespace) -> dict:
         api.on_message = h._message
         api_url = await api.start()
         ports = [free_port() for _ in range(args.replicas)]
+        health_ports = [free_port() for _ in range(args.replicas)]
         key = generate_key()
 
         def start(i: int) -> subprocess.Popen:
             log = open(logs_dir / f"korak-replica-{i}.log", "a")
             logs.append(log)
             return subprocess.Popen([sys.executable, "-m", "bot", "run", "--webhook"], cwd=ROOT,
-                                    env=_env(api_url, url, args.redis, ports[i], key,
-                                             args.rate or 28.0),
+                                    env=_env(api_url, url, args.redis, ports[i],
+                                             health_ports[i], key, args.rate or 28.0),
                                     stdout=log, stderr=subprocess.STDOUT)
 
         procs = [start(i) for i in range(args.replicas)]
-        await asyncio.gather(*(_healthy(p) for p in ports))
+        await asyncio.gather(*(_ticking(p) for p in health_ports))
         stopping = asyncio.Event()
         balancer = Balancer(api.updates, ports)
         delivering = asyncio.create_task(balancer.run(stopping))
@@ -233,7 +239,7 @@ async def _run(args: Namespace) -> dict:
                   flush=True)
             await asyncio.sleep(3)
             procs[0] = start(0)
-            await _healthy(ports[0])
+            await _ticking(health_ports[0])
             return 1
 
         killing = asyncio.create_task(kill_one())

@@ -22,9 +22,11 @@ def test_add_list_remove(korak):
     assert korak("add", "222", "--name", "Mojca") == (0, "Koordinator/ka 222 je dodan/a.\n")
     assert korak("add", "222")[1] == "Koordinator/ka 222 je že na seznamu.\n"
     assert korak("list")[1] == "111\t—\tCOORDINATOR_IDS\n222\tMojca\tbaza\n"
-    assert korak("remove", "222") == (0, "Koordinator/ka 222 je odstranjen/a.\n")
+    code, text = korak("remove", "222")
+    assert code == 0 and text.startswith("Koordinator/ka 222 je odstranjen/a.")
+    assert "tudi iz skupine koordinatork" in text  # or she still sees every card
     code, text = korak("remove", "111")
-    assert code == 1 and "COORDINATOR_IDS" in text
+    assert code == 1 and "COORDINATOR_IDS" in text and "iz skupine koordinatork" in text
     code, text = korak("remove", "333")
     assert code == 1 and "ni na seznamu" in text
 

@@ -1,9 +1,12 @@
 """`korak run` refuses to start, with one line saying what to set, when the settings it cannot
-run without are missing. No Bot API is needed for that."""
+run without are missing, or when its HEALTH_PORT is taken. No Bot API is needed for that."""
 
 import os
+import socket
 import subprocess
 import sys
+
+import pytest
 
 TOKEN = "123456:korak-refused"
 
@@ -26,6 +29,29 @@ def test_run_without_token_says_what_to_set(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "Manjka BOT_TOKEN: nastavite ga v datoteki .env ali v okolju (glejte .env.example)."]
+
+
+@pytest.mark.parametrize("mode", [[], ["--webhook"]], ids=["polling", "webhook"])
+def test_run_stops_when_its_health_port_is_taken(tmp_path, mode):
+    """Two processes on one host with one HEALTH_PORT: the second would let a probe read the
+    first one's health as its own. It stops with one line instead, in every mode."""
+    from storage.crypto import generate_key
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+        env.update(BOT_TOKEN=TOKEN, DATA_KEY=generate_key(), STAFF_CHAT_ID="-100123",
+                   DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/k.db", HEALTH_PORT=str(port),
+                   HEALTH_HOST="127.0.0.1", TELEGRAM_API_URL="http://127.0.0.1:9",
+                   WEBHOOK_URL="https://korak.example.si/tg",
+                   WEBHOOK_SECRET="health-port-test-secret", WEBHOOK_LISTEN="127.0.0.1:0")
+        proc = subprocess.run([sys.executable, "-m", "bot", "run", *mode], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert f"127.0.0.1:{port}" in last and "HEALTH_PORT" in last and "zaseden" in last
 
 
 def test_keygen_prints_a_key_that_seals_and_opens():

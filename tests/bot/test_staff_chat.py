@@ -2,13 +2,16 @@
 until the bot can post again; a group turned supergroup is followed; other errors are retried
 a bounded number of times and then failed, to be listed and sent again by hand; `korak run`
 stops when it cannot post in the staff chat; a relay is never said to be passed on when it
-was not."""
+was not; anyone in the staff group besides the coordinators and the bot is warned about."""
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from aiogram.exceptions import (ClientDecodeError, TelegramBadRequest, TelegramForbiddenError,
                                 TelegramMigrateToChat, TelegramUnauthorizedError)
+from aiogram.methods import GetChatAdministrators, GetChatMemberCount
+from aiogram.types import ChatMemberOwner, User
 
 from bot.app import check_staff_chat
 from bot.database import Refused
@@ -16,7 +19,7 @@ from bot.outbox import MAX_ATTEMPTS
 from bot.staffchat import PAUSED
 from storage import repo
 
-from .conftest import STAFF
+from .conftest import COORD_A, STAFF, STRANGER
 from .test_handlers import U, complete_intake
 
 NEW_STAFF = -100999
@@ -150,3 +153,58 @@ async def test_without_a_staff_chat_a_relay_is_not_said_to_be_passed_on(h):
     told = h.session.sent(U)[-1].text
     assert "posredovali" not in told and "ne moremo posredovati" in told
     assert [p.kind for p in await pending(h)] == ["staff_new_request"]
+
+
+def group(h, monkeypatch, count, admins=()):
+    """The staff group as the Bot API tells it: `count` members, `admins` its administrators
+    (the coordinator A, the bot, and whoever else)."""
+    answer = h.session.make_request
+
+    async def make_request(bot, method, timeout=None):
+        if isinstance(method, GetChatMemberCount):
+            return count
+        if isinstance(method, GetChatAdministrators):
+            return [ChatMemberOwner(user=h.user(COORD_A), is_anonymous=False)] + [
+                SimpleNamespace(status="administrator",
+                                user=User(id=uid, is_bot=uid == h.bot.id, first_name=name))
+                for uid, name in admins]
+        return await answer(bot, method, timeout)
+
+    monkeypatch.setattr(h.session, "make_request", make_request)
+
+
+async def test_a_staff_group_with_others_in_it_is_warned_at_start_and_daily(h, monkeypatch,
+                                                                             caplog):
+    """Every member sees every card: someone besides the coordinators and the bot is said in
+    the staff chat (administrators by name) and in the log (by id, never a name)."""
+    group(h, monkeypatch, count=5, admins=[(h.bot.id, "korak"), (STRANGER, "Tine")])
+    with caplog.at_level("WARNING", logger="korak.staff"):
+        await h.staff_chat.check_members(h.bot, h.texts, h.sender)
+    [warning] = [m.text for m in h.session.sent(STAFF)]
+    assert warning.startswith("⚠️ V skupini koordinatork so tudi drugi ljudje")
+    assert "Članov skupine: 5; koordinatork z botom: 3." in warning
+    assert "Skrbniki skupine, ki niso koordinatorke: Tine (9666)." in warning
+    [line] = [r.getMessage() for r in caplog.records]
+    assert "5 members for 2 coordinators" in line and "9666" in line and "Tine" not in line
+    await h.staff_chat.daily_members(h.bot, h.texts, h.sender)  # the same day: said once
+    assert len(h.session.sent(STAFF)) == 1
+    h.now += timedelta(days=1)  # Friday, when the digest is due
+    await h.staff_chat.daily_members(h.bot, h.texts, h.sender)
+    assert len(h.session.sent(STAFF)) == 2
+    assert "Skrbniki" in h.session.sent(STAFF)[-1].text
+
+
+async def test_more_members_than_coordinators_is_warned_without_names(h, monkeypatch):
+    group(h, monkeypatch, count=4)  # two coordinators, the bot, and someone Telegram won't name
+    await h.staff_chat.check_members(h.bot, h.texts, h.sender)
+    [warning] = [m.text for m in h.session.sent(STAFF)]
+    assert "Članov skupine: 4; koordinatork z botom: 3." in warning
+    assert "Skrbniki" not in warning
+
+
+async def test_a_group_of_coordinators_and_the_bot_is_not_warned(h, monkeypatch):
+    async with h.db.transaction() as s:  # a coordinator added by `korak coordinators add`
+        await repo.add_coordinator(s, STRANGER, "Tine", h.now)
+    group(h, monkeypatch, count=4, admins=[(h.bot.id, "korak"), (STRANGER, "Tine")])
+    await h.staff_chat.check_members(h.bot, h.texts, h.sender)
+    assert h.session.sent(STAFF) == []

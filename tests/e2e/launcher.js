@@ -6,8 +6,9 @@
 //  6. editMessageText answers `null` where the Bot API answers the message (`true` will do).
 //  8. webhooks: the secret token set with setWebhook is sent with each update, and an update the
 //     bot does not answer with 2xx is delivered again every second, as Telegram does.
-//  7. getChat and getChatMember are missing: the bot is a member of every group, except
-//     chat -1000 which does not exist ("chat not found").
+//  7. getChat, getChatMember, getChatMemberCount and getChatAdministrators are missing: the bot
+//     is a member of every group, with one coordinator and no administrators, except chat -1000
+//     which does not exist ("chat not found").
 //  9. sendPhoto is missing: a photo (multipart) is kept as a bot message whose text is its
 //     caption, with `photo_bytes` (the file's size) to tell it apart.
 // Usage: node launcher.js PORT
@@ -104,6 +105,8 @@ routes.botRoutes.unshift(
       premium_subscription: false, gifts_from_channels: false } })),
   chatRoute('getChatMember', () => ({ status: 'member',
     user: { id: 666, is_bot: true, first_name: 'korak test' } })),
+  chatRoute('getChatMemberCount', () => 2),
+  chatRoute('getChatAdministrators', () => []),
 );
 const TelegramServer = require('telegram-test-api');
 const formatUpdate = TelegramServer.formatUpdate;

@@ -393,11 +393,12 @@ def test_run_stops_when_it_cannot_post_in_the_staff_chat(emulator, tmp_path):
 
 def test_webhook_mode_with_health_and_redelivery_after_a_kill(emulator, tmp_path):
     """`korak run --webhook`: setWebhook with the secret at start, updates by webhook, health
-    on the same server; while the process is dead Telegram (the emulator) keeps delivering
-    again, and the update is handled once it is back."""
-    port = free_port()
+    on HEALTH_PORT and not on the public listener; while the process is dead Telegram (the
+    emulator) keeps delivering again, and the update is handled once it is back."""
+    port, health_port = free_port(), free_port()
     env = {"WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram", "WEBHOOK_LISTEN":
-           f"127.0.0.1:{port}", "WEBHOOK_SECRET": "e2e-secret-0123456789"}
+           f"127.0.0.1:{port}", "WEBHOOK_SECRET": "e2e-secret-0123456789",
+           "HEALTH_PORT": str(health_port)}
     log = open(tmp_path / "bot.log", "w")
 
     def start():
@@ -405,9 +406,9 @@ def test_webhook_mode_with_health_and_redelivery_after_a_kill(emulator, tmp_path
                                 env=bot_env(emulator, tmp_path / "e2e.db", **env), stdout=log,
                                 stderr=subprocess.STDOUT)
 
-    def get(path):
+    def get(path, on=health_port):
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+            with urllib.request.urlopen(f"http://127.0.0.1:{on}{path}", timeout=5) as resp:
                 return resp.status, resp.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
@@ -415,23 +416,22 @@ def test_webhook_mode_with_health_and_redelivery_after_a_kill(emulator, tmp_path
     bot = start()
     try:
         deadline = time.time() + 30
-        while True:
+        while True:  # ready once it has ticked, after setWebhook
             try:
-                if get("/healthz")[0] == 200:
+                if get("/readyz")[0] == 200:
                     break
             except OSError:
                 pass
             assert time.time() < deadline, "the webhook server did not come up"
             time.sleep(0.2)
+        assert get("/healthz")[0] == 200
         r = Chat(emulator, 7401)
         r.say("/start")
         r.wait("Pozdravljeni")
-        deadline = time.time() + 30
-        while get("/readyz")[0] != 200:  # ready once it has ticked
-            assert time.time() < deadline, get("/readyz")
-            time.sleep(0.3)
         status, page = get("/metrics")
         assert status == 200 and "korak_updates_total" in page
+        for path in ("/healthz", "/readyz", "/metrics"):  # the public listener: updates only
+            assert get(path, on=port)[0] == 404
         # a request without the secret is refused
         req = urllib.request.Request(f"http://127.0.0.1:{port}/telegram", data=b"{}",
                                      headers={"Content-Type": "application/json"})
