@@ -97,9 +97,11 @@ def wire(settings: Settings, db: Database, texts: Texts, sender: Sender, sealer:
     front = TelegramFront(service, sender, texts, settings)
     staff = StaffFront(handoff, sender, texts, settings, schedule, staff_chat)
     participants = ParticipantFront(schedule, sender, texts)
-    retention = RetentionService(db, settings, utcnow, on_outbox=outbox.kick)
+    report = ReportService(db, settings, sealer, utcnow)
+    retention = RetentionService(db, settings, utcnow, on_outbox=outbox.kick,
+                                 before=report.keep_closed)
     attendance = AttendanceService(db, settings, utcnow, on_outbox=outbox.kick)
-    reporting = ReportingFront(ReportService(db, settings, sealer, utcnow), attendance,
+    reporting = ReportingFront(report, attendance,
                                handoff.is_coordinator, sender, texts, settings)
     return Wired(make_dispatcher(front, reporting.router, staff.router, participants.router),
                  outbox, handoff, retention, staff_chat, attendance)
@@ -179,7 +181,7 @@ class Runtime:
             wired = wire(settings, db, texts, sender, seal, metrics)
             staff = wired.staff
             await staff.load()
-            inbox = Inbox(db, wired.dp, bot, utcnow, on_handled=metrics.handled)
+            inbox = Inbox(db, wired.dp, bot, utcnow, seal, on_handled=metrics.handled)
 
             async def alert(failing: list[str]) -> None:
                 if staff.id is not None:
@@ -201,6 +203,7 @@ class Runtime:
                         self.holder, ttl=3 * settings.outbox_tick_seconds))
                 await guarded("staff chat check", self._staff_check(staff, bot))
                 if await guarded("leadership", self._lead(db, lease)):
+                    await guarded("staff members", staff.daily_members(bot, texts, sender))
                     await guarded("planning", wired.handoff.plan())
                     await guarded("attendance", wired.attendance.plan())
                     await guarded("retention", wired.retention.run_daily())
@@ -212,25 +215,21 @@ class Runtime:
             scheduler.add_job(tick, "interval", seconds=settings.outbox_tick_seconds,
                               max_instances=1, coalesce=True, id="tick")
             self._signals()
+            if settings.health_port:  # in every mode, and only there
+                runners.append(await serve_health(health, settings, texts))
             await wait_for_api(bot)
             await check_staff_chat(staff, bot, texts)
-            app = web.Application()
-            health.routes(app)
-            if self.webhook:
+            await staff.check_members(bot, texts, sender)
+            if self.webhook:  # the public listener: update paths, nothing else
+                updates = web.Application()
                 handler = InboxRequestHandler(wired.dp, bot, inbox, settings.webhook_secret)
-                handler.register(app, path=urlsplit(settings.webhook_url).path or "/")
+                handler.register(updates, path=urlsplit(settings.webhook_url).path or "/")
                 host, port = listen_address(settings.webhook_listen)
-                runners.append(await serve(app, host, port))
+                runners.append(await serve(updates, host, port))
                 await persist(lambda: bot.set_webhook(
                     settings.webhook_url, secret_token=settings.webhook_secret,
                     allowed_updates=ALLOWED, drop_pending_updates=False), "setWebhook")
             else:
-                if settings.health_port:
-                    try:
-                        runners.append(await serve(app, settings.health_host,
-                                                   settings.health_port))
-                    except OSError:
-                        log.error("health port taken; /healthz and /metrics are off")
                 await persist(lambda: bot.delete_webhook(drop_pending_updates=False),
                               "deleteWebhook")
                 await inbox.replay()  # what a killed process left, before anything new
@@ -280,6 +279,17 @@ async def guarded(name: str, work: Awaitable[Any]) -> Any:
     except Exception:
         log.exception("tick: %s failed", name)
         return None
+
+
+async def serve_health(health: Health, settings: Settings, texts: Texts) -> web.AppRunner:
+    """/healthz, /readyz and /metrics on HEALTH_HOST:HEALTH_PORT. A port already taken (by
+    another process on the host) stops the start with one line: a probe would otherwise get
+    that other process's answer."""
+    try:
+        return await serve(health.app(), settings.health_host, settings.health_port)
+    except OSError as exc:
+        raise Refused(texts("cli.health_port_taken", host=settings.health_host,
+                            port=settings.health_port)) from exc
 
 
 def listen_address(value: str) -> tuple[str, int]:

@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -189,18 +190,23 @@ ACCESS_WHAT = {"sensitive": N_("cli.access_what_sensitive"), "card": N_("cli.acc
 
 
 def cmd_reseal(_args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """korak reseal: every sealed answer sealed again with DATA_KEY's first key."""
+    """korak reseal: every sealed answer sealed again with DATA_KEY's first key; refused, with
+    nothing changed, when a key in DATA_KEY is missing for some of them."""
     out = out or sys.stdout
     settings = Settings()
     texts = _texts(settings)
 
-    from storage import repo
+    from storage import keys
 
+    from .clock import utcnow
     from .database import sealer
 
     async def run(db: Database) -> int:
-        async with db.transaction() as s:
-            count = await repo.reseal(s, seal)
+        try:
+            async with db.transaction() as s:
+                count = await keys.reseal(s, seal, utcnow())
+        except keys.Unopened as exc:
+            raise Refused(texts("cli.reseal_unopened", count=exc.count)) from exc
         out.write(texts("cli.resealed", count=count) + "\n")
         return 0
 
@@ -224,23 +230,32 @@ def cmd_outbox(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
         from .clock import utcnow
 
+        keep = timedelta(days=settings.outbox_failed_keep_days)
         async with db.transaction() as s:
+            rows = await repo.failed_outbox(s)
             if args.action == "failed":
-                rows = await repo.failed_outbox(s)
                 if not rows:
                     out.write(texts("cli.outbox_none_failed") + "\n")
                 for row in rows:
+                    failed, blanked = repo.as_utc(row.failed_at), repo.as_utc(row.blanked_at)
+                    content = (texts("cli.outbox_content_erased", at=blanked) if blanked
+                               else texts("cli.outbox_content_kept", until=failed + keep))
                     out.write(texts("cli.outbox_failed_line", id=row.id, kind=row.kind,
-                                    attempts=row.attempts, at=repo.as_utc(row.failed_at),
+                                    attempts=row.attempts, at=failed,
                                     error=row.last_error or "—",
-                                    request=row.request_id or "—") + "\n")
+                                    request=row.request_id or "—", content=content) + "\n")
                 return 0
             if not args.all and not args.ids:
                 out.write(texts("cli.outbox_which") + "\n")
                 return 2
+            erased = [r for r in rows if r.blanked_at is not None
+                      and (args.all or r.id in args.ids)]
             count = await repo.retry_failed(s, utcnow(), None if args.all else args.ids)
+        for row in erased:  # blanked: nothing left to send
+            out.write(texts("cli.outbox_erased", id=row.id, at=repo.as_utc(row.blanked_at))
+                      + "\n")
         out.write(texts("cli.outbox_retried", count=count) + "\n")
-        return 0
+        return 1 if erased and not args.all else 0
 
     return _on_database(settings, texts, run)
 
@@ -260,7 +275,7 @@ def cmd_db(args: argparse.Namespace, out: TextIO | None = None) -> int:
     texts = _texts(settings)
 
     async def run() -> int:
-        from storage import migrate
+        from storage import keys, migrate
         from storage.crypto import KeyMissing
         from storage.db import Database
 
@@ -278,10 +293,16 @@ def cmd_db(args: argparse.Namespace, out: TextIO | None = None) -> int:
                     out.write(texts("cli.db_current_behind", current=found.current or "0.1",
                                     head=found.head) + "\n")
                 return 0 if found.up_to_date else 1
+            seal = sealer_or_none(settings)
             try:
-                before = await migrate.upgrade(db, sealer=sealer_or_none(settings))
+                if seal is not None:  # nothing sealed with a wrong key by a revision
+                    await keys.check_canary(db, seal)
+                before = await migrate.upgrade(db, sealer=seal)
             except KeyMissing:
                 print(texts("cli.db_needs_key"), file=sys.stderr)
+                return 2
+            except keys.WrongKey:
+                print(texts("cli.wrong_data_key"), file=sys.stderr)
                 return 2
             if before.up_to_date:
                 out.write(texts("cli.db_was_current", current=before.head) + "\n")
@@ -400,26 +421,27 @@ def cmd_enroll(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 
 def cmd_report(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """korak report --from YYYY-MM-DD --to YYYY-MM-DD [--format csv|xlsx|png] [--out FILE]:
-    the programme's report for those days (both included), written to FILE (by default
-    porocilo-FROM-TO.FORMAT here; `-` is standard output)."""
+    """korak report --period 2027-01|2027-Q1|2027 (or --from/--to spanning exactly one)
+    [--format csv|xlsx|png] [--out FILE]: the programme's report for a whole month, quarter or
+    year, written to FILE (by default porocilo-PERIOD.FORMAT here; `-` is standard output).
+    Any other span is refused in one line."""
     out = out or sys.stdout
     settings = Settings()
     texts = _texts(settings)
     from datetime import date
 
-    days = []
-    for value in (args.date_from, args.date_to):
-        try:
-            days.append(date.fromisoformat(value))
-        except ValueError:
-            print(texts("cli.bad_date", value=value), file=sys.stderr)
-            return 2
-    first, last = days
-    if first > last:
-        print(texts("report.cli_order"), file=sys.stderr)
+    from dialogs.report import Period
+
+    try:
+        period = (Period.parse(args.period or "") if not (args.date_from or args.date_to) else
+                  None if args.period else Period.spanning(date.fromisoformat(args.date_from),
+                                                           date.fromisoformat(args.date_to)))
+    except (TypeError, ValueError):  # a day missing or not a date
+        period = None
+    if period is None:
+        print(texts("report.cli_period"), file=sys.stderr)
         return 2
-    target = args.out or f"porocilo-{first}-{last}.{args.format}"
+    target = args.out or f"porocilo-{period.key}.{args.format}"
 
     from .database import sealer
 
@@ -433,7 +455,7 @@ def cmd_report(args: argparse.Namespace, out: TextIO | None = None) -> int:
         from .clock import utcnow
         from .report import ReportService, render
 
-        report = await ReportService(db, settings, seal, utcnow).build(first, last)
+        report = await ReportService(db, settings, seal, utcnow).build(period)
         data = await asyncio.to_thread(render, report, texts, args.format)
         if target == "-":
             sys.stdout.buffer.write(data)
@@ -536,10 +558,12 @@ def main(argv: list[str] | None = None) -> int:
     enroll.add_argument("--cohort", required=True)
     enroll.add_argument("--leave", action="store_true", help="take them out of the cohort")
     enroll.set_defaults(func=cmd_enroll)
-    report = sub.add_parser("report", help="the programme's report for a period: "
-                                           "korak report --from 2027-01-01 --to 2027-03-31")
-    report.add_argument("--from", dest="date_from", required=True, help="first day, YYYY-MM-DD")
-    report.add_argument("--to", dest="date_to", required=True, help="last day, YYYY-MM-DD")
+    report = sub.add_parser("report", help="the programme's report for a whole month, quarter "
+                                           "or year: korak report --period 2027-Q1")
+    report.add_argument("--period", help="2027-01 (a month), 2027-Q1 (a quarter) or 2027")
+    report.add_argument("--from", dest="date_from",
+                        help="first day, YYYY-MM-DD (with --to: exactly one period)")
+    report.add_argument("--to", dest="date_to", help="last day, YYYY-MM-DD")
     report.add_argument("--format", choices=["csv", "xlsx", "png"], default="csv",
                         help="csv (UTF-8, ;), xlsx or png (the charts); default csv")
     report.add_argument("--out", help="the file to write (default porocilo-FROM-TO.FORMAT; "

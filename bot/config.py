@@ -26,11 +26,13 @@ class Settings(BaseSettings):
     chat_database_url: str = "sqlite+aiosqlite:///data/chat.db"
     db_auto_upgrade: bool = False
     # webhook mode (`korak run --webhook`): the public HTTPS address Telegram posts to, the
-    # secret it sends with every update, and where this process listens (behind a proxy)
+    # secret it sends with every update, and where this process listens (behind a proxy) for
+    # updates and nothing else
     webhook_url: str | None = None
     webhook_secret: str | None = None
     webhook_listen: str = "0.0.0.0:8080"
-    # polling mode: /healthz, /readyz and /metrics (0: off); webhook mode serves them itself
+    # /healthz, /readyz and /metrics, in every mode and only here (0: off); several processes
+    # on one host: one port each
     health_host: str = "127.0.0.1"
     health_port: int = 8081
     # Telegram's limits shared by several processes (redis://host:6379/0); unset: this process
@@ -44,6 +46,8 @@ class Settings(BaseSettings):
     controller_name: str = "Slokva, zavod za razvoj neizkoriščenih potencialov, so. p."
     controller_contact: str = "Meškova ulica 21, 2380 Slovenj Gradec"
     retention_months: int = Field(default=12, ge=1)
+    # a failed outbox row keeps its chat and text this long, for `korak outbox retry`
+    outbox_failed_keep_days: int = Field(default=7, ge=1, le=30)
     intake_idle_days: int = Field(default=30, ge=1)  # an unfinished conversation is deleted after
     contact_within_days: int = 3
     relay_per_hour: int = Field(default=20, ge=1)  # a resident's messages passed on per hour

@@ -5,7 +5,7 @@ in storage/repo.py; this module orders them inside one transaction each."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -29,6 +29,10 @@ from .cover import CoverService
 from .schedule import ScheduleService
 
 log = logging.getLogger("korak.handoff")
+
+
+class Vanished(Exception):
+    """The request a message was about was erased while the message waited for its turn."""
 
 
 def view(req: ContactRequest | repo.RequestRecord, unreachable: bool = False) -> handoff.Request:
@@ -203,9 +207,26 @@ class HandoffService:
         async with self.db.transaction() as s:
             return await repo.request_of_staff_message(s, chat_id, message_id) is not None
 
-    async def remember_card(self, chat_id: int, message_id: int, request_id: int) -> None:
+    def guard(self, request_id: int) -> Callable[[], Awaitable[None]]:
+        """The check before a staff message that shows a request goes out, run once its turn
+        has come (the group's 20 a minute, a 429): the request must still be there, else
+        Vanished. The outbox makes the same check (outbox.OutboxDispatcher._before)."""
+
+        async def check() -> None:
+            async with self.db.transaction() as s:
+                if not await repo.request_exists(s, request_id):
+                    raise Vanished()
+        return check
+
+    async def settle(self, shown: erasure.Shown) -> None:
+        """The check after the send: remembered, or edited to the removal text when the
+        request was erased meanwhile (erasure.settle_shown)."""
         async with self.db.transaction() as s:
-            await repo.remember_staff_message(s, chat_id, message_id, request_id, card=True)
+            vanished = await erasure.settle_shown(s, [shown], self.clock())
+        if vanished:
+            log.info("staff message edited: its request was erased meanwhile",
+                     extra={"request_id": shown.request_id})
+            self._kick()
 
     async def relay_to_resident(self, chat_id: int, reply_to: int, text: str, actor_name: str
                                 ) -> Text | None:

@@ -10,16 +10,24 @@ by webhook: stored before the 200).
 - Webhook (any number of processes): each update is stored, then its lane (the person) is
   drained: the oldest waiting update of the lane is claimed and handled, then the next, so one
   person's updates are handled strictly in order even when they reach different processes.
-- Every tick, lanes whose oldest update nobody is handling (its process died) are drained."""
+- Every tick, lanes whose oldest update nobody is handling (its process died) are drained.
+
+What is stored of an update is sealed with DATA_KEY (storage/crypto.py): the person's Telegram
+name, their words and the buttons they pressed (the answer on origin among them) never reach
+the database, its write-ahead log or an old row version in the clear. An update that erased a
+person or answered the question on origin asks for its raw copy to go at once (scrub_after):
+its batch is deleted as soon as the batch is handled, and SQLite's log is emptied then."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import datetime, timedelta
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import (TelegramConflictError, TelegramNetworkError, TelegramRetryAfter,
@@ -28,6 +36,7 @@ from aiogram.types import Update
 
 from storage import inbox as store
 from storage import repo
+from storage.crypto import Sealer
 from storage.db import Database
 
 from .background import Background
@@ -42,6 +51,9 @@ ALLOWED = ["message", "callback_query"]
 # set by whoever marked the current update handled in its own transaction (the resident
 # conversation does, with what it changed), so it is not marked a second time
 _MARKED: ContextVar[list[bool] | None] = ContextVar("korak_inbox_marked", default=None)
+# set by the conversation when the current update erased a person or answered the question on
+# origin: its raw copy goes as soon as it is handled, and SQLite's log is emptied
+_SCRUB: ContextVar[list[bool] | None] = ContextVar("korak_inbox_scrub", default=None)
 
 
 def marked_handled() -> None:
@@ -49,6 +61,23 @@ def marked_handled() -> None:
     holder = _MARKED.get()
     if holder is not None:
         holder[0] = True
+
+
+def scrub_after() -> bool:
+    """The current update's raw copy must not outlive its handling. True when the inbox sees
+    to it (the copy deleted, then Database.scrub); False outside the inbox (korak chat, tests
+    that feed updates directly): then the caller scrubs."""
+    holder = _SCRUB.get()
+    if holder is None:
+        return False
+    holder[0] = True
+    return True
+
+
+def _bare(message: dict) -> dict:
+    """A message as a reference: which one, in which chat (what the handlers read of it)."""
+    return {k: message[k] for k in ("message_id", "date", "chat", "from", "message_thread_id",
+                                    "is_topic_message") if k in message}
 
 
 def lane_of(update: Update) -> int:
@@ -62,13 +91,42 @@ def lane_of(update: Update) -> int:
 
 class Inbox:
     def __init__(self, db: Database, dp: Dispatcher, bot: Bot, clock: Callable[[], datetime],
-                 on_handled: Callable[[Update, float], None] | None = None) -> None:
+                 sealer: Sealer, on_handled: Callable[[Update, float], None] | None = None
+                 ) -> None:
         self.db, self.dp, self.bot, self.clock = db, dp, bot, clock
+        self.sealer = sealer
         self.on_handled = on_handled  # (update, seconds it took): metrics
         self.running = Background()
         self._left: dict[int, int] = {}  # polling: batch id → its updates not yet handled
         self._finished: list[int] = []  # polling: batches all handled, deleted with the next
+        self._urgent: set[int] = set()  # polling: batches to delete as soon as they are handled
         self.replayed_up_to = 0  # polling: updates up to this id were in replayed batches
+
+    # ------------------------------------------------------------------ sealing
+
+    def _seal(self, value: Any) -> str:
+        return self.sealer.seal(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+    def _open(self, token: str | None) -> Any:
+        """A stored update (or batch) as Telegram sent it; None when it cannot be opened."""
+        opened = self.sealer.open(token)
+        return None if opened is None else json.loads(opened)
+
+    @staticmethod
+    def _raw(update: Update, raw: dict[int, dict]) -> dict:
+        """What is kept of an update for a replay: as Telegram sent it, but the bot's own
+        message a tap or a reply refers to only by its number and chat (Telegram sends its
+        text along, and a summary's text holds the person's answers)."""
+        found = raw.get(update.update_id) or update.model_dump(mode="json", exclude_none=True,
+                                                               by_alias=True)
+        out = dict(found)
+        query = out.get("callback_query")
+        if isinstance(query, dict) and isinstance(query.get("message"), dict):
+            out["callback_query"] = {**query, "message": _bare(query["message"])}
+        message = out.get("message")
+        if isinstance(message, dict) and isinstance(message.get("reply_to_message"), dict):
+            out["message"] = {**message, "reply_to_message": _bare(message["reply_to_message"])}
+        return out
 
     # ------------------------------------------------------------------ storing
 
@@ -78,8 +136,7 @@ class Inbox:
         the store fails: then nothing may be confirmed to Telegram. `raw`: the updates as
         Telegram sent them, by id (else they are dumped from the objects)."""
         raw = raw or {}
-        rows = [(u.update_id, lane_of(u), raw.get(u.update_id) or u.model_dump(
-            mode="json", exclude_none=True, by_alias=True)) for u in updates]
+        rows = [(u.update_id, lane_of(u), self._seal(self._raw(u, raw))) for u in updates]
         async with self.db.transaction() as s:
             fresh = set(await store.store(s, rows, self.clock()))
         return [u for u in updates if u.update_id in fresh]
@@ -93,11 +150,10 @@ class Inbox:
         if not updates:
             return
         raw = raw or {}
-        rows = [raw.get(u.update_id) or u.model_dump(mode="json", exclude_none=True,
-                                                      by_alias=True) for u in updates]
+        sealed = self._seal([self._raw(u, raw) for u in updates])
         finished = list(self._finished)
         async with self.db.transaction() as s:
-            batch = await store.store_batch(s, rows, self.clock(), finished)
+            batch = await store.store_batch(s, sealed, self.clock(), finished)
         del self._finished[:len(finished)]
         self._left[batch] = len(updates)
         for update in updates:
@@ -105,12 +161,30 @@ class Inbox:
 
     async def _handle_in_batch(self, update: Update, batch: int) -> None:
         try:
-            await self.handle(update)
+            if await self.handle(update):
+                self._urgent.add(batch)
         finally:
             self._left[batch] -= 1
             if self._left[batch] == 0:
                 del self._left[batch]
-                self._finished.append(batch)
+                if batch in self._urgent:
+                    self._urgent.discard(batch)
+                    await self._drop_now([batch])
+                else:
+                    self._finished.append(batch)
+
+    async def _drop_now(self, batches: list[int]) -> None:
+        """Batches that held an erasure or an answer on origin: deleted at once (not with the
+        next batch, which may be long in coming), and SQLite's log emptied of them."""
+        batches = [*batches, *self._finished]  # earlier ones may hold the person too
+        try:
+            async with self.db.transaction() as s:
+                await store.drop_batches(s, batches)
+            del self._finished[:]
+        except Exception:  # deleted with the next batch instead
+            log.exception("batch not deleted at once")
+            self._finished.extend(b for b in batches if b not in self._finished)
+        await self.db.scrub()
 
     async def flush(self) -> None:
         """Delete the batches all handled (on stopping)."""
@@ -122,12 +196,13 @@ class Inbox:
 
     # ------------------------------------------------------------------ handling
 
-    async def handle(self, update: Update) -> None:
+    async def handle(self, update: Update) -> bool:
         """Feed one update to the dispatcher, then mark it handled (unless the conversation
         already did, with its own work). A failed update is marked too: the person was told
-        something went wrong, and it must not come back again and again."""
-        holder = [False]
-        token = _MARKED.set(holder)
+        something went wrong, and it must not come back again and again. Returns whether the
+        update's raw copy must go at once (scrub_after)."""
+        holder, scrub = [False], [False]
+        token, scrub_token = _MARKED.set(holder), _SCRUB.set(scrub)
         started = time.perf_counter()
         try:
             await self.dp.feed_update(self.bot, update)
@@ -135,6 +210,7 @@ class Inbox:
             log.exception("update failed", extra={"update_id": update.update_id})
         finally:
             _MARKED.reset(token)
+            _SCRUB.reset(scrub_token)
         if not holder[0]:
             try:
                 async with self.db.transaction() as s:
@@ -143,6 +219,7 @@ class Inbox:
                 log.exception("update not marked handled", extra={"update_id": update.update_id})
         if self.on_handled is not None:
             self.on_handled(update, time.perf_counter() - started)
+        return scrub[0]
 
     async def drain(self, lane: int) -> int:
         """Handle the lane's waiting updates in order, while no other process is handling
@@ -153,9 +230,11 @@ class Inbox:
                 claimed = await store.claim_next(s, lane, self.clock(), LEASE)
             if claimed is None:
                 return handled
-            update_id, payload, attempts = claimed
+            update_id, sealed, attempts = claimed
+            payload = self._open(sealed)
             if attempts > MAX_ATTEMPTS or payload is None:
-                log.error("update given up after failing again and again",
+                log.error("update given up after failing again and again" if payload is not None
+                          else "stored update cannot be opened with DATA_KEY; given up",
                           extra={"update_id": update_id})
                 async with self.db.transaction() as s:
                     await store.give_up(s, update_id, self.clock())
@@ -167,7 +246,8 @@ class Inbox:
                 async with self.db.transaction() as s:
                     await store.give_up(s, update_id, self.clock())
                 continue
-            await self.handle(update)
+            if await self.handle(update):  # its row was blanked (or erased) as it was handled
+                await self.db.scrub()
             handled += 1
 
     async def replay(self) -> int:
@@ -176,8 +256,12 @@ class Inbox:
         delivers these again (they were never confirmed): those are skipped afterwards."""
         async with self.db.transaction() as s:
             left = await store.batches(s)
-        count = 0
-        for batch, rows in left:
+        count, scrub = 0, False
+        for batch, sealed in left:
+            rows = self._open(sealed)
+            if not isinstance(rows, list):
+                log.error("stored batch unreadable (DATA_KEY?); dropped", extra={"batch": batch})
+                rows = []
             ids = [r.get("update_id") for r in rows if isinstance(r, dict)]
             async with self.db.transaction() as s:
                 done = await store.handled(s, [i for i in ids if isinstance(i, int)])
@@ -193,10 +277,12 @@ class Inbox:
                 except Exception:
                     log.exception("stored update unreadable", extra={"update_id": uid})
                     continue
-                await self.handle(update)
+                scrub = await self.handle(update) or scrub
                 count += 1
             async with self.db.transaction() as s:
                 await store.drop_batches(s, [batch])
+        if scrub:
+            await self.db.scrub()
         if count:
             log.info("updates handled after a restart", extra={"count": count})
         return count

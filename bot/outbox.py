@@ -16,30 +16,21 @@ from dialogs import schedule as sched
 from dialogs.cover import no_outcome_reminder
 from dialogs.replies import N_, Text, fence, one_line
 from storage import attendance as attendance_store
-from storage import repo
+from storage import erasure, repo
+from storage.erasure import Shown
 from storage import schedule as schedule_store
 from storage.db import Database
 
 from . import attendance
 from . import cover as absence
 from .background import Background
-from .handoff import view
+from .handoff import Vanished, view
 from .i18n import Texts
 from .schedule import session_view
 from .sender import Sender, Undeliverable
 from .staffchat import StaffChat
 from .telegram import MAX_TEXT, card_markup, reminder_markup
 
-
-@dataclass(frozen=True)
-class Sent:
-    """A message sent about a request: checked (and remembered, when `remember`) afterwards."""
-
-    chat_id: int
-    message_id: int
-    request: int
-    remember: bool
-    card: bool
 
 log = logging.getLogger("korak.outbox")
 
@@ -62,11 +53,9 @@ class Delivery:
     # sent) and just after it (gone meanwhile: the message is edited to the removal text)
     request: int | None = None
     tolerant: bool = False  # an edit of a message that is gone or cannot be edited is skipped
+    erased: int | None = None  # an edit to the removal text of this (erased) request
     sheet: tuple[int, int] | None = None  # the sent message shows (session, part) of a list
-
-
-class Vanished(Exception):
-    """The request a message was about was erased while the message waited for its turn."""
+    notice: tuple[int, int] | None = None  # it tells the answer of (session, telegram id)
 
 
 class TakenOver(Exception):
@@ -83,6 +72,9 @@ class Claim:
 # A message that cannot be edited any more needs no removal text: nothing to do.
 _GONE_MESSAGE = ("message to edit not found", "message can't be edited",
                  "message_id_invalid", "message is not modified")
+
+# asks the coordinators to delete an erased request's copies in a group that became a supergroup
+OLD_GROUP = "staff_old_group_copies"
 
 # erasure reasons → the text that replaces a message that showed the request
 REMOVED = {"person": N_("handoff.card_deleted"), "retention": N_("handoff.card_expired")}
@@ -249,29 +241,13 @@ class OutboxDispatcher:
         return sent
 
     async def _finish(self, row_id: int, error: str | None = None,
-                      retry_at: datetime | None = None, sent: list[Sent] = (),
+                      retry_at: datetime | None = None, sent: list[Shown] = (),
                       release: bool = False, failed: bool = False) -> None:
-        """Record the row's end and, for each message sent, which request it belongs to, in one
-        transaction. A message whose request was erased while it was being sent is not
-        remembered: it is edited to the removal text (an outbox row, so it happens even after
-        a crash), and nothing points at it."""
-        vanished: list[list[int]] = []
+        """Record the row's end and settle each message sent (erasure.settle_shown: remembered,
+        or edited to the removal text when its request was erased while it was being sent), in
+        one transaction."""
         async with self.db.transaction() as s:
-            for m in sent:
-                if m.request is not None and not await repo.request_exists(s, m.request,
-                                                                           lock=True):
-                    vanished.append([m.chat_id, m.message_id])
-                    continue
-                if m.remember:
-                    await repo.remember_staff_message(s, m.chat_id, m.message_id, m.request,
-                                                      card=m.card)
-            for chat_id in {c for c, _ in vanished}:
-                await repo.add_outbox(s, kind="staff_request_deleted", chat_id=chat_id,
-                                      due_at=self.clock(), payload={
-                                          "id": next(m.request for m in sent
-                                                     if m.chat_id == chat_id),
-                                          "messages": [v for v in vanished if v[0] == chat_id],
-                                          "reason": "person"})
+            vanished = await erasure.settle_shown(s, sent, self.clock())
             if release:
                 await repo.release_outbox(s, row_id)
             elif failed:
@@ -281,7 +257,7 @@ class OutboxDispatcher:
                                          retry_at=retry_at)
         if vanished:
             log.info("sent message edited: its request was erased meanwhile",
-                     extra={"outbox_id": row_id, "count": len(vanished)})
+                     extra={"outbox_id": row_id, "count": vanished})
             self.kick()
 
     async def _render_safely(self, s: Any, row_id: int, kind: str, chat_id: int | None,
@@ -307,20 +283,37 @@ class OutboxDispatcher:
         if not deliveries:
             await self._finish(row_id, error="nothing to send")
             return 0
-        sent: list[Sent] = []
+        sent: list[Shown] = []
+        stranded: dict[int, int] = {}  # erased request → its copies left in an old group
+        moved: dict[int, int] = {}  # a group that became a supergroup → the supergroup
         d = deliveries[0]
         try:
             for d in deliveries:
+                d.chat_id = moved.get(d.chat_id, d.chat_id) if d.edit is None else d.chat_id
                 try:
                     done = await self._send(d, before=self._before(row_id, d, claim,
                                                                    at_most_once))
                 except Undeliverable as exc:
+                    if d.edit is not None and exc.kind == "migrated":
+                        # a message in a group that became a supergroup: it can never be
+                        # edited again (its id did not carry over)
+                        if exc.new_chat_id:
+                            moved[d.chat_id] = exc.new_chat_id
+                            if self.staff is not None and self._is_staff(d.chat_id):
+                                await self.staff.migrated(exc.new_chat_id)
+                        if d.erased is not None:
+                            stranded[d.erased] = stranded.get(d.erased, 0) + 1
+                        continue
                     if d.tolerant and any(g in str(exc).lower() for g in _GONE_MESSAGE):
                         continue  # nothing left to edit
                     raise
                 if done is not None:
                     sent.append(done)
+            if stranded:  # the coordinators are asked to delete those by hand, once
+                await self._ask_to_delete(stranded, next(iter(moved.values()), None))
         except Vanished:
+            if d.edit is not None and d.request is not None:  # the removal edit may have
+                sent.append(Shown(d.chat_id, d.edit, d.request))  # given way to this one
             await self._finish(row_id, error="request erased before sending", sent=sent)
             return 0
         except TakenOver:  # its lease ran out while it waited its turn: another process has it
@@ -337,23 +330,42 @@ class OutboxDispatcher:
             self.metrics.sent.labels(kind).inc()
         return 1
 
+    async def _ask_to_delete(self, stranded: dict[int, int], new_chat: int | None) -> None:
+        """Copies of erased requests left in a group that became a supergroup: a notice in the
+        staff chat asks the coordinators to delete them there (one per request, keyed, so a
+        retry of the erasure does not ask again)."""
+        here = self.staff.id if self.staff is not None and self.staff.id else new_chat
+        if here is None:
+            return
+        async with self.db.transaction() as s:
+            for rid, count in stranded.items():
+                await repo.add_outbox(s, kind=OLD_GROUP, chat_id=here, due_at=self.clock(),
+                                      payload={"id": rid, "count": count},
+                                      key=f"{OLD_GROUP}:{rid}")
+        log.warning("erased request's messages left in the old group; coordinators asked",
+                    extra={"count": sum(stranded.values())})
+        self.kick()
+
     async def _undelivered(self, row_id: int, kind: str, chat_id: int, exc: Undeliverable,
-                           attempts: int, sent: list[Sent]) -> None:
+                           attempts: int, sent: list[Shown]) -> None:
         """What becomes of a row Telegram would not take. The staff chat unreachable: the row
         waits (staff messages are paused until the bot can post there again); the group
         became a supergroup: followed, and the row goes again at once. A resident who blocked
         the bot or is gone: nothing more to do. Anything else: tried again with growing waits,
-        MAX_ATTEMPTS times, then failed (kept, and logged as an error)."""
+        MAX_ATTEMPTS times, then failed (kept, and logged as an error). Every try counts but a
+        wait for the paused staff chat (its rows are not claimed while it is paused)."""
         staff = self._is_staff(chat_id)
         if staff and self.staff is not None and exc.kind in ("forbidden", "chat_not_found"):
             await self.staff.pause(exc.kind)
             await self._finish(row_id, sent=sent, release=True)
             return
         if staff and self.staff is not None and exc.kind == "migrated" and exc.new_chat_id:
+            # followed, and the row goes again at once to the supergroup; the try counts
             await self.staff.migrated(exc.new_chat_id)
-            await self._finish(row_id, sent=sent, release=True)
-            self.kick()
-            return
+            if attempts < MAX_ATTEMPTS:
+                await self._finish(row_id, error=exc.kind, retry_at=self.clock(), sent=sent)
+                self.kick()
+                return
         if not staff and exc.kind in ("forbidden", "chat_not_found"):
             await self._finish(row_id, error=exc.kind, sent=sent)
             return
@@ -386,13 +398,13 @@ class OutboxDispatcher:
                     await repo.mark_sending(s, row_id, self.clock())
         return check
 
-    async def _send(self, d: Delivery, before=None) -> Sent | None:
-        """Send or edit; returns what was sent when it is about a request, for _finish to check
-        and record."""
+    async def _send(self, d: Delivery, before=None) -> Shown | None:
+        """Send or edit; returns what was sent or edited when it is about a request, for
+        _finish to check (and record)."""
         if d.edit is not None:
             await self.sender.edit_text(d.chat_id, d.edit, d.text, reply_markup=d.markup,
                                         before=before)
-            return None
+            return None if d.request is None else Shown(d.chat_id, d.edit, d.request)
         kwargs: dict[str, Any] = {}
         if d.markup is not None:
             kwargs["reply_markup"] = d.markup
@@ -408,11 +420,14 @@ class OutboxDispatcher:
         if d.sheet is not None and message_id is not None:  # an attendance list: remembered
             async with self.db.transaction() as s:
                 await attendance_store.remember_sheet(s, d.chat_id, message_id, *d.sheet)
+        if d.notice is not None and message_id is not None:  # an answer notice: remembered
+            async with self.db.transaction() as s:
+                await attendance_store.remember_notice(s, d.chat_id, message_id, *d.notice)
         request_id = d.card_of or d.about or d.request
         if message_id is None or request_id is None:
             return None
-        return Sent(d.chat_id, message_id, request_id,
-                    remember=(d.card_of or d.about) is not None, card=d.card_of is not None)
+        return Shown(d.chat_id, message_id, request_id,
+                     remember=(d.card_of or d.about) is not None, card=d.card_of is not None)
 
     @staticmethod
     async def _request(s: Any, request_id: int | None):
@@ -433,6 +448,9 @@ class OutboxDispatcher:
         t, now = self.texts, self.clock()
         if kind == "staff_request_deleted":
             return self._erased(chat_id, payload)
+        if kind == OLD_GROUP:
+            return [Delivery(chat_id, t("staff.old_group_copies", id=payload["id"],
+                                        count=payload["count"]))]
         if kind == attendance.KIND:  # a session's attendance list, or its refresh
             return [Delivery(m.chat_id, m.text, m.markup, edit=m.edit, sheet=m.sheet,
                              thread=self.topics.get(m.site or "") if m.edit is None else None,
@@ -509,7 +527,7 @@ class OutboxDispatcher:
         t, rid = self.texts, payload["id"]
         removed = REMOVED.get(payload.get("reason") or "person", REMOVED["person"])
         out = [Delivery(chat, t(removed, id=rid) if chat < 0 else t("erased.message"),
-                        edit=mid, tolerant=True)
+                        edit=mid, tolerant=True, erased=rid if chat < 0 else None)
                for chat, mid in payload.get("messages") or ()]
         if payload.get("card"):  # a row queued by korak 0.1
             out.append(Delivery(chat_id, t(removed, id=rid), edit=payload["card"], tolerant=True))
@@ -552,22 +570,14 @@ class OutboxDispatcher:
                                        cancelled=payload.get("cancelled", False))
             theirs = t.lang(await repo.resident_lang(s, chat_id))
             return [Delivery(chat_id, theirs.render(text))]
-        # staff_not_coming: on the card of the participant's request, naming its owner
-        enrolled = await self._enrollment(s, payload)
-        req = None
-        if enrolled is not None and enrolled.request_id is not None:
-            req = await repo.get_request(s, enrolled.request_id)
-        if req is None and "telegram_id" in payload:  # queued by korak 0.1
-            reqs = await repo.requests_of(s, payload["telegram_id"])
-            req = reqs[-1] if reqs else None
-        name = (req.answers.get("name") if req else None) or "—"
-        text = t.render(Text(N_("reminder.staff_not_coming"), {
-            "name": name, "id": req.id if req else "—", "title": session.title,
-            "when": sched.clock(session.starts_at, self.tz),
-            "owner": (req.owner_name if req else None) or "—"}))
-        reply_to = req.card_message_id if req and req.card_chat_id == chat_id else None
-        return [Delivery(chat_id, text, reply_to=reply_to, about=req.id if req else None,
-                         request=req.id if req else None)]
+        # staff_not_coming: the participant's answer, one message per person and session
+        notice = await attendance.notice_message(s, t, chat_id, row,
+                                                 await self._enrollment(s, payload))
+        if notice is None:
+            return []
+        return [Delivery(notice.chat_id, notice.text, reply_to=notice.reply_to,
+                         edit=notice.edit, about=notice.request, request=notice.request,
+                         notice=notice.shows, tolerant=notice.edit is not None)]
 
     @staticmethod
     async def _enrollment(s: Any, payload: dict):

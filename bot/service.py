@@ -21,7 +21,7 @@ from storage.db import Database
 from .clock import utcnow
 from .config import Settings
 from .i18n import Texts
-from .inbox import marked_handled
+from .inbox import marked_handled, scrub_after
 
 log = logging.getLogger("korak.intake")
 
@@ -137,6 +137,9 @@ class IntakeService:
                     log.info("duplicate update skipped", extra={"update_id": update_id})
                     return Handled([], "", False, from_telegram(person.language_code))
                 state = State.from_json(self.sealer.open_state(talk.state))
+                # the question on origin answered (or not): its raw update must not outlive it
+                secret = state.step == "sensitive" or (
+                    isinstance(event, Choice) and event.step == "sensitive")
                 reqs = talk.requests
                 open_req = next((r for r in reversed(reqs) if r.status in repo.OPEN_STATUSES),
                                 None)
@@ -185,7 +188,8 @@ class IntakeService:
                                           lang=out.state.lang)
             if update_id is not None:  # committed: the inbox row is marked with the work
                 marked_handled()
-        if erased:
+        # the log emptied now after an erasure, and again (the inbox) once the raw update is gone
+        if ((erased or secret) and not scrub_after()) or erased:
             await self.db.scrub()
         if created and self.on_outbox is not None:
             self.on_outbox()

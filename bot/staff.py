@@ -14,12 +14,13 @@ from aiogram.types import CallbackQuery, Message
 
 from dialogs.handoff import REVEAL, parse_button
 from dialogs.replies import N_, Say, Text
+from storage.erasure import Shown
 
 from .background import Background
 from .config import Settings
 from .filters import (data_prefix, in_chat, migrated_from, private_chat, slash_command,
                       split_command)
-from .handoff import HandoffService
+from .handoff import HandoffService, Vanished
 from .i18n import Texts
 from .schedule import ScheduleService
 from .sender import Sender, Undeliverable
@@ -78,12 +79,18 @@ class StaffFront:
         if thread is not None:
             kwargs["message_thread_id"] = thread
         try:
-            msg = await self.sender.send_message(chat_id, self.texts.render(say.text), **kwargs)
+            msg = await self.sender.send_message(chat_id, self.texts.render(say.text),
+                                                 before=self.service.guard(request_id),
+                                                 **kwargs)
+        except Vanished:  # erased while the card waited for the group's turn
+            await self._say(chat_id, Text(N_("handoff.no_such_request"), {"id": request_id}))
+            return
         except Undeliverable as exc:
             log.warning("card not delivered", extra={"error": str(exc)})
             return
         if getattr(msg, "message_id", None) is not None:
-            await self.service.remember_card(chat_id, msg.message_id, request_id)
+            await self.service.settle(Shown(chat_id, msg.message_id, request_id,
+                                            remember=True, card=True))
 
     async def on_migrated(self, message: Message) -> None:
         """The staff group became a supergroup (Telegram says so in the new chat's first
@@ -215,9 +222,15 @@ class StaffFront:
                                              reply_to=msg.message_id))
 
     async def _refresh(self, chat_id: int, message_id: int, card: Say, request_id: int) -> None:
+        """The card edited as a press left it; never over the removal text of a request
+        erased meanwhile (checked right before the edit and after it)."""
         try:
             await self.sender.edit_text(chat_id, message_id, self.texts.render(card.text),
-                                        reply_markup=card_markup(self.texts, card, request_id))
+                                        reply_markup=card_markup(self.texts, card, request_id),
+                                        before=self.service.guard(request_id))
+            await self.service.settle(Shown(chat_id, message_id, request_id))
+        except Vanished:  # erased meanwhile: its removal edit may have given way to this one
+            await self.service.settle(Shown(chat_id, message_id, request_id))
         except Undeliverable as exc:
             log.warning("card not edited", extra={"error": str(exc)})
         except Exception:

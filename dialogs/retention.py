@@ -12,6 +12,7 @@ from .intake import STEPS
 UNCONSENTED_AFTER = timedelta(days=1)  # /start, then nothing: the row goes after a day
 PROCESSED_KEEP = timedelta(days=7)  # update ids kept against Telegram's repeated deliveries
 SENT_KEEP = timedelta(days=7)  # sent rows that are about no request (the digest)
+FAILED_KEEP_DAYS = 7  # a failed row's chat and text, for `korak outbox retry` (a setting)
 
 
 def months_before(moment: datetime, months: int) -> datetime:
@@ -32,14 +33,17 @@ class Cutoffs:
     unconsented: datetime  # a conversation that never got past the consent question
     processed: datetime  # ids of handled updates
     sent: datetime  # sent outbox rows about no request
+    failed: datetime  # the chat and text of outbox rows that failed before this
 
 
-def cutoffs(now: datetime, retention_months: int, intake_idle_days: int) -> Cutoffs:
+def cutoffs(now: datetime, retention_months: int, intake_idle_days: int,
+            failed_keep_days: int = FAILED_KEEP_DAYS) -> Cutoffs:
     return Cutoffs(requests=months_before(now, retention_months),
                    intake=now - timedelta(days=intake_idle_days),
                    unconsented=now - UNCONSENTED_AFTER,
                    processed=now - PROCESSED_KEEP,
-                   sent=now - SENT_KEEP)
+                   sent=now - SENT_KEEP,
+                   failed=now - timedelta(days=failed_keep_days))
 
 
 def resident_fate(state: dict | None, updated_at: datetime, has_requests: bool,

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, exists, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from . import attendance
+from . import attendance, repo
 from .models import (AccessLog, Attendance, ContactRequest, Enrollment, Inbox, JobRun,
                      Outbox, ProgrammeSession, RequestEvent, Resident, StaffMessage)
 
@@ -64,8 +64,9 @@ async def erase_requests(session: AsyncSession, targets: list[Target], now: date
     cards = (await session.execute(
         select(ContactRequest.id, ContactRequest.card_chat_id, ContactRequest.card_message_id)
         .where(ContactRequest.id.in_(ids), ContactRequest.card_message_id.is_not(None)))).all()
+    notices = await attendance.notices_of(session, ids)
     messages: dict[int, list[list[int]]] = {rid: [] for rid in ids}
-    for rid, chat, mid in [*shown, *cards]:
+    for rid, chat, mid in [*shown, *cards, *notices]:
         if [chat, mid] not in messages[rid]:
             messages[rid].append([chat, mid])
 
@@ -143,6 +144,39 @@ async def forget_conversation(session: AsyncSession, telegram_id: int) -> None:
     ids of its updates go (the person's requests, if any, stay)."""
     await session.execute(delete(Inbox).where(Inbox.telegram_id == telegram_id, Inbox.handled_at.is_not(None)))
     await session.execute(delete(Resident).where(Resident.telegram_id == telegram_id))
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A message just sent or edited in a chat, showing (or speaking for) a request."""
+
+    chat_id: int
+    message_id: int
+    request_id: int
+    remember: bool = False  # a reply to it reaches the request; an erasure edits it
+    card: bool = False  # it becomes the request's card
+
+
+async def settle_shown(session: AsyncSession, shown: Iterable[Shown], now: datetime) -> int:
+    """The check after a send, for every message that shows a person: a message whose request
+    is still there is remembered (when it is to be), so an erasure will edit it; one whose
+    request was erased while the message was on its way is edited to the removal text by an
+    outbox row (written here, so it happens even after a crash) and nothing points at it. The
+    request is locked first (PostgreSQL): an erasure running at this moment either waits and
+    then finds what is remembered here, or has gone before and is seen gone. Returns how many
+    were about an erased request."""
+    vanished: dict[tuple[int, int], list[list[int]]] = {}
+    for m in shown:
+        if not await repo.request_exists(session, m.request_id, lock=True):
+            vanished.setdefault((m.chat_id, m.request_id), []).append([m.chat_id, m.message_id])
+        elif m.remember:
+            await repo.remember_staff_message(session, m.chat_id, m.message_id, m.request_id,
+                                              card=m.card)
+    for (chat_id, request_id), messages in vanished.items():
+        await repo.add_outbox(session, kind="staff_request_deleted", chat_id=chat_id,
+                              due_at=now, payload={"id": request_id, "messages": messages,
+                                                   "reason": "person"})
+    return sum(len(m) for m in vanished.values())
 
 
 # ----------------------------------------------------------------------------- retention
@@ -255,6 +289,23 @@ async def blank_sent(session: AsyncSession, *, dry_run: bool = False) -> int:
     await session.execute(update(Outbox).where(Outbox.id.in_(rows))
                           .values(chat_id=None, payload={}))
     return len(rows)
+
+
+async def blank_failed(session: AsyncSession, before: datetime, now: datetime, *,
+                       dry_run: bool = False) -> int:
+    """Rows korak gave up on before `before` keep neither their chat nor what they said
+    (`korak outbox retry` can no longer send them; it says since when). An erasure's edits
+    are kept: they hold message numbers only."""
+    where = (Outbox.failed_at.is_not(None) & (Outbox.failed_at < before)
+             & Outbox.sent_at.is_(None) & Outbox.blanked_at.is_(None)
+             # the message numbers an erasure still has to edit: nothing personal, and the
+             # only record of which staff messages still show the person
+             & (Outbox.kind != "staff_request_deleted"))
+    if dry_run:
+        return await _count(session, Outbox, where)
+    result = await session.execute(update(Outbox).where(where).values(
+        chat_id=None, payload={}, blanked_at=now))
+    return result.rowcount or 0
 
 
 async def _count(session: AsyncSession, model: Any, where: Any) -> int:

@@ -7,10 +7,8 @@ updates are handled in order even by several processes."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -32,21 +30,21 @@ _STORE_ONE = DriverSQL(
 # PostgreSQL: a batch in one round trip
 _STORE_MANY = DriverSQL(
     "INSERT INTO inbox (update_id, telegram_id, received_at, payload, attempts) "
-    "SELECT u, l, $3, p::json, 0 FROM unnest($1::bigint[], $2::bigint[], $4::text[]) "
+    "SELECT u, l, $3, p, 0 FROM unnest($1::bigint[], $2::bigint[], $4::text[]) "
     "AS batch(u, l, p) ON CONFLICT (update_id) DO NOTHING RETURNING update_id",
     params=[None, None, _C.received_at, None])
 
 
-async def store(session: AsyncSession, updates: Iterable[tuple[int, int, dict[str, Any]]],
+async def store(session: AsyncSession, updates: Iterable[tuple[int, int, str]],
                 now: datetime) -> list[int]:
-    """Store (update id, lane, payload) rows; returns the ids that were new (Telegram delivers
-    again what was not confirmed). Driver statements: every update passes here."""
+    """Store (update id, lane, sealed update) rows; returns the ids that were new (Telegram
+    delivers again what was not confirmed). Driver statements: every update passes here."""
     rows = list(updates)
     if not rows:
         return []
     if _dialect(session) == "postgresql":
         found = await _STORE_MANY.rows(session, [r[0] for r in rows], [r[1] for r in rows], now,
-                                       [json.dumps(r[2], ensure_ascii=False) for r in rows])
+                                       [r[2] for r in rows])
         return sorted(r[0] for r in found)
     fresh = []
     for uid, lane, payload in rows:
@@ -59,10 +57,11 @@ _NEW_BATCH = DriverSQL("INSERT INTO inbox_batch (received_at, updates) VALUES ($
                        "RETURNING id", params=[_B.received_at, _B.updates])
 
 
-async def store_batch(session: AsyncSession, updates: list[dict[str, Any]], now: datetime,
+async def store_batch(session: AsyncSession, updates: str, now: datetime,
                       finished: Iterable[int] = ()) -> int:
-    """Long polling: store a batch as one row, and delete the batches whose updates are all
-    handled (in the same transaction: no write more for them). Returns the batch's id."""
+    """Long polling: store a batch (sealed) as one row, and delete the batches whose updates
+    are all handled (in the same transaction: no write more for them). Returns the batch's
+    id."""
     finished = list(finished)
     if finished:
         await session.execute(delete(InboxBatch).where(InboxBatch.id.in_(finished)))
@@ -76,7 +75,7 @@ async def drop_batches(session: AsyncSession, ids: Iterable[int]) -> None:
         await session.execute(delete(InboxBatch).where(InboxBatch.id.in_(ids)))
 
 
-async def batches(session: AsyncSession) -> list[tuple[int, list[dict[str, Any]]]]:
+async def batches(session: AsyncSession) -> list[tuple[int, str]]:
     """The batches left by a process that stopped before handling all of it, oldest first."""
     stmt = select(InboxBatch.id, InboxBatch.updates).order_by(InboxBatch.id)
     return [tuple(r) for r in (await session.execute(stmt)).all()]
@@ -102,7 +101,7 @@ _CLAIM_NEXT = DriverSQL(
 
 
 async def claim_next(session: AsyncSession, lane: int, now: datetime,
-                     lease: timedelta) -> tuple[int, dict[str, Any], int] | None:
+                     lease: timedelta) -> tuple[int, str | None, int] | None:
     """The lane's oldest waiting update, claimed for `lease` — unless another process is
     handling that one (then None: that process goes on with the lane)."""
     rows = await _CLAIM_NEXT.rows(session, lane, now, now + lease)

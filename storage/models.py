@@ -138,8 +138,9 @@ class Inbox(SQLModel, table=True):
     # whose update it was (0: nobody's); erased with the person
     telegram_id: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     received_at: datetime = _when(nullable=False)
-    # the update itself, until it is handled (then blanked)
-    payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # the update itself, sealed with DATA_KEY (storage/crypto.py), until it is handled (then
+    # blanked): nothing of it is ever written in the clear
+    payload: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     handled_at: datetime | None = _when(nullable=True)
     claimed_until: datetime | None = _when(nullable=True)  # a process is handling it
     attempts: int = 0
@@ -171,6 +172,8 @@ class Outbox(SQLModel, table=True):
     # enrolled through): erasing the request deletes the row, sent or not
     request_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True,
                                                                   index=True))
+    # a failed row's chat and text were blanked then (OUTBOX_FAILED_KEEP_DAYS after it failed)
+    blanked_at: datetime | None = _when(nullable=True)
 
 
 class Cohort(SQLModel, table=True):
@@ -224,6 +227,11 @@ class Attendance(SQLModel, table=True):
     presence: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
     presence_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     presence_at: datetime | None = _when(nullable=True)
+    # the staff-chat message telling her answer (one per person and session, edited as it
+    # changes, and to the removal text when she is erased)
+    notice_chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    notice_message_id: int | None = Field(default=None,
+                                          sa_column=Column(BigInteger, nullable=True))
 
 
 class AttendanceSheet(SQLModel, table=True):
@@ -281,8 +289,8 @@ class InboxBatch(SQLModel, table=True):
     __table_args__ = (NEVER_REUSE,)
     id: int | None = Field(default=None, primary_key=True)
     received_at: datetime = _when(nullable=False)
-    updates: list[dict[str, Any]] = Field(default_factory=list,
-                                          sa_column=Column(JSON, nullable=False))
+    # the updates as one JSON list, sealed with DATA_KEY: nothing of them in the clear
+    updates: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class Leader(SQLModel, table=True):
@@ -292,3 +300,15 @@ class Leader(SQLModel, table=True):
     name: str = Field(sa_column=Column(String(32), primary_key=True))
     holder: str = Field(sa_column=Column(String(128), nullable=False))
     until: datetime = _when(nullable=False)
+
+
+class ReportMonth(SQLModel, table=True):
+    """A closed month's report figures (dialogs/report.py `Figures`): counted once, the first
+    time a report needs the month after it ended, and kept as they were then, so that a later
+    erasure or change does not move a closed period's figures. Counts, working hours without
+    dates or ids, and the sessions' figures: nothing about any one person."""
+
+    __tablename__ = "report_month"
+    month: str = Field(sa_column=Column(String(7), primary_key=True))  # 2027-01
+    counted_at: datetime = _when(nullable=False)
+    figures: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -57,6 +57,9 @@ def _req(what: str, *, who: str = COORDINATORS, refers: str | None = None,
     return Col(True, what, purpose, basis, who, kept, erased, refers, special)
 
 
+_OUTBOX_KEPT = "until sent; failed: OUTBOX_FAILED_KEEP_DAYS after it failed"
+_OUTBOX_ERASED = ("blanked once sent, or OUTBOX_FAILED_KEEP_DAYS after it failed; deleted with "
+                  "the request or person")
 _CONVERSATION_KEPT = ("while the conversation goes on; unfinished: INTAKE_IDLE_DAYS, never past "
                       "the consent question: 1 day")
 _CONVERSATION_ERASED = ("deleted by /izbrisi, /preklici, a declined consent and retention; "
@@ -146,11 +149,10 @@ COLUMNS: dict[str, Col] = {
     "outbox.id": _no("row number"),
     "outbox.kind": _no("what sort of message"),
     "outbox.chat_id": _req("where the message goes (a resident's chat or the staff chat)",
-                           who=NOBODY, kept="until sent", refers="person",
-                           erased="blanked once sent; deleted with the request or person"),
+                           who=NOBODY, kept=_OUTBOX_KEPT, refers="person",
+                           erased=_OUTBOX_ERASED),
     "outbox.payload": _req("what the message needs (a relayed text, a coordinator's name, ids)",
-                           who=NOBODY, kept="until sent",
-                           erased="blanked once sent; deleted with the request or person"),
+                           who=NOBODY, kept=_OUTBOX_KEPT, erased=_OUTBOX_ERASED),
     "outbox.due_at": _no("when it is due"),
     "outbox.claimed_until": _no("a sending process's lease"),
     "outbox.sent_at": _no("when it was sent"),
@@ -161,6 +163,7 @@ COLUMNS: dict[str, Col] = {
     "outbox.sending_since": _no("set while a send is under way"),
     "outbox.topic": _no("the session a reminder is about"),
     "outbox.failed_at": _no("when korak gave up sending it (retried by hand)"),
+    "outbox.blanked_at": _no("when a failed row's chat and text were blanked"),
     "outbox.request_id": _req("the request the message is about", who=NOBODY,
                               refers="request"),
     # -- the inbox of updates from Telegram
@@ -170,16 +173,17 @@ COLUMNS: dict[str, Col] = {
                              "pruned after 7 days; " + WITH_PERSON, "person"),
     "inbox.received_at": _no("when it arrived"),
     "inbox.payload": Col(True, "the update as Telegram sent it (what the person wrote or "
-                               "tapped, their Telegram name)", SAFETY, CONSENT, NOBODY,
-                         "until it is handled (seconds)", "blanked once handled; "
-                         + WITH_PERSON),
+                               "tapped, their Telegram name), sealed with DATA_KEY", SAFETY,
+                         CONSENT, NOBODY, "until it is handled (seconds)",
+                         "blanked once handled; " + WITH_PERSON),
     "inbox.handled_at": _no("when it was handled"),
     "inbox_batch.id": _no("row number"),
     "inbox_batch.received_at": _no("when the batch arrived"),
-    "inbox_batch.updates": Col(True, "a batch of updates as Telegram sent them (long polling)",
-                               SAFETY, CONSENT, NOBODY,
+    "inbox_batch.updates": Col(True, "a batch of updates as Telegram sent them (long polling), "
+                                     "sealed with DATA_KEY", SAFETY, CONSENT, NOBODY,
                                "until every update in it is handled (seconds)",
-                               "deleted once handled"),
+                               "deleted once handled (at once when an update in it erased "
+                               "someone or answered the question on origin)"),
     "inbox.claimed_until": _no("a process is handling it"),
     "inbox.attempts": _no("how often handling it was begun"),
     # -- coordinators
@@ -243,6 +247,9 @@ COLUMNS: dict[str, Col] = {
                                    purpose=PARTICIPATION, basis=FUNDER_DUTY, who=NOBODY,
                                    erased=WITH_REQUEST + "; " + WITH_PERSON),
     "attendance.presence_at": _no("when it was marked"),
+    "attendance.notice_chat_id": _no("the staff chat holding the notice of the answer"),
+    "attendance.notice_message_id": _no("the message telling the answer (edited when it "
+                                        "changes, and to the removal text on erasure)"),
     "attendance_sheet.chat_id": _no("the staff chat holding a session's attendance list"),
     "attendance_sheet.message_id": _no("a message showing the list (edited on a press, and "
                                        "when a person on it is erased)"),
@@ -260,6 +267,12 @@ COLUMNS: dict[str, Col] = {
     "job_run.name": _no("a daily job"),
     "job_run.day": _no("the day it ran"),
     "job_run.finished_at": _no("when it finished"),
+    # -- closed months of the programme's report
+    "report_month.month": _no("a month that has ended"),
+    "report_month.counted_at": _no("when its report figures were counted"),
+    "report_month.figures": _no("its report figures: counts of requests and people by site, "
+                                "municipality, stage and target group, working hours without "
+                                "dates or ids, sessions' counts (nothing about any one person)"),
 }
 
 

@@ -478,7 +478,8 @@ async def oldest_due(session: AsyncSession, now: datetime) -> datetime | None:
 
 async def fail_outbox(session: AsyncSession, outbox_id: int, now: datetime, error: str) -> None:
     """Given up on after bounded retries: kept, with what it says, until a person queues it
-    again (`korak outbox retry`) or its request is erased."""
+    again (`korak outbox retry`), its request is erased, or OUTBOX_FAILED_KEEP_DAYS have passed
+    (then retention blanks it: erasure.blank_failed)."""
     await session.execute(update(Outbox).where(Outbox.id == outbox_id).values(
         failed_at=now, last_error=error, claimed_until=None, sending_since=None))
 
@@ -508,8 +509,9 @@ async def failed_outbox(session: AsyncSession) -> list[Outbox]:
 
 async def retry_failed(session: AsyncSession, now: datetime, ids: list[int] | None = None
                        ) -> int:
-    """Failed rows (some, or all) queued again from the start."""
-    stmt = update(Outbox).where(Outbox.failed_at.is_not(None), Outbox.sent_at.is_(None))
+    """Failed rows (some, or all) queued again from the start; a blanked one cannot be."""
+    stmt = update(Outbox).where(Outbox.failed_at.is_not(None), Outbox.sent_at.is_(None),
+                                Outbox.blanked_at.is_(None))
     if ids is not None:
         stmt = stmt.where(Outbox.id.in_(ids))
     result = await session.execute(stmt.values(failed_at=None, attempts=0, due_at=now,
@@ -541,28 +543,6 @@ async def pending_outbox(session: AsyncSession) -> list[Outbox]:
     stmt = select(Outbox).where(Outbox.sent_at.is_(None), Outbox.failed_at.is_(None)) \
         .order_by(Outbox.id)
     return list((await session.execute(stmt)).scalars().all())
-
-
-async def reseal(session: AsyncSession, sealer: Any) -> int:
-    """Every sealed answer sealed again with DATA_KEY's first key, so older keys can be
-    dropped. Returns how many were sealed again; one that no key opens is left as it is."""
-    from .crypto import SEALED  # noqa: PLC0415
-
-    done = 0
-    for req in (await session.execute(select(ContactRequest)
-                                      .where(ContactRequest.sensitive.is_not(None)))).scalars():
-        if sealer.open(req.sensitive) is not None:
-            req.sensitive = sealer.reseal(req.sensitive)
-            session.add(req)
-            done += 1
-    for resident in (await session.execute(select(Resident))).scalars():
-        answers = (resident.state or {}).get("answers") or {}
-        if SEALED in answers and sealer.open(answers[SEALED]) is not None:
-            resident.state = {**resident.state,
-                              "answers": {**answers, SEALED: sealer.reseal(answers[SEALED])}}
-            session.add(resident)
-            done += 1
-    return done
 
 
 __all__ = [name for name in dir() if not name.startswith("_")] + ["IntegrityError"]

@@ -206,8 +206,9 @@ async def korak_dispatcher(bot: Bot, database: str, schema: str | None
     texts = Texts(settings.locales_dir, settings.locale, settings.timezone)
     sender = Sender(bot, global_rate=1e6, chat_rate=1e6, chat_burst=1e6,
                     group_per_minute=1e6)
-    wired = wire(settings, db, texts, sender, Sealer(generate_key()))
-    inbox = Inbox(db, wired.dp, bot, utcnow)
+    sealer = Sealer(generate_key())
+    wired = wire(settings, db, texts, sender, sealer)
+    inbox = Inbox(db, wired.dp, bot, utcnow, sealer)
     settle_heap()
     return inbox, db, wired.outbox
 

@@ -2,9 +2,12 @@
 before it is confirmed, so a batch a killed process had not handled is handled after the
 restart, in order and once; by webhook the secret is checked, the update is stored before the
 200 (or Telegram is asked to send it again), and one person's updates are handled in order by
-however many processes share the database. Health, readiness and metrics over HTTP."""
+however many processes share the database. Health, readiness and metrics over HTTP, on their
+own listener, from what the tick found."""
 
 import asyncio
+import logging
+import json
 from datetime import timedelta
 
 import pytest
@@ -40,9 +43,9 @@ async def test_a_batch_a_killed_process_had_taken_is_handled_after_the_restart(h
     batch = [update(U, 101, "/start"), update(U, 102, "Mislinja")]
     # the first process stores the batch (Telegram is then told) and dies before handling it
     async with h.db.transaction() as s:
-        await store.store_batch(s, [u.model_dump(mode="json", exclude_none=True, by_alias=True)
-                                    for u in batch], h.now)
-    restarted = Inbox(h.db, h.dp, h.bot, lambda: h.now)
+        await store.store_batch(s, h.sealer.seal(json.dumps(
+            [u.model_dump(mode="json", exclude_none=True, by_alias=True) for u in batch])), h.now)
+    restarted = Inbox(h.db, h.dp, h.bot, lambda: h.now, h.sealer)
     assert await restarted.replay() == 2
     assert (await steps(h))["step"] == "consent"  # /start, then "Mislinja" is not consent yet
     texts = [m.text for m in h.session.sent(U)]
@@ -56,7 +59,7 @@ async def test_a_batch_a_killed_process_had_taken_is_handled_after_the_restart(h
 
 
 async def test_a_polled_batch_is_handled_and_then_forgotten(h):
-    inbox = Inbox(h.db, h.dp, h.bot, lambda: h.now)
+    inbox = Inbox(h.db, h.dp, h.bot, lambda: h.now, h.sealer)
     await inbox.receive_batch([update(U, 201, "/start"), update(U + 1, 202, "/start")])
     await inbox.idle()
     assert h.session.sent(U) and h.session.sent(U + 1)
@@ -67,7 +70,7 @@ async def test_a_polled_batch_is_handled_and_then_forgotten(h):
 
 
 async def test_a_failed_batch_store_raises_so_nothing_is_confirmed(h, monkeypatch):
-    inbox = Inbox(h.db, h.dp, h.bot, lambda: h.now)
+    inbox = Inbox(h.db, h.dp, h.bot, lambda: h.now, h.sealer)
 
     async def broken(*_a, **_k):
         raise OSError("disk full")
@@ -79,7 +82,7 @@ async def test_a_failed_batch_store_raises_so_nothing_is_confirmed(h, monkeypatc
 
 
 async def webhook_client(h, inbox=None):
-    inbox = inbox or Inbox(h.db, h.dp, h.bot, lambda: h.now)
+    inbox = inbox or Inbox(h.db, h.dp, h.bot, lambda: h.now, h.sealer)
     app = web.Application()
     InboxRequestHandler(h.dp, h.bot, inbox, SECRET).register(app, path="/hook")
     client = TestClient(TestServer(app))
@@ -109,6 +112,21 @@ async def test_the_webhook_checks_the_secret_stores_then_answers_and_handles(h):
         await client.close()
 
 
+async def test_a_secret_header_that_is_not_ascii_is_refused_like_any_wrong_one(h, caplog):
+    """Not a 500 with an ERROR line: anyone may send such a header."""
+    client, inbox = await webhook_client(h)
+    try:
+        body = update(U, 451, "/start").model_dump(mode="json", exclude_none=True, by_alias=True)
+        with caplog.at_level(logging.WARNING):
+            assert (await post(client, body, secret="tajnošč-žeton")).status == 401
+            assert (await post(client, body, secret=SECRET + "č")).status == 401
+        assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+        await inbox.idle()
+        assert h.session.sent(U) == []
+    finally:
+        await client.close()
+
+
 async def test_an_update_that_cannot_be_stored_is_refused_for_telegram_to_send_again(
         h, monkeypatch):
     client, inbox = await webhook_client(h)
@@ -131,8 +149,8 @@ async def test_an_update_that_cannot_be_stored_is_refused_for_telegram_to_send_a
 async def test_one_person_s_updates_stay_in_order_across_processes(h):
     """Two inboxes (two processes) share the database; one person's updates arrive at both at
     once: each is handled once, in the order sent."""
-    a = Inbox(h.db, h.dp, h.bot, lambda: h.now)
-    b = Inbox(h.db, h.dp, h.bot, lambda: h.now)
+    a = Inbox(h.db, h.dp, h.bot, lambda: h.now, h.sealer)
+    b = Inbox(h.db, h.dp, h.bot, lambda: h.now, h.sealer)
     seen = []
     original = a.handle
 
@@ -151,28 +169,32 @@ async def test_one_person_s_updates_stay_in_order_across_processes(h):
 
 
 async def test_a_lane_whose_process_died_is_taken_over(h):
-    dead = Inbox(h.db, h.dp, h.bot, lambda: h.now)
+    dead = Inbox(h.db, h.dp, h.bot, lambda: h.now, h.sealer)
     await dead.receive([update(U, 701, "/start")])
     async with h.db.transaction() as s:  # claimed, then the process died
         await store.claim_next(s, U, h.now, timedelta(minutes=5))
-    alive = Inbox(h.db, h.dp, h.bot, lambda: h.now + timedelta(minutes=6))
+    alive = Inbox(h.db, h.dp, h.bot, lambda: h.now + timedelta(minutes=6), h.sealer)
     assert await alive.sweep() == 1
     assert h.session.sent(U)[0].text.startswith("Pozdravljeni")
+
+
+async def health_client(health):
+    client = TestClient(TestServer(health.app()))
+    await client.start_server()
+    return client
 
 
 async def test_health_readiness_and_metrics(h):
     metrics = Metrics()
     paused = [None]
     health = Health(h.db, lambda: h.now, 5.0, lambda: paused[0], metrics)
-    app = web.Application()
-    health.routes(app)
-    client = TestClient(TestServer(app))
-    await client.start_server()
+    client = await health_client(health)
     try:
         assert (await client.get("/healthz")).status == 200
         not_yet = await client.get("/readyz")  # no tick yet
         assert not_yet.status == 503 and (await not_yet.json())["checks"]["scheduler"] != "ok"
         health.ticked()
+        await health.watch()
         assert (await client.get("/readyz")).status == 200
         paused[0] = "forbidden"
         answer = await client.get("/readyz")
@@ -182,6 +204,7 @@ async def test_health_readiness_and_metrics(h):
         async with h.db.transaction() as s:  # a staff message due 10 minutes ago
             await repo.add_outbox(s, kind="staff_digest", chat_id=STAFF, payload={},
                                   due_at=h.now - timedelta(minutes=10))
+        await health.watch()  # the next tick sees it
         checks = (await (await client.get("/readyz")).json())["checks"]
         assert checks["outbox"].startswith("oldest due row waits 600")
         metrics.handled(update(U, 1, "x"), 0.02)
@@ -193,6 +216,34 @@ async def test_health_readiness_and_metrics(h):
             assert name in page, name
     finally:
         await client.close()
+
+
+async def test_a_flood_of_health_requests_queries_nothing(h, monkeypatch):
+    """/readyz and /metrics answer from what the last tick found; the tick's and the staff
+    chat's state are still read as they are."""
+    paused = [None]
+    health = Health(h.db, lambda: h.now, 5.0, lambda: paused[0], Metrics())
+    health.ticked()
+    await health.watch()
+    opened = []
+    transaction = h.db.transaction
+
+    def counted():
+        opened.append(1)
+        return transaction()
+
+    monkeypatch.setattr(h.db, "transaction", counted)
+    client = await health_client(health)
+    try:
+        for _ in range(50):
+            assert (await client.get("/readyz")).status == 200
+            assert (await client.get("/metrics")).status == 200
+        paused[0] = "forbidden"
+        assert (await client.get("/readyz")).status == 503
+        assert "korak_ready 0.0" in await (await client.get("/metrics")).text()
+    finally:
+        await client.close()
+    assert opened == []
 
 
 async def test_ten_minutes_not_ready_logs_an_error_and_alerts_the_staff_once(h, monkeypatch):

@@ -1,4 +1,5 @@
-"""The inbox and the leader lease on SQLite and PostgreSQL: an update is stored once, a lane's
+"""The inbox and the leader lease on SQLite and PostgreSQL (what is stored of an update is a
+sealed token, opaque here): an update is stored once, a lane's
 updates are claimed strictly in order and by one process at a time, a claim that runs out is
 taken over, and one process leads the scheduled work."""
 
@@ -13,30 +14,30 @@ LEASE = timedelta(minutes=5)
 
 async def test_an_update_is_stored_once(db):
     async with db.transaction() as s:
-        assert await inbox.store(s, [(1, 7, {"a": 1}), (2, 8, {"b": 2})], NOW) == [1, 2]
+        assert await inbox.store(s, [(1, 7, "token-a"), (2, 8, "token-b")], NOW) == [1, 2]
     async with db.transaction() as s:  # delivered again: nothing new
-        assert await inbox.store(s, [(2, 8, {"b": 2}), (3, 7, {"c": 3})], NOW) == [3]
+        assert await inbox.store(s, [(2, 8, "token-b"), (3, 7, "token-c")], NOW) == [3]
 
 
 async def test_a_polled_batch_is_one_row_until_all_of_it_is_handled(db):
     async with db.transaction() as s:
-        first = await inbox.store_batch(s, [{"update_id": 1}, {"update_id": 2}], NOW)
-        second = await inbox.store_batch(s, [{"update_id": 3}], NOW)
+        first = await inbox.store_batch(s, "batch-1-2", NOW)
+        second = await inbox.store_batch(s, "batch-3", NOW)
         assert second > first
         assert await repo.first_time(s, 1, NOW, 7)
         assert await inbox.handled(s, [1, 2, 3]) == {1}
     async with db.transaction() as s:  # the first is done: deleted with the next batch
-        third = await inbox.store_batch(s, [{"update_id": 4}], NOW, finished=[first])
+        third = await inbox.store_batch(s, "batch-4", NOW, finished=[first])
         assert [b[0] for b in await inbox.batches(s)] == [second, third]
-        assert (await inbox.batches(s))[0][1] == [{"update_id": 3}]
+        assert (await inbox.batches(s))[0][1] == "batch-3"
 
 
 async def test_a_lane_is_claimed_in_order_and_by_one_process_at_a_time(db):
     async with db.transaction() as s:
-        await inbox.store(s, [(10, 7, {"n": 1}), (11, 7, {"n": 2}), (12, 8, {"n": 3})], NOW)
+        await inbox.store(s, [(10, 7, "n1"), (11, 7, "n2"), (12, 8, "n3")], NOW)
     async with db.transaction() as s:
         first = await inbox.claim_next(s, 7, NOW, LEASE)
-    assert first[0] == 10 and first[1] == {"n": 1}
+    assert first[0] == 10 and first[1] == "n1"
     async with db.transaction() as s:  # 10 is being handled: 11 must wait
         assert await inbox.claim_next(s, 7, NOW, LEASE) is None
         assert (await inbox.claim_next(s, 8, NOW, LEASE))[0] == 12  # another lane goes on
@@ -49,7 +50,7 @@ async def test_a_lane_is_claimed_in_order_and_by_one_process_at_a_time(db):
 
 async def test_two_processes_claiming_the_same_lane_get_it_once(db):
     async with db.transaction() as s:
-        await inbox.store(s, [(20, 9, {}), (21, 9, {})], NOW)
+        await inbox.store(s, [(20, 9, "x"), (21, 9, "y")], NOW)
 
     async def claim():
         async with db.transaction() as s:
@@ -61,7 +62,7 @@ async def test_two_processes_claiming_the_same_lane_get_it_once(db):
 
 async def test_a_claim_that_ran_out_is_taken_over(db):
     async with db.transaction() as s:
-        await inbox.store(s, [(30, 5, {}), (31, 6, {})], NOW - timedelta(minutes=10))
+        await inbox.store(s, [(30, 5, "x"), (31, 6, "y")], NOW - timedelta(minutes=10))
         await inbox.claim_next(s, 5, NOW - timedelta(minutes=10), LEASE)  # its process died
     async with db.transaction() as s:
         assert sorted(await inbox.stranded_lanes(s, NOW, timedelta(minutes=5))) == [5, 6]
