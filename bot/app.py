@@ -26,28 +26,28 @@ from storage import inbox as inbox_store
 from storage.crypto import Sealer
 from storage.db import Database
 
-from . import logs
-from .config import Settings
-from .database import Refused, open_database, sealer
-from .handoff import HandoffService
-from .health import Health, Metrics, serve
-from .inbox import ALLOWED, Inbox, poll
-from .limits import SharedLimits
-from .i18n import Texts
-from .outbox import OutboxDispatcher
-from .attendance import AttendanceService
-from .participants import ParticipantFront
-from .report import ReportService
-from .reporting import ReportingFront
-from .retention import RetentionService
-from .staffchat import StaffChat
-from .schedule import ScheduleService
-from .sender import Sender
-from .clock import utcnow
-from .service import IntakeService
-from .staff import StaffFront
-from .telegram import TelegramFront, make_bot, make_dispatcher
-from .webhook import InboxRequestHandler
+from bot import logs
+from bot.channels.limits import SharedLimits
+from bot.channels.sender import Sender
+from bot.channels.telegram import TelegramFront, make_bot, make_dispatcher
+from bot.clock import utcnow
+from bot.config import Settings
+from bot.database import Refused, open_database, sealer
+from bot.i18n import Texts
+from bot.residents.intake import IntakeService
+from bot.residents.participants import ParticipantFront
+from bot.runtime.health import Health, Metrics, serve
+from bot.runtime.inbox import ALLOWED, Inbox, poll
+from bot.runtime.outbox import OutboxDispatcher
+from bot.runtime.retention import RetentionService
+from bot.runtime.webhook import InboxRequestHandler
+from bot.staff.attendance import AttendanceService
+from bot.staff.chat import StaffChat
+from bot.staff.front import StaffFront
+from bot.staff.handoff import HandoffService
+from bot.staff.report_command import ReportingFront
+from bot.staff.reports import ReportService
+from bot.staff.schedule import ScheduleService
 
 log = logging.getLogger("korak")
 

@@ -18,9 +18,9 @@ from dialogs.replies import N_
 
 from storage.db import Database
 
-from .config import Settings
-from .database import Refused, open_database
-from .i18n import Texts
+from bot.config import Settings
+from bot.database import Refused, open_database
+from bot.i18n import Texts
 
 
 def _texts(settings: Settings) -> Texts:
@@ -114,8 +114,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             return cmd_chat(args)
         print(_texts(settings)("cli.no_token"), file=sys.stderr)
         return 2
-    from .app import run_bot
-    from .database import sealer
+    from bot.app import run_bot
+    from bot.database import sealer
 
     try:
         sealer(settings)  # refused before anything starts when DATA_KEY is missing
@@ -149,8 +149,8 @@ def cmd_retention(args: argparse.Namespace, out: TextIO | None = None) -> int:
     async def run(db: Database) -> int:
         from dataclasses import asdict
 
-        from .clock import utcnow
-        from .retention import RetentionService
+        from bot.clock import utcnow
+        from bot.runtime.retention import RetentionService
 
         service = RetentionService(db, settings, utcnow)
         counts = await service.run(now, dry_run=args.dry_run)
@@ -198,8 +198,8 @@ def cmd_reseal(_args: argparse.Namespace, out: TextIO | None = None) -> int:
 
     from storage import keys
 
-    from .clock import utcnow
-    from .database import sealer
+    from bot.clock import utcnow
+    from bot.database import sealer
 
     async def run(db: Database) -> int:
         try:
@@ -228,7 +228,7 @@ def cmd_outbox(args: argparse.Namespace, out: TextIO | None = None) -> int:
     async def run(db: Database) -> int:
         from storage import repo
 
-        from .clock import utcnow
+        from bot.clock import utcnow
 
         keep = timedelta(days=settings.outbox_failed_keep_days)
         async with db.transaction() as s:
@@ -279,7 +279,7 @@ def cmd_db(args: argparse.Namespace, out: TextIO | None = None) -> int:
         from storage.crypto import KeyMissing
         from storage.db import Database
 
-        from .database import sealer_or_none
+        from bot.database import sealer_or_none
 
         db = Database(settings.database_url)
         try:
@@ -317,7 +317,7 @@ def cmd_db(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 
 def cmd_chat(_args: argparse.Namespace) -> int:
-    from .terminal import chat
+    from bot.channels.terminal import chat
 
     return _refusable(lambda: asyncio.run(chat(Settings())))
 
@@ -390,8 +390,8 @@ def cmd_schedule(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return 2
 
     async def run(db: Database) -> int:
-        from .schedule import ScheduleService
-        from .clock import utcnow
+        from bot.staff.schedule import ScheduleService
+        from bot.clock import utcnow
 
         service = ScheduleService(db, settings, utcnow)
         result = await service.import_file(args.cohort, path.name, data, site=args.site,
@@ -409,8 +409,8 @@ def cmd_enroll(args: argparse.Namespace, out: TextIO | None = None) -> int:
     texts = _texts(settings)
 
     async def run(db: Database) -> int:
-        from .schedule import ScheduleService
-        from .clock import utcnow
+        from bot.staff.schedule import ScheduleService
+        from bot.clock import utcnow
 
         text = await ScheduleService(db, settings, utcnow).enroll_request(
             args.request, args.cohort, leave=args.leave)
@@ -443,7 +443,7 @@ def cmd_report(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return 2
     target = args.out or f"porocilo-{period.key}.{args.format}"
 
-    from .database import sealer
+    from bot.database import sealer
 
     try:
         seal = sealer(settings, texts)  # the target groups need the sealed answer opened
@@ -452,8 +452,8 @@ def cmd_report(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return 2
 
     async def run(db: Database) -> int:
-        from .clock import utcnow
-        from .report import ReportService, render
+        from bot.clock import utcnow
+        from bot.staff.reports import ReportService, render
 
         report = await ReportService(db, settings, seal, utcnow).build(period)
         data = await asyncio.to_thread(render, report, texts, args.format)
@@ -480,18 +480,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.rate is None:
         args.rate = 28.0 if args.what == "replicas" else 29.0
     if args.what == "replicas":
-        from .bench import replicas
+        from bot.bench import replicas
 
         return replicas.main(args)
     if args.what == "reminders":
-        from .bench import reminders
+        from bot.bench import reminders
 
         return reminders.main(args)
     if args.what == "load":
-        from .bench import load
+        from bot.bench import load
 
         return load.main(args)
-    from .bench import places as bench_places
+    from bot.bench import places as bench_places
 
     return bench_places.main(args.what, args)
 

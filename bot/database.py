@@ -6,9 +6,9 @@ from storage import keys, migrate
 from storage.crypto import BadKey, KeyMissing, Sealer
 from storage.db import Database
 
-from .clock import utcnow
-from .config import Settings
-from .i18n import Texts
+from bot.clock import utcnow
+from bot.config import Settings
+from bot.i18n import Texts
 
 
 def sealer_or_none(settings: Settings) -> Sealer | None:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import places
+from .options import OPTIONS
 from .understand import choose, choose_among
 from .languages import LANGUAGES, NAMES as LANGUAGE_NAMES, known as known_language
 from .phone import display_phone, normalize_phone
@@ -154,86 +155,6 @@ GROUP_LABEL = {
     "women_roma": N_("group.women_roma"),
     "not_fit": N_("group.not_fit"),
     "unclear": N_("group.unclear"),
-}
-
-# step -> [(choice id, label msgid)], in the order the buttons show. What typed words mean
-# each one, in every language, is dialogs/understand.py and dialogs/data/answers/<lang>.toml.
-OPTIONS: dict[str, list[tuple[str, str]]] = {
-    "consent": [
-        ("yes", N_("button.consent_yes")),
-        ("no", N_("button.consent_no")),
-        ("more_programme", N_("button.more_programme")),
-        ("more_data", N_("button.more_data")),
-    ],
-    "dsp": [
-        ("yes", N_("button.yes")),
-        ("no", N_("button.no")),
-        ("dont_know", N_("button.dont_know")),
-    ],
-    "dsp_duration": [
-        ("short", N_("button.dsp_short")),
-        ("long", N_("button.dsp_long")),
-        ("dont_know", N_("button.dont_know")),
-    ],
-    "work": [
-        ("employed", N_("button.work_employed")),
-        ("registered", N_("button.work_registered")),
-        ("neither", N_("button.work_neither")),
-        ("other", N_("button.work_other")),
-    ],
-    "sensitive_consent": [
-        ("yes", N_("button.sensitive_consent_yes")),
-        ("skip", N_("button.sensitive_consent_skip")),
-    ],
-    "sensitive": [
-        ("yes", N_("button.yes")),
-        ("no", N_("button.no")),
-        ("no_answer", N_("button.no_answer")),
-    ],
-    "hopes": [
-        ("skip", N_("button.skip")),
-    ],
-    "fit": [
-        ("continue", N_("button.fit_continue")),
-        ("stop", N_("button.fit_stop")),
-    ],
-    "name": [],
-    "phone": [
-        ("write_here", N_("button.write_here")),
-    ],
-    "call_time": [
-        ("morning", N_("button.time_morning")),
-        ("afternoon", N_("button.time_afternoon")),
-        ("any", N_("button.time_any")),
-        ("write_here", N_("button.write_here")),
-    ],
-    "summary": [
-        ("confirm", N_("button.confirm")),
-        ("edit", N_("button.edit")),
-    ],
-    "edit_choose": [
-        ("place", N_("button.field_place")),
-        ("dsp", N_("button.field_dsp")),
-        ("work", N_("button.field_work")),
-        ("sensitive_consent", N_("button.field_sensitive")),
-        ("hopes", N_("button.field_hopes")),
-        ("name", N_("button.field_name")),
-        ("phone", N_("button.field_phone")),
-        ("call_time", N_("button.field_call_time")),
-        ("back", N_("button.back_to_summary")),
-    ],
-    "place_confirm": [
-        ("yes", N_("button.yes")),
-        ("no", N_("button.no")),
-    ],
-    "confirm_restart": [
-        ("restart", N_("button.restart")),
-        ("continue", N_("button.continue")),
-    ],
-    "confirm_delete": [
-        ("delete", N_("button.delete")),
-        ("keep", N_("button.keep")),
-    ],
 }
 
 # The questions in order; a step missing from the path (dsp_duration after "no") is skipped.

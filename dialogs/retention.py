@@ -1,5 +1,5 @@
 """How long korak keeps what, as plain rules (the queries are in storage/erasure.py, the daily
-run in bot/retention.py). Time comes in as an argument."""
+run in bot/runtime/retention.py). Time comes in as an argument."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 "pol leta", "not in the morning", "👍", "2" …
 
 ``choose(step, text, lang)`` gives the id of the step's button the text means (the ids of
-``dialogs.intake.OPTIONS``), or None when the bot should ask again: a wrong choice is worse than
+``dialogs.options.OPTIONS``), or None when the bot should ask again: a wrong choice is worse than
 asking again, so anything ambiguous, contradictory or not understood is None.
 
 The words are data, one file per language in ``dialogs/data/answers/<lang>.toml`` (see the
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .languages import DEFAULT as DEFAULT_LANG, LANGUAGES as LANGS, from_telegram
+from .options import OPTIONS
 
 DATA = Path(__file__).parent / "data" / "answers"
 LOCALES = Path(__file__).resolve().parent.parent / "locales"
@@ -259,10 +260,6 @@ def _labels(lang: str, step: str) -> dict[str, str]:
     """The step's button labels in the language's catalog, folded → button id (typing a
     label, or pasting it, picks that button)."""
     try:
-        from .intake import OPTIONS
-    except ImportError:  # pragma: no cover - only while intake itself is being imported
-        return {}
-    try:
         cat = gettext.translation("messages", localedir=str(LOCALES), languages=[lang])
     except OSError:
         return {}
@@ -276,8 +273,6 @@ def _labels(lang: str, step: str) -> dict[str, str]:
 
 
 def _button_ids(step: str) -> list[str]:
-    from .intake import OPTIONS
-
     return [o[0] for o in OPTIONS.get(step, [])]
 
 

@@ -30,15 +30,15 @@ from aiogram.types import CallbackQuery, Message
 from storage.crypto import Sealer, generate_key
 from storage.db import Database
 
-from ..app import settle_heap, wire
-from ..clock import utcnow
-from ..inbox import Inbox, poll
-from ..config import Settings
-from .fake_api import FakeBotAPI
-from ..i18n import Texts
-from ..outbox import OutboxDispatcher
-from ..sender import Sender
-from ..telegram import make_bot
+from bot.app import settle_heap, wire
+from bot.bench.fake_api import FakeBotAPI
+from bot.channels.sender import Sender
+from bot.channels.telegram import make_bot
+from bot.clock import utcnow
+from bot.config import Settings
+from bot.i18n import Texts
+from bot.runtime.inbox import Inbox, poll
+from bot.runtime.outbox import OutboxDispatcher
 
 TOKEN = "42:LOAD"
 STAFF = -100_4242

@@ -26,13 +26,13 @@ from storage import schedule as store
 from storage.db import Database
 from storage.models import ProgrammeSession
 
-from ..clock import utcnow
-from ..config import Settings
-from .fake_api import FakeBotAPI
-from ..i18n import Texts
-from ..outbox import OutboxDispatcher
-from ..schedule import ScheduleService
-from ..sender import Sender
+from bot.bench.fake_api import FakeBotAPI
+from bot.channels.sender import Sender
+from bot.clock import utcnow
+from bot.config import Settings
+from bot.i18n import Texts
+from bot.runtime.outbox import OutboxDispatcher
+from bot.staff.schedule import ScheduleService
 
 TOKEN = "42:BENCH"
 

@@ -35,11 +35,11 @@ from storage.crypto import generate_key
 from storage.db import Database
 from storage.models import ProgrammeSession
 
-from ..clock import utcnow
-from ..config import Settings
-from ..schedule import ScheduleService
-from .fake_api import FakeBotAPI
-from .load import DONE_MARKER, Harness, korak_resident
+from bot.bench.fake_api import FakeBotAPI
+from bot.bench.load import DONE_MARKER, Harness, korak_resident
+from bot.clock import utcnow
+from bot.config import Settings
+from bot.staff.schedule import ScheduleService
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "42:REPLICAS"

@@ -12,16 +12,16 @@ from aiogram.methods import (AnswerCallbackQuery, EditMessageText, GetChat, GetC
 from aiogram.types import CallbackQuery, Chat, Contact, Message, Update, User
 
 from bot.config import Settings
-from bot.handoff import HandoffService
+from bot.staff.handoff import HandoffService
 from bot.i18n import Texts
-from bot.outbox import OutboxDispatcher
-from bot.participants import ParticipantFront
-from bot.schedule import ScheduleService
-from bot.sender import Sender
-from bot.service import IntakeService
-from bot.staff import StaffFront
-from bot.staffchat import StaffChat
-from bot.telegram import TelegramFront, make_dispatcher
+from bot.runtime.outbox import OutboxDispatcher
+from bot.residents.participants import ParticipantFront
+from bot.staff.schedule import ScheduleService
+from bot.channels.sender import Sender
+from bot.residents.intake import IntakeService
+from bot.staff.front import StaffFront
+from bot.staff.chat import StaffChat
+from bot.channels.telegram import TelegramFront, make_dispatcher
 from storage.crypto import Sealer, generate_key
 from storage.db import Database
 

@@ -12,9 +12,9 @@ from aiogram.exceptions import TelegramMigrateToChat
 from aiogram.methods import AnswerCallbackQuery, SendMessage
 from aiogram.types import CallbackQuery, Chat, Message, Update, User
 
-from bot.inbox import Inbox
-from bot.outbox import MAX_ATTEMPTS
-from bot.retention import RetentionService
+from bot.runtime.inbox import Inbox
+from bot.runtime.outbox import MAX_ATTEMPTS
+from bot.runtime.retention import RetentionService
 from storage import inbox as store
 from storage import repo
 

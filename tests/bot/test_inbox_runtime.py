@@ -15,9 +15,9 @@ from aiogram.types import Update
 from aiohttp.test_utils import TestClient, TestServer
 from aiohttp import web
 
-from bot.health import Health, Metrics
-from bot.inbox import Inbox
-from bot.webhook import InboxRequestHandler
+from bot.runtime.health import Health, Metrics
+from bot.runtime.inbox import Inbox
+from bot.runtime.webhook import InboxRequestHandler
 from storage import inbox as store
 from storage import repo
 
@@ -254,7 +254,7 @@ async def test_ten_minutes_not_ready_logs_an_error_and_alerts_the_staff_once(h, 
 
     health = Health(h.db, lambda: h.now, 5.0, lambda: "forbidden", Metrics(), alert=alert)
     clock = [1000.0]
-    monkeypatch.setattr("bot.health.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("bot.runtime.health.time.monotonic", lambda: clock[0])
     health.ticked()
     await health.watch()
     clock[0] += 9 * 60

@@ -6,7 +6,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.config import Settings
 from bot.bench.fake_api import FakeBotAPI
-from bot.telegram import make_bot
+from bot.channels.telegram import make_bot
 
 
 async def test_a_message_arrives_whole_as_json_and_comes_back_as_a_message():

@@ -6,7 +6,7 @@ import asyncio
 import time
 import uuid
 
-from bot.limits import SharedLimits
+from bot.channels.limits import SharedLimits
 
 
 def most_in_any(stamps, seconds):
@@ -61,7 +61,7 @@ async def test_each_process_knows_how_many_share_the_rate_and_a_dead_one_drops_o
 
 
 async def test_a_sender_with_shared_limits_spreads_its_share_evenly(redis_url):
-    from bot.sender import Sender
+    from bot.channels.sender import Sender
 
     prefix = f"test{uuid.uuid4().hex[:8]}"
     limits = SharedLimits(redis_url, per_second=20, prefix=prefix)

@@ -11,7 +11,7 @@ from aiogram.methods import SendMessage
 from sqlalchemy import text
 
 from bot import logs
-from bot.retention import RetentionService
+from bot.runtime.retention import RetentionService
 from storage import erasure, repo
 from storage.db import Database
 

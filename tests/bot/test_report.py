@@ -14,10 +14,10 @@ from aiogram.methods import SendPhoto
 from openpyxl import load_workbook
 
 from bot import cli
-from bot.attendance import AttendanceService
-from bot.report import ReportService, to_csv, to_png, to_xlsx
-from bot.reporting import ReportingFront
-from bot.telegram import make_dispatcher
+from bot.staff.attendance import AttendanceService
+from bot.staff.reports import ReportService, to_csv, to_png, to_xlsx
+from bot.staff.report_command import ReportingFront
+from bot.channels.telegram import make_dispatcher
 from dialogs import report as rep
 from dialogs.report import Period
 from storage import erasure, migrate

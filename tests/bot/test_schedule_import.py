@@ -9,7 +9,7 @@ import time
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.schedule import parse_in_worker
+from bot.staff.schedule import parse_in_worker
 from storage import repo
 from storage import schedule as store
 

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from aiogram.exceptions import TelegramForbiddenError
 
-from bot.sender import Sender
+from bot.channels.sender import Sender
 from storage import repo
 
 from .conftest import COORD_A, COORD_B, STAFF, STRANGER
@@ -244,7 +244,7 @@ async def test_reminders_and_digest_are_planned_once_across_restarts(h):
     h.now = datetime(2026, 11, 27, 11, 0, tzinfo=timezone.utc)
     assert await h.handoff.plan() == 1  # the unclaimed reminder
     assert await h.handoff.plan() == 0
-    from bot.handoff import HandoffService
+    from bot.staff.handoff import HandoffService
     restarted = HandoffService(h.db, h.settings, lambda: h.now)
     assert await restarted.plan() == 0
     await h.outbox.run_once()

@@ -15,8 +15,8 @@ from aiogram.types import ChatMemberOwner, User
 
 from bot.app import check_staff_chat
 from bot.database import Refused
-from bot.outbox import MAX_ATTEMPTS
-from bot.staffchat import PAUSED
+from bot.runtime.outbox import MAX_ATTEMPTS
+from bot.staff.chat import PAUSED
 from storage import repo
 
 from .conftest import COORD_A, STAFF, STRANGER

@@ -3,7 +3,7 @@
 import io
 
 from bot.config import Settings
-from bot.terminal import chat
+from bot.channels.terminal import chat
 from storage import repo
 from storage.db import Database
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from bot.i18n import Texts
-from bot.outbox import OutboxDispatcher
+from bot.runtime.outbox import OutboxDispatcher
 from storage import repo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +46,7 @@ WORKER = """
 import asyncio, json, sys
 from datetime import datetime, timezone
 from bot.i18n import Texts
-from bot.outbox import OutboxDispatcher
+from bot.runtime.outbox import OutboxDispatcher
 from storage.db import Database
 from tests.storage.test_dispatch import FakeSender, ROOT, NOW
 
@@ -145,7 +145,7 @@ async def test_a_send_that_waited_its_turn_past_the_lease_is_not_made_twice(db):
     """The staff group's 20 a minute can keep a message waiting longer than its lease; another
     dispatcher then takes the row over and sends it. The first one, its turn come at last, must
     not send it as well."""
-    from bot.outbox import LEASE
+    from bot.runtime.outbox import LEASE
 
     async with db.transaction() as s:
         await repo.add_outbox(s, kind="staff_request_deleted", chat_id=-100, payload={"id": 1},

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from bot.config import Settings
 from bot.i18n import Texts
-from bot.report import ReportService, cell_text
+from bot.staff.reports import ReportService, cell_text
 from dialogs import report as rep
 from storage import attendance as marks
 from storage import erasure, repo
@@ -114,7 +114,7 @@ async def test_a_closed_month_keeps_its_figures_when_a_person_is_erased(db):
 
 
 async def test_the_daily_run_keeps_the_month_that_just_closed_before_anyone_is_erased(db):
-    from bot.retention import RetentionService
+    from bot.runtime.retention import RetentionService
 
     sealer = Sealer(generate_key())
     await build(db, sealer)

@@ -15,11 +15,11 @@ from dialogs.replies import Say
 from storage.crypto import Sealer, generate_key
 from storage.db import normalize_url, private_file
 
-from .config import Settings
-from .database import open_database, sealer
-from .i18n import Texts
-from .service import IntakeService, Person
-from .telegram import COMMANDS
+from bot.channels.telegram import COMMANDS
+from bot.config import Settings
+from bot.database import open_database, sealer
+from bot.i18n import Texts
+from bot.residents.intake import IntakeService, Person
 
 TERMINAL_USER = 1  # one local person; the real bot never sees a Telegram id this small for people
 

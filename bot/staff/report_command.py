@@ -19,14 +19,14 @@ from dialogs import attendance as att
 from dialogs import report as rep
 from dialogs.replies import N_, Say, Text
 
-from .attendance import AttendanceService, markup
-from .background import Background
-from .config import Settings
-from .filters import command_in, data_prefix, in_chat, private_chat, split_command
-from .i18n import Texts
-from .report import ReportService, to_png
-from .sender import Sender, Undeliverable
-from .telegram import answer_quietly
+from bot.channels.filters import command_in, data_prefix, in_chat, private_chat, split_command
+from bot.channels.sender import Sender, Undeliverable
+from bot.channels.telegram import answer_quietly
+from bot.config import Settings
+from bot.i18n import Texts
+from bot.runtime.background import Background
+from bot.staff.attendance import AttendanceService, markup
+from bot.staff.reports import ReportService, to_png
 
 log = logging.getLogger("korak.reporting")
 

@@ -39,7 +39,7 @@ from storage import repo
 from storage.crypto import Sealer
 from storage.db import Database
 
-from .background import Background
+from bot.runtime.background import Background
 
 log = logging.getLogger("korak.inbox")
 

@@ -12,11 +12,11 @@ from aiogram.types import CallbackQuery, Message
 from dialogs.languages import from_telegram
 from storage import repo
 
-from .filters import command_in, data_prefix, private_chat
-from .i18n import Texts
-from .schedule import ScheduleService
-from .sender import Sender, Undeliverable
-from .telegram import ANSWER_PREFIX, parse_answer_callback
+from bot.channels.filters import command_in, data_prefix, private_chat
+from bot.channels.sender import Sender, Undeliverable
+from bot.channels.telegram import ANSWER_PREFIX, parse_answer_callback
+from bot.i18n import Texts
+from bot.staff.schedule import ScheduleService
 
 log = logging.getLogger("korak.participants")
 

@@ -18,10 +18,10 @@ from storage import erasure, repo
 from storage.crypto import Sealer
 from storage.db import Database
 
-from .clock import utcnow
-from .config import Settings
-from .i18n import Texts
-from .inbox import marked_handled, scrub_after
+from bot.clock import utcnow
+from bot.config import Settings
+from bot.i18n import Texts
+from bot.runtime.inbox import marked_handled, scrub_after
 
 log = logging.getLogger("korak.intake")
 

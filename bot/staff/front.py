@@ -16,16 +16,16 @@ from dialogs.handoff import REVEAL, parse_button
 from dialogs.replies import N_, Say, Text
 from storage.erasure import Shown
 
-from .background import Background
-from .config import Settings
-from .filters import (data_prefix, in_chat, migrated_from, private_chat, slash_command,
+from bot.channels.filters import (data_prefix, in_chat, migrated_from, private_chat, slash_command,
                       split_command)
-from .handoff import HandoffService, Vanished
-from .i18n import Texts
-from .schedule import ScheduleService
-from .sender import Sender, Undeliverable
-from .staffchat import StaffChat
-from .telegram import STAFF_PREFIX, answer_quietly, card_markup, parse_staff_callback
+from bot.channels.sender import Sender, Undeliverable
+from bot.channels.telegram import STAFF_PREFIX, answer_quietly, card_markup, parse_staff_callback
+from bot.config import Settings
+from bot.i18n import Texts
+from bot.runtime.background import Background
+from bot.staff.chat import StaffChat
+from bot.staff.handoff import HandoffService, Vanished
+from bot.staff.schedule import ScheduleService
 
 log = logging.getLogger("korak.staff")
 

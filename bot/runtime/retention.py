@@ -27,7 +27,7 @@ from dialogs.intake import STEPS
 from storage import erasure
 from storage.db import Database
 
-from .config import Settings
+from bot.config import Settings
 
 log = logging.getLogger("korak.retention")
 

@@ -22,12 +22,12 @@ from dialogs.intake import Choice, Command, Event, Media, SharedContact, Start, 
 from dialogs.languages import from_telegram
 from dialogs.replies import Say
 
-from .background import Background
-from .config import Settings
-from .filters import private_chat, split_command
-from .i18n import Texts
-from .sender import Sender, Undeliverable
-from .service import IntakeService, KeyedLocks, Person
+from bot.channels.filters import private_chat, split_command
+from bot.channels.sender import Sender, Undeliverable
+from bot.config import Settings
+from bot.i18n import Texts
+from bot.residents.intake import IntakeService, KeyedLocks, Person
+from bot.runtime.background import Background
 
 log = logging.getLogger("korak.bot")
 

@@ -32,10 +32,10 @@ from dialogs.workhours import digest_key, parse_clock
 from storage import repo
 from storage.db import Database
 
-from .config import Settings
-from .handoff import working_hours
-from .i18n import Texts
-from .sender import Sender, Undeliverable
+from bot.channels.sender import Sender, Undeliverable
+from bot.config import Settings
+from bot.i18n import Texts
+from bot.staff.handoff import working_hours
 
 log = logging.getLogger("korak.staff")
 

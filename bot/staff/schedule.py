@@ -26,7 +26,7 @@ from storage import schedule as store
 from storage.db import Database
 from storage.models import Enrollment, ProgrammeSession
 
-from .config import Settings
+from bot.config import Settings
 
 log = logging.getLogger("korak.schedule")
 
@@ -73,7 +73,7 @@ def parse_file(filename: str, data: bytes, tz: ZoneInfo, *, today: date | None =
 @functools.cache
 def _workers() -> Any:
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["bot.schedule", "icalendar", "recurring_ical_events"])
+    context.set_forkserver_preload(["bot.staff.schedule", "icalendar", "recurring_ical_events"])
     return context
 
 

@@ -24,9 +24,9 @@ from storage.crypto import Sealer
 from storage.db import Database
 from storage.models import ContactRequest
 
-from .config import Settings
-from .cover import CoverService
-from .schedule import ScheduleService
+from bot.config import Settings
+from bot.staff.cover import CoverService
+from bot.staff.schedule import ScheduleService
 
 log = logging.getLogger("korak.handoff")
 

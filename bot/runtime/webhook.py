@@ -16,7 +16,7 @@ from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
-from .inbox import Inbox, lane_of
+from bot.runtime.inbox import Inbox, lane_of
 
 log = logging.getLogger("korak.webhook")
 

@@ -21,15 +21,15 @@ from storage.erasure import Shown
 from storage import schedule as schedule_store
 from storage.db import Database
 
-from . import attendance
-from . import cover as absence
-from .background import Background
-from .handoff import Vanished, view
-from .i18n import Texts
-from .schedule import session_view
-from .sender import Sender, Undeliverable
-from .staffchat import StaffChat
-from .telegram import MAX_TEXT, card_markup, reminder_markup
+from bot.channels.sender import Sender, Undeliverable
+from bot.channels.telegram import MAX_TEXT, card_markup, reminder_markup
+from bot.i18n import Texts
+from bot.runtime.background import Background
+from bot.staff import attendance
+from bot.staff import cover as absence
+from bot.staff.chat import StaffChat
+from bot.staff.handoff import Vanished, view
+from bot.staff.schedule import session_view
 
 
 log = logging.getLogger("korak.outbox")

@@ -24,8 +24,8 @@ from storage import schedule as schedule_store
 from storage.db import Database
 from storage.models import Cohort, Enrollment, ProgrammeSession
 
-from .config import Settings
-from .i18n import Texts
+from bot.config import Settings
+from bot.i18n import Texts
 
 log = logging.getLogger("korak.attendance")
 

@@ -23,9 +23,9 @@ from storage import report as store
 from storage.crypto import Sealer
 from storage.db import Database
 
-from .config import Settings
-from .handoff import working_hours
-from .i18n import Texts
+from bot.config import Settings
+from bot.i18n import Texts
+from bot.staff.handoff import working_hours
 
 log = logging.getLogger("korak.report")
 

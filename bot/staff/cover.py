@@ -16,7 +16,7 @@ from storage import cover as store
 from storage import repo
 from storage.db import Database
 
-from .config import Settings
+from bot.config import Settings
 
 log = logging.getLogger("korak.cover")
 
