@@ -22,6 +22,7 @@ from dialogs.intake import Choice, Command, Event, Media, SharedContact, Start, 
 from dialogs.languages import from_telegram
 from dialogs.replies import Say
 
+from bot.channels.base import choice_token, parse_choice_token
 from bot.channels.filters import private_chat, split_command
 from bot.channels.sender import Sender, Undeliverable
 from bot.config import Settings
@@ -31,25 +32,11 @@ from bot.runtime.background import Background
 
 log = logging.getLogger("korak.bot")
 
-CALLBACK_PREFIX = "s"
 COMMANDS = {
     "start": "start", "pomoc": "pomoc", "help": "pomoc", "preklici": "preklici",
     "cancel": "preklici", "moji_podatki": "moji_podatki", "izbrisi": "izbrisi",
     "status": "status", "jezik": "jezik", "language": "jezik",
 }
-
-
-def callback_data(step: str, choice: str) -> str:
-    return f"{CALLBACK_PREFIX}|{step}|{choice}"
-
-
-def parse_callback(data: str | None) -> tuple[str, str] | None:
-    if not data:
-        return None
-    parts = data.split("|", 2)
-    if len(parts) != 3 or parts[0] != CALLBACK_PREFIX:
-        return None
-    return parts[1], parts[2]
 
 
 def render(texts: Texts, say: Say, step: str) -> tuple[str, Any]:
@@ -62,7 +49,7 @@ def render(texts: Texts, say: Say, step: str) -> tuple[str, Any]:
                                          one_time_keyboard=True)
     if say.buttons:
         return text, inline_keyboard(tuple(
-            tuple((texts.render(b.label), callback_data(step, b.id)) for b in row)
+            tuple((texts.render(b.label), choice_token(step, b.id)) for b in row)
             for row in say.buttons))
     return text, None
 
@@ -231,7 +218,7 @@ class TelegramFront:
         msg = query.message
         if msg is None or getattr(msg, "chat", None) is None or msg.chat.type != "private":
             return
-        parsed = parse_callback(query.data)
+        parsed = parse_choice_token(query.data)
         person = Person(query.from_user.id, msg.chat.id, query.from_user.first_name,
                         query.from_user.language_code)
         event: Event = Choice(*parsed) if parsed else Choice("", "")

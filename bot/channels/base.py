@@ -1,0 +1,106 @@
+"""What every channel adapter offers. korak's conversation (dialogs/) is one and the same on every
+channel; what differs per channel is how an update arrives, how a question with buttons is drawn,
+and how a message is sent and how sending fails. An adapter is small and knows only its
+platform: it turns a request from the platform into plain events (`Inbound`), draws korak's
+plain replies (dialogs.replies.Say) as the platform's message bodies, sends one and classifies
+what went wrong (`Refused`).
+
+A resident is a channel and an address on it (`Address`): a Telegram user id, a Viber user id,
+a WhatsApp number. A choice a person makes is carried as `choice_token(step, id)`, the same on
+every channel (Telegram's callback data, Viber's ActionBody, WhatsApp's reply ids): it names the
+question it answers, so a button of an old message can never answer another question."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Protocol
+
+from dialogs.intake import Event
+from dialogs.replies import Say
+
+CHOICE_PREFIX = "s"  # Telegram's callback data have always started so
+
+
+def choice_token(step: str, choice: str) -> str:
+    """A button's payload: the question it answers and the choice."""
+    return f"{CHOICE_PREFIX}|{step}|{choice}"
+
+
+def parse_choice_token(data: str | None) -> tuple[str, str] | None:
+    """(step, choice) from a button's payload; None for anything else (typed text that merely
+    looks like one is then read as text)."""
+    if not data:
+        return None
+    parts = data.split("|", 2)
+    if len(parts) != 3 or parts[0] != CHOICE_PREFIX or not parts[1] or not parts[2]:
+        return None
+    return parts[1], parts[2]
+
+
+@dataclass(frozen=True)
+class Address:
+    """A person on a channel."""
+
+    channel: str  # telegram | viber | whatsapp
+    id: str  # Telegram user id, Viber user id, WhatsApp number (digits, with country code)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the platform reports about a message korak sent (WhatsApp's statuses)."""
+
+    message_id: str
+    status: str  # sent | delivered | read | failed
+    error: str | None = None  # a Refused kind when it failed
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One thing that reached korak from a person, as the conversation reads it."""
+
+    address: Address
+    event_id: str  # the platform's id of this callback or message: a repeat is handled once
+    event: Event | None  # None: nothing for the conversation (a receipt, a status)
+    kind: str = "message"  # message | opened (the chat opened) | blocked | status
+    name: str | None = None  # the name the platform shows for the person
+    language: str | None = None  # the platform's language hint (a code such as "sl")
+    delivery: Delivery | None = None  # kind "status"
+
+
+class Refused(Exception):
+    """The platform would not take a message. `kind`: retry (try again later, after
+    `retry_after` seconds when given), blocked (the person blocked korak or left: send nothing
+    more), gone (the address does not exist), invalid (korak's message is wrong: do not retry),
+    window (WhatsApp: outside the 24-hour window, only a template may go), template (the
+    template is missing or not approved), auth (korak's token or key is wrong)."""
+
+    def __init__(self, kind: str, detail: str = "", retry_after: float | None = None,
+                 code: int | str | None = None) -> None:
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind, self.detail, self.retry_after, self.code = kind, detail, retry_after, code
+
+
+class Render(Protocol):
+    """Turns a catalog text into the person's language (bot.i18n.Texts for one language)."""
+
+    def render(self, text: Any) -> str: ...
+
+
+class Channel(Protocol):
+    """The small interface every adapter has."""
+
+    name: str
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """Whether the request really comes from the platform (its signature)."""
+
+    def parse(self, body: bytes) -> list[Inbound]:
+        """The events in a request's body; ValueError when it is not the platform's JSON."""
+
+    def render(self, texts: Render, says: list[Say], step: str) -> list[dict[str, Any]]:
+        """korak's replies as the platform's message bodies (without the receiver), within the
+        platform's limits: long texts split, buttons drawn as the platform allows."""
+
+    async def send(self, address: Address, body: dict[str, Any]) -> str:
+        """Send one message body to the person; returns the platform's message id. Raises
+        Refused."""
