@@ -12,7 +12,7 @@ from typing import Any
 
 from . import places
 from .options import OPTIONS
-from .understand import choose, choose_among
+from .understand import choose, choose_among, command_word
 from .languages import LANGUAGES, NAMES as LANGUAGE_NAMES, known as known_language
 from .phone import display_phone, normalize_phone
 from .replies import (Button, DeleteAll, Effect, Forget, Lines, N_, RelayToStaff, Say,
@@ -697,6 +697,11 @@ def _handle(state: State, event: Event, ctx: Ctx) -> Outcome:
         return _welcome(ctx, event.payload, state.lang)
     if isinstance(event, Command):
         return _command(state, ctx, event.name)
+    if isinstance(event, Typed):  # a command said in words, unless it answers the question
+        word = command_word(event.text, state.lang or ctx.suggested_lang)
+        if word is not None and (state.step not in OPTIONS
+                                 or _typed_choice(state, event.text) is None):
+            return _command(state, ctx, word)
     if isinstance(event, Choice) and event.id.startswith(LANG):
         return _switch_language(state, ctx, event.id[len(LANG):])
     if state.step in TERMINAL:

@@ -105,6 +105,7 @@ class Lexicon:
     duration_words: dict[str, list[str]]  # half, and_half, more, less, almost, about
     fixed: dict[str, float]
     steps: dict[str, dict[str, Any]]
+    commands: dict[str, str] = field(default_factory=dict)  # a whole message → a command
     known: set[str] = field(default_factory=set)
     candidates: dict[int, list[str]] = field(default_factory=dict)  # typo targets by length
     _typos: dict[str, str] = field(default_factory=dict)  # word → its correction, "" for none
@@ -213,6 +214,8 @@ def lexicon(lang: str) -> Lexicon:
     p = lex.phrase
     lex.neg_prefixes = tuple(" ".join(p(w)) for w in meta.get("neg_prefixes", ()))
     lex.words = {k: [" ".join(p(w)) for w in v] for k, v in raw.get("words", {}).items()}
+    lex.commands = {" ".join(p(w)): name for name, said in raw.get("commands", {}).items()
+                    for w in said}
     for emoji_word, kind in _EMOJI_WORDS.items():
         lex.words.setdefault(kind, []).append(emoji_word)
     lex.numbers = {" ".join(p(k)): float(v) for k, v in raw.get("numbers", {}).items()}
@@ -678,6 +681,21 @@ def _pick(reading: Reading, rule: Rule) -> str | None:
 def _choose_in(step: str, text: str, lex: Lexicon) -> tuple[str | None, bool]:
     reading = _read(step, text, lex)
     return _decide(reading, RULES[step]), reading.recognized
+
+
+def command_word(text: str, lang: str | None = DEFAULT_LANG) -> str | None:
+    """The command a message is when it is nothing but a command's words ("pomoč", "moji
+    podatki", "izbriši"), in the person's language, Slovenian or English: pomoc, status,
+    izbrisi, jezik, moji_podatki, preklici. Where people cannot tap a slash command (Viber,
+    WhatsApp) these are the commands; on Telegram they work as well."""
+    if len(text) > 60:
+        return None
+    for code in dict.fromkeys((normalize_lang(lang), DEFAULT_LANG, "en")):
+        lex = lexicon(code)
+        found = lex.commands.get(" ".join(lex.phrase(text)))
+        if found is not None:
+            return found
+    return None
 
 
 def choose(step: str, text: str, lang: str | None = DEFAULT_LANG) -> str | None:

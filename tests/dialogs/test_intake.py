@@ -438,3 +438,45 @@ def test_an_unknown_language_button_is_stale_and_changes_nothing():
     t.send(Start())
     t.send(Choice("consent", "lang:xx"))
     assert t.state.lang == "sl" and t.msgids()[0] == "intake.stale_button"
+
+
+# ----------------------------------------------------------------------------- commands in words
+
+
+def test_a_command_said_in_words_is_the_command_where_it_answers_nothing():
+    """Viber and WhatsApp have no slash commands: "pomoč", "moji podatki", "izbriši" typed as
+    the whole message work like /pomoc, /moji_podatki and /izbrisi, on every channel."""
+    t = Talk()
+    t.send(Start(None))
+    t.tap("yes")
+    t.type("Kotlje")
+    t.tap("yes")  # at the question on denarna socialna pomoč
+    assert t.state.step == "dsp_duration"
+    t.type("Pomoč")
+    assert t.msgids()[0] == "help.text" and t.state.step == "dsp_duration"  # and asked again
+    t.type("moji podatki")
+    assert t.msgids()[0].startswith("mydata")
+    t.type("izbriši")
+    assert t.state.step == "confirm_delete"
+    t.type("izbriši")  # now it answers the question: delete
+    assert any(isinstance(e, DeleteAll) for e in t.effects)
+
+
+def test_a_word_that_answers_the_question_is_the_answer_not_a_command():
+    t = Talk()
+    t.state = State(step="fit", answers={"consent": True}, lang="en")
+    t.type("stop")  # "stop" at "do you want to go on anyway": the choice, not /preklici
+    assert t.msgids() == ["intake.fit_stopped"]
+    t.state = State(step="edit_choose", answers={"consent": True}, lang="hbs")
+    t.type("status")  # "status" among the fields to fix: the work situation
+    assert t.state.step == "work"
+
+
+def test_after_the_request_a_command_word_is_not_passed_on_to_the_coordinators():
+    info = RequestInfo(id=7, status="new", created_at=NOW, site="slovenj-gradec")
+    t = Talk(Ctx(now=NOW, first_name="Ana", requests=(info,), open_request=info))
+    t.state = State(step="done", answers={}, lang="uk")
+    t.type("Статус")
+    assert t.effects == [] and t.msgids() == ["status.open"]
+    t.type("Дзвоніть після обіду")  # anything else is still passed on
+    assert t.effects and t.msgids() == ["relay.sent"]
