@@ -699,6 +699,8 @@ def _handle(state: State, event: Event, ctx: Ctx) -> Outcome:
         return _command(state, ctx, event.name)
     if isinstance(event, Typed):  # a command said in words, unless it answers the question
         word = command_word(event.text, state.lang or ctx.suggested_lang)
+        if word == "preklici" and state.step in TERMINAL:
+            word = None  # nothing to cancel: "cancel" after a request is for the coordinators
         if word is not None and (state.step not in OPTIONS
                                  or _typed_choice(state, event.text) is None):
             return _command(state, ctx, word)

@@ -480,3 +480,5 @@ def test_after_the_request_a_command_word_is_not_passed_on_to_the_coordinators()
     assert t.effects == [] and t.msgids() == ["status.open"]
     t.type("Дзвоніть після обіду")  # anything else is still passed on
     assert t.effects and t.msgids() == ["relay.sent"]
+    t.type("скасувати")  # "cancel" (a session?) is for the coordinators to read
+    assert len(t.effects) == 2 and t.msgids() == ["relay.sent"]
