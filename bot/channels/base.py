@@ -13,10 +13,12 @@ question it answers, so a button of an old message can never answer another ques
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol
+from typing import Any, Mapping, Protocol, TypeVar
 
-from dialogs.intake import Event
+from dialogs.intake import Command, Event, Start, Typed
 from dialogs.replies import Say
+
+from bot.channels.filters import split_command
 
 CHOICE_PREFIX = "s"  # Telegram's callback data have always started so
 
@@ -35,6 +37,70 @@ def parse_choice_token(data: str | None) -> tuple[str, str] | None:
     if len(parts) != 3 or parts[0] != CHOICE_PREFIX or not parts[1] or not parts[2]:
         return None
     return parts[1], parts[2]
+
+
+# the commands a resident can type, on every channel: what they are called → what they do
+COMMANDS = {
+    "start": "start", "pomoc": "pomoc", "help": "pomoc", "preklici": "preklici",
+    "cancel": "preklici", "moji_podatki": "moji_podatki", "izbrisi": "izbrisi",
+    "status": "status", "jezik": "jezik", "language": "jezik",
+}
+MAX_TYPED = 4096  # what the conversation reads of one typed message
+
+
+def text_event(text: str) -> Event:
+    """A typed message as the conversation reads it: a command ("/start payload", "/pomoc",
+    "/help@korak_bot") or words."""
+    split = split_command(text)
+    if split is not None:
+        name, rest = split
+        command = COMMANDS.get(name)
+        if command == "start":
+            return Start(rest[:64] or None)
+        return Command(command or name)
+    return Typed(text[:MAX_TYPED])
+
+
+Markup = TypeVar("Markup")
+
+
+def gather(parts: list[tuple[str, Markup | None]], limit: int
+           ) -> list[tuple[str, Markup | None]]:
+    """Messages from (text, buttons) parts: a text without buttons goes at the top of the
+    message that follows it, a blank line between, as long as the message stays within `limit`
+    characters. An answer and the next question then arrive as one message: one notification
+    on an old phone, and fewer requests."""
+    out: list[tuple[str, Markup | None]] = []
+    waiting: list[str] = []
+    for text, markup in parts:
+        if waiting and sum(len(t) + 2 for t in waiting) + len(text) > limit:
+            out.append(("\n\n".join(waiting), None))
+            waiting.clear()
+        waiting.append(text)
+        if markup is not None:
+            out.append(("\n\n".join(waiting), markup))
+            waiting.clear()
+    if waiting:
+        out.append(("\n\n".join(waiting), None))
+    return out
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """A text in pieces of at most `limit` characters, cut at a paragraph, a line or a word
+    where one is near, so no piece ends in the middle of a word when it can be helped."""
+    pieces: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n\n", 0, limit + 1)
+        if cut < limit // 2:
+            cut = text.rfind("\n", 0, limit + 1)
+        if cut < limit // 2:
+            cut = text.rfind(" ", 0, limit + 1)
+        if cut < limit // 2:
+            cut = limit
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip("\n ")
+    pieces.append(text)
+    return pieces
 
 
 @dataclass(frozen=True)

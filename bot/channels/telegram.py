@@ -18,12 +18,12 @@ from aiogram.types import (CallbackQuery, ErrorEvent, InlineKeyboardButton,
                            InlineKeyboardMarkup, KeyboardButton, Message, ReplyKeyboardMarkup,
                            ReplyKeyboardRemove, Update)
 
-from dialogs.intake import Choice, Command, Event, Media, SharedContact, Start, Typed
+from dialogs.intake import Choice, Event, Media, SharedContact
 from dialogs.languages import from_telegram
 from dialogs.replies import Say
 
-from bot.channels.base import choice_token, parse_choice_token
-from bot.channels.filters import private_chat, split_command
+from bot.channels.base import choice_token, gather, parse_choice_token, text_event
+from bot.channels.filters import private_chat
 from bot.channels.sender import Sender, Undeliverable
 from bot.config import Settings
 from bot.i18n import Texts
@@ -31,13 +31,6 @@ from bot.residents.intake import IntakeService, KeyedLocks, Person
 from bot.runtime.background import Background
 
 log = logging.getLogger("korak.bot")
-
-COMMANDS = {
-    "start": "start", "pomoc": "pomoc", "help": "pomoc", "preklici": "preklici",
-    "cancel": "preklici", "moji_podatki": "moji_podatki", "izbrisi": "izbrisi",
-    "status": "status", "jezik": "jezik", "language": "jezik",
-}
-
 
 def render(texts: Texts, say: Say, step: str) -> tuple[str, Any]:
     """One plain reply as (text, reply_markup)."""
@@ -89,21 +82,12 @@ def compose(texts: Texts, says: list[Say], step: str, hide_keyboard: bool = Fals
     rendered = [render(texts, say, step) for say in says]
     if any(isinstance(markup, ReplyKeyboardMarkup) for _, markup in rendered):
         hide_keyboard = False
-    out: list[tuple[str, Any]] = []
-    waiting: list[str] = []
-    for text, markup in rendered:
-        if waiting and sum(len(t) + 2 for t in waiting) + len(text) > MAX_TEXT:
-            out.append(("\n\n".join(waiting), None))
-            waiting.clear()
-        waiting.append(text)
-        if markup is None and hide_keyboard:
-            markup, hide_keyboard = ReplyKeyboardRemove(), False
-        if markup is not None:
-            out.append(("\n\n".join(waiting), markup))
-            waiting.clear()
-    if waiting:
-        out.append(("\n\n".join(waiting), None))
-    return out
+    if hide_keyboard:
+        for i, (text, markup) in enumerate(rendered):
+            if markup is None:
+                rendered[i] = (text, ReplyKeyboardRemove())
+                break
+    return gather(rendered, MAX_TEXT)
 
 
 STAFF_PREFIX = "h"
@@ -150,17 +134,9 @@ def message_event(message: Message) -> Event:
     if message.contact is not None:
         own = message.from_user is not None and message.contact.user_id == message.from_user.id
         return SharedContact(message.contact.phone_number or "", own)
-    text = message.text
-    if text is None:
+    if message.text is None:
         return Media(str(message.content_type))
-    split = split_command(text)
-    if split is not None:
-        name, rest = split
-        command = COMMANDS.get(name)
-        if command == "start":
-            return Start(rest[:64] or None)
-        return Command(command or name)
-    return Typed(text[:4096])
+    return text_event(message.text)
 
 
 async def answer_quietly(query: CallbackQuery, alert: str | None = None) -> None:

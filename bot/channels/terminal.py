@@ -15,7 +15,7 @@ from dialogs.replies import Say
 from storage.crypto import Sealer, generate_key
 from storage.db import normalize_url, private_file
 
-from bot.channels.telegram import COMMANDS
+from bot.channels.base import COMMANDS
 from bot.config import Settings
 from bot.database import open_database, sealer
 from bot.i18n import Texts
