@@ -316,10 +316,20 @@ def cmd_db(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return asyncio.run(run())
 
 
-def cmd_chat(_args: argparse.Namespace) -> int:
+def cmd_whatsapp(_args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """korak whatsapp templates: korak's message templates in every language, as Meta's template
+    manager takes them (JSON), to submit for approval."""
+    from bot.channels.whatsapp import print_templates
+
+    settings = Settings()
+    print_templates(_texts(settings), out or sys.stdout)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
     from bot.channels.terminal import chat
 
-    return _refusable(lambda: asyncio.run(chat(Settings())))
+    return _refusable(lambda: asyncio.run(chat(Settings(), channel=args.channel)))
 
 
 def cmd_coordinators(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -505,7 +515,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--or-chat", action="store_true",
                      help="without BOT_TOKEN, say so and start `korak chat` instead")
     run.set_defaults(func=cmd_run)
-    sub.add_parser("chat", help="the same conversation in this terminal").set_defaults(func=cmd_chat)
+    wa = sub.add_parser("whatsapp", help="WhatsApp: the message templates to submit to Meta")
+    wa.add_argument("action", choices=["templates"])
+    wa.set_defaults(func=cmd_whatsapp)
+    chat_cmd = sub.add_parser("chat", help="the same conversation in this terminal")
+    chat_cmd.add_argument("--channel", choices=["telegram", "viber", "whatsapp"],
+                          default="telegram", help="draw the replies as this channel does")
+    chat_cmd.set_defaults(func=cmd_chat)
     sub.add_parser("keygen", help="print a new key for DATA_KEY").set_defaults(func=cmd_keygen)
     sub.add_parser("reseal", help="seal every sensitive answer again with DATA_KEY's first key"
                    ).set_defaults(func=cmd_reseal)

@@ -1,5 +1,7 @@
 """`korak chat`: the resident's conversation in a terminal, on the same database, no Telegram.
-Buttons become numbered choices."""
+Buttons become numbered choices. With `--channel viber` or `--channel whatsapp` the replies are
+drawn as that channel's adapter draws them (its keyboards or lists, its label and length
+limits), so one can see what a person there sees without an account."""
 
 from __future__ import annotations
 
@@ -10,12 +12,13 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from dialogs.intake import Choice, Command, Start, Typed
+from dialogs.intake import Choice, Command, Event, Start, Typed
 from dialogs.replies import Say
 from storage.crypto import Sealer, generate_key
 from storage.db import normalize_url, private_file
 
-from bot.channels.base import COMMANDS
+from bot.channels import viber, whatsapp
+from bot.channels.base import COMMANDS, parse_choice_token
 from bot.config import Settings
 from bot.database import open_database, sealer
 from bot.i18n import Texts
@@ -24,17 +27,36 @@ from bot.residents.intake import IntakeService, Person
 TERMINAL_USER = 1  # one local person; the real bot never sees a Telegram id this small for people
 
 
-def show(texts: Texts, says: list[Say], out=sys.stdout) -> list[str]:
-    """Print the replies; return the choice ids in the order they were numbered."""
-    ids: list[str] = []
+CHANNELS = ("telegram", "viber", "whatsapp")
+# the adapters as `korak chat` uses them: to draw, never to send
+_DRAWN = {"viber": (viber.ViberChannel("chat", "korak"), viber.preview),
+          "whatsapp": (whatsapp.WhatsApp("chat", "0", "chat", "chat"), whatsapp.preview)}
+
+
+def show(texts: Texts, says: list[Say], out=sys.stdout, step: str = "",
+         channel: str = "telegram") -> list[Event | None]:
+    """Print the replies as `channel` draws them; return what each number stands for (the
+    event a tap makes), in the order they were numbered."""
+    picks: list[Event | None] = []
+    if channel in _DRAWN:
+        adapter, preview = _DRAWN[channel]
+        for body in adapter.render(texts, says, step):
+            text, choices = preview(body)
+            out.write("\n" + text + "\n")
+            for label, payload in choices:
+                parsed = parse_choice_token(payload)
+                picks.append(Choice(*parsed) if parsed else None)
+                out.write(f"  {len(picks)}) {label}\n")
+        out.flush()
+        return picks
     for say in says:
         out.write("\n" + texts.render(say.text) + "\n")
         for row in say.buttons:
             for button in row:
-                ids.append(button.id)
-                out.write(f"  {len(ids)}) {texts.render(button.label)}\n")
+                picks.append(Choice(step, button.id))
+                out.write(f"  {len(picks)}) {texts.render(button.label)}\n")
     out.flush()
-    return ids
+    return picks
 
 
 def chat_settings(settings: Settings) -> Settings:
@@ -62,7 +84,7 @@ def chat_sealer(settings: Settings, texts: Texts) -> Sealer:
     return Sealer(path.read_text().strip())
 
 
-async def chat(settings: Settings, lines=None, out=sys.stdout) -> int:
+async def chat(settings: Settings, lines=None, out=sys.stdout, channel: str = "telegram") -> int:
     texts = Texts(settings.locales_dir, settings.locale, settings.timezone)
     settings = chat_settings(settings)
     seal = chat_sealer(settings, texts)
@@ -73,23 +95,23 @@ async def chat(settings: Settings, lines=None, out=sys.stdout) -> int:
     state = await service.current_step(TERMINAL_USER)
     done = await service.handle_with_step(
         person, Start() if state.step == "idle" else Command("pomoc"))
-    ids = show(texts.lang(done.lang), done.says, out)
+    picks = show(texts.lang(done.lang), done.says, out, done.step, channel)
     try:
         while True:
             line = await asyncio.to_thread(sys.stdin.readline) if lines is None else next(lines, "")
             if not line:
                 break
             line = line.strip()
-            step = (await service.current_step(TERMINAL_USER)).step
+            event: Event | None = None
             if line.startswith("/"):
                 name = line[1:].split()[0].lower() if len(line) > 1 else ""
                 event = Start() if COMMANDS.get(name) == "start" else Command(COMMANDS.get(name, name))
-            elif line.isdigit() and 0 < int(line) <= len(ids):
-                event = Choice(step, ids[int(line) - 1])
-            else:
+            elif line.isdigit() and 0 < int(line) <= len(picks):
+                event = picks[int(line) - 1]
+            if event is None:  # words, or a button that sends no choice (share-phone)
                 event = Typed(line)
             done = await service.handle_with_step(person, event)
-            ids = show(texts.lang(done.lang), done.says, out)
+            picks = show(texts.lang(done.lang), done.says, out, done.step, channel)
     finally:
         await db.dispose()
     return 0

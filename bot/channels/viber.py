@@ -187,6 +187,16 @@ def keyboard_rows(buttons: list[dict[str, Any]]) -> int:
     return rows + height
 
 
+def preview(body: dict[str, Any]) -> tuple[str, list[tuple[str, str | None]]]:
+    """A send_message body as a person sees it: its text and its buttons in order, each with
+    what a tap sends (None for share-phone, which sends the phone's number); for `korak chat
+    --channel viber`."""
+    buttons = (body.get("keyboard") or {}).get("Buttons") or []
+    return body.get("text", ""), [
+        (html.unescape(b["Text"]), None if b["ActionType"] == SHARE_PHONE else b["ActionBody"])
+        for b in buttons]
+
+
 class ViberChannel:
     """korak on Viber: one bot account, its auth token, the name and avatar its messages carry."""
 

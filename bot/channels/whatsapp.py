@@ -53,8 +53,7 @@ MAX_REPLY_ID = 256  # a reply button's id
 MAX_ROW_ID = 200  # a list row's id
 
 OWN_NUMBER = "own_number"  # the phone question's "this number" button
-# The list's opening button. Not in the catalogs yet (a later step adds it with review); until
-# then a menu sign stands in for it.
+# The list's opening button (a menu sign stands in where a catalog lacks it).
 LIST_BUTTON = N_("button.whatsapp_list")
 LIST_BUTTON_FALLBACK = "☰"
 # The tenth row of a question with more than ten choices: its last choice (korak's long
@@ -198,13 +197,31 @@ class Template:
 REMINDER = Template("korak_reminder", N_("reminder.text"), ("when", "place", "title"),
                     ("četrtek, 4. december, ob 10.00", "Ravne na Koroškem", "Delavnica"),
                     (N_("reminder.button.yes"), N_("reminder.button.no")))
-# Not in the catalogs yet (a later step adds it with review): a coordinator wrote to a person
-# outside the 24-hour window; the template asks them to answer, which opens the window.
+# A coordinator wrote to a person outside the 24-hour window: the template asks them to answer,
+# which opens the window (the coordinator's words follow then).
 COORDINATOR_WROTE = Template("korak_coordinator_wrote", N_("whatsapp.template.coordinator_wrote"),
                              ("name",), ("Maja",))
 TEMPLATES = (REMINDER, COORDINATOR_WROTE)
 # korak's catalog → Meta's template language (the hbs catalog is written in Croatian spelling)
 TEMPLATE_LANGUAGE = {"sl": "sl", "en": "en", "hbs": "hr", "sq": "sq", "uk": "uk"}
+
+
+def preview(body: dict[str, Any]) -> tuple[str, list[tuple[str, str | None]]]:
+    """A message body as a person sees it: its text and its choices in order (a list's rows
+    with their descriptions), each with the id a tap sends; for `korak chat --channel
+    whatsapp`."""
+    if body.get("type") != "interactive":
+        return body.get("text", {}).get("body", ""), []
+    inner = body["interactive"]
+    action = inner.get("action", {})
+    choices = [(b["reply"]["title"], b["reply"]["id"]) for b in action.get("buttons", [])]
+    for section in action.get("sections", []):
+        choices += [(row["title"] + (f" — {row['description']}" if row.get("description") else ""),
+                     row["id"]) for row in section.get("rows", [])]
+    text = inner.get("body", {}).get("text", "")
+    if action.get("button"):
+        text += f"\n[{action['button']}]"
+    return text, choices
 
 
 def _plain_label(label: str) -> str:

@@ -11,7 +11,7 @@ import pytest
 from bot.channels.base import Address, Refused, choice_token
 from bot.channels.whatsapp import (MAX_BODY, MAX_BUTTON_TITLE, MAX_LIST_BUTTON, MAX_ROW_DESCRIPTION,
                                    MAX_ROW_TITLE, MAX_ROWS, MAX_TEXT, REMINDER, TEMPLATES,
-                                   COORDINATOR_WROTE, TYPE_IT, WhatsApp, error_kind, fit_labels,
+                                   TYPE_IT, WhatsApp, error_kind, fit_labels,
                                    print_templates, shorten, size, template_body,
                                    template_message, template_requests)
 from bot.i18n import Texts
@@ -444,8 +444,25 @@ def test_template_requests_for_meta(capsys):
             for button in component.get("buttons", []):
                 assert 1 <= len(button["text"]) <= 25
         assert len(request["components"][0]["text"]) <= 1024
-    # not in the catalogs yet: the msgid stands, for the step that adds it
-    wrote = next(r for r in requests if r["name"] == "korak_coordinator_wrote")
-    assert wrote["components"][0]["text"] == COORDINATOR_WROTE.body
+    # a coordinator wrote: her name is {{1}}, inside the text (Meta refuses a body that begins
+    # or ends with a variable), in every language
+    for wrote in (r for r in requests if r["name"] == "korak_coordinator_wrote"):
+        text = wrote["components"][0]["text"]
+        assert text.count("{{1}}") == 1 and not text.startswith("{{") \
+            and not text.rstrip(".").endswith("}}"), text
+        assert wrote["components"][0]["example"]["body_text"] == [["Maja"]]
     print_templates(TEXTS)
     assert json.loads(capsys.readouterr().out) == requests
+
+
+def test_korak_whatsapp_templates_prints_what_meta_asks_for(capsys):
+    from bot.cli import main
+
+    assert main(["whatsapp", "templates"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert {(t["name"], t["language"]) for t in printed} == {
+        (name, code) for name in ("korak_reminder", "korak_coordinator_wrote")
+        for code in ("sl", "en", "hr", "sq", "uk")}
+    wrote_uk = next(t for t in printed if t["name"] == "korak_coordinator_wrote"
+                    and t["language"] == "uk")
+    assert wrote_uk["components"][0]["text"].startswith("Координаторка {{1}}")
