@@ -33,7 +33,7 @@ from typing import IO, Any, Iterable, Mapping
 
 import aiohttp
 
-from dialogs.intake import Choice, Event, Media, SharedContact, Start, Typed
+from dialogs.intake import PLACE_OTHER, Choice, Event, Media, SharedContact, Start, Typed
 from dialogs.replies import N_, Say, Text, one_line
 
 from bot.channels.base import (MAX_TYPED, Address, Delivery, Inbound, Refused, Render,
@@ -142,14 +142,22 @@ def _buttons(body: str, options: list[_Option]) -> dict[str, Any]:
 
 
 def _list(texts: Render, body: str, options: list[_Option]) -> dict[str, Any]:
-    """A list; past ten choices the first nine and the last, which names the rest (they are
-    reachable by typing, which korak understands at every question)."""
+    """A list; past ten choices the first ones and the question's "elsewhere — type it" row
+    (with what follows it, such as "I do not know"), which names the choices left out (they are
+    reachable by typing, which korak understands at every question). A question without such a
+    row keeps its last choice for it."""
     descriptions: list[str | None] = [None] * len(options)
     if len(options) > MAX_ROWS:
-        hidden = options[MAX_ROWS - 1:-1]
-        last = options[-1]
-        options = options[:MAX_ROWS - 1] + [_Option(last.id, TYPE_IT + last.label)]
-        descriptions = [None] * (MAX_ROWS - 1) + [", ".join(o.label for o in hidden)]
+        ids = [parse_choice_token(o.id) for o in options]
+        at = next((i for i, found in enumerate(ids) if found and found[1] == PLACE_OTHER),
+                  len(options) - 1)
+        tail = options[at:]
+        keep = MAX_ROWS - len(tail)
+        hidden = options[keep:at]
+        options = (options[:keep] + [_Option(tail[0].id, TYPE_IT + tail[0].label)]
+                   + tail[1:])
+        descriptions = ([None] * keep + [", ".join(o.label for o in hidden)]
+                        + [None] * (len(tail) - 1))
     titles = fit_labels((o.label for o in options), MAX_ROW_TITLE)
     rows = []
     for option, title, description in zip(options, titles, descriptions):

@@ -281,6 +281,19 @@ def test_the_place_question_keeps_every_choice_reachable():
     assert shown | named == set(koroska_municipalities())
 
 
+def test_after_two_unknown_places_the_way_on_is_a_row_of_its_own():
+    """The place question then has fourteen choices: "Drugje" still names the places left out,
+    and "Ne vem, pokličite me" is the last row, not hidden among them."""
+    [body] = channel().render(TEXTS, ask(State(step="place", place_misses=2), CTX), "place")
+    rows = body["interactive"]["action"]["sections"][0]["rows"]
+    assert len(rows) == MAX_ROWS
+    assert [r["id"] for r in rows[-2:]] == [choice_token("place", "elsewhere"),
+                                            choice_token("place", "no_place")]
+    assert rows[-2]["title"] == TYPE_IT + "Drugje" and rows[-1]["title"] == "Ne vem, pokličite me"
+    shown = {r["id"].split("|")[2][2:] for r in rows[:-2]}
+    assert shown | set(rows[-2]["description"].split(", ")) == set(koroska_municipalities())
+
+
 def test_the_phone_question_offers_this_number():
     [body] = channel().render(TEXTS, ask(State(step="phone"), CTX), "phone")
     buttons = body["interactive"]["action"]["buttons"]
