@@ -10,6 +10,7 @@ import re
 import secrets
 import signal
 import socket
+import sys
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from bot.staff.handoff import HandoffService
 from bot.staff.report_command import ReportingFront
 from bot.staff.reports import ReportService
 from bot.staff.schedule import ScheduleService
+from bot.staff.setup import Direct, SetupFront
 
 log = logging.getLogger("korak")
 
@@ -149,8 +151,6 @@ class Runtime:
     def refuse_bad_settings(self) -> None:
         """What cannot work is said in one line before anything starts."""
         s, t = self.settings, self.texts
-        if s.staff_chat_id is None:
-            raise Refused(t("cli.no_staff_chat"))
         if self.webhook and not (s.webhook_url and s.webhook_secret):
             raise Refused(t("cli.webhook_needs"))
         if self.webhook and not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", s.webhook_secret or ""):
@@ -161,6 +161,9 @@ class Runtime:
         logs.setup(settings.log_format, settings.log_level,
                    secrets=(settings.bot_token, settings.webhook_secret))
         seal = sealer(settings)
+        if settings.staff_chat_id is None:  # nothing to guess: the bot says what to do
+            await self.run_setup()
+            return
         self.refuse_bad_settings()
         shared = None
         if settings.redis_url:
@@ -220,6 +223,7 @@ class Runtime:
             await wait_for_api(bot)
             await check_staff_chat(staff, bot, texts)
             await staff.check_members(bot, texts, sender)
+            await staff.check_privacy(bot, texts, sender)
             if self.webhook:  # the public listener: update paths, nothing else
                 updates = web.Application()
                 handler = InboxRequestHandler(wired.dp, bot, inbox, settings.webhook_secret)
@@ -255,6 +259,27 @@ class Runtime:
                 await runner.cleanup()
             await bot.session.close()
             await db.dispose()
+
+    async def run_setup(self) -> None:
+        """Set-up mode (no STAFF_CHAT_ID): /id and /pomoc for anyone, in groups and in private,
+        and one line for residents that the service is not open yet. Long polling, nothing
+        stored; a restart with STAFF_CHAT_ID set starts korak as usual."""
+        settings, texts = self.settings, self.texts
+        print(texts("cli.setup_mode"), file=sys.stderr, flush=True)
+        bot = make_bot(settings)
+        try:
+            sender = Sender(bot, global_rate=settings.send_rate_per_s)
+            dp = Dispatcher(disable_fsm=True)
+            dp.include_router(SetupFront(sender, texts).router)
+            self._signals()
+            await wait_for_api(bot)
+            await persist(lambda: bot.delete_webhook(drop_pending_updates=False),
+                          "deleteWebhook")
+            log.warning("no STAFF_CHAT_ID: set-up mode (only /id and /pomoc are answered)",
+                        extra={"event": "setup"})
+            await poll(bot, Direct(dp, bot), self.stopping)  # type: ignore[arg-type]
+        finally:
+            await bot.session.close()
 
     def _signals(self) -> None:
         loop = asyncio.get_running_loop()

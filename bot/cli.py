@@ -15,6 +15,7 @@ from dialogs import places
 from dialogs.intake import OPTIONS, SITE_LABEL
 from dialogs.understand import LANGS as ANSWER_LANGS, STEPS as ANSWER_STEPS, choose
 from dialogs.replies import N_
+from dialogs.schedule import site_from_name
 
 from storage.db import Database
 
@@ -329,7 +330,8 @@ def cmd_whatsapp(_args: argparse.Namespace, out: TextIO | None = None) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     from bot.channels.terminal import chat
 
-    return _refusable(lambda: asyncio.run(chat(Settings(), channel=args.channel)))
+    channel = getattr(args, "channel", "telegram")  # `korak run --or-chat` comes here too
+    return _refusable(lambda: asyncio.run(chat(Settings(), channel=channel)))
 
 
 def cmd_coordinators(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -404,7 +406,8 @@ def cmd_schedule(args: argparse.Namespace, out: TextIO | None = None) -> int:
         from bot.clock import utcnow
 
         service = ScheduleService(db, settings, utcnow)
-        result = await service.import_file(args.cohort, path.name, data, site=args.site,
+        site = args.site or site_from_name(args.cohort)  # "Radlje 2027/1" says where
+        result = await service.import_file(args.cohort, path.name, data, site=site,
                                            progress=_progress(sys.stderr))
         out.write(texts.render(result.report.text) + "\n")
         return 0 if result.ok else 1
@@ -567,7 +570,8 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("file")
     imp.add_argument("--cohort", required=True, help="the cohort's name, e.g. 'SG 2027/1'")
     imp.add_argument("--site", choices=sorted(SITE_LABEL),
-                     help="needed when the cohort is new")
+                     help="needed when the cohort is new and its name names no site "
+                          "(Radlje…, RD…: radlje-ob-dravi; Slovenj…, SG…: slovenj-gradec)")
     schedule.set_defaults(func=cmd_schedule)
     enroll = sub.add_parser("enroll", help="enroll a request's resident in a cohort")
     enroll.add_argument("request", type=int, help="the request number")

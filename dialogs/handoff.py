@@ -11,6 +11,7 @@ from typing import Any
 from .cover import GIVE, HANDOVER, Cover, card_extras, give_button
 from .intake import SITE_LABEL, describe_for_staff
 from .languages import NAMES as LANGUAGE_NAMES
+from .places import SITES
 from .replies import N_, Button, Lines, Say, Text
 from .workhours import WorkingHours, digest_key, greeting
 
@@ -79,6 +80,7 @@ class Decision:
     owner_name: str | None = None
     refusal: Text | None = None
     tell_resident: bool = False
+    site: str | None = None  # a site chosen for a request that had none
 
 
 def parse_button(button_id: str) -> tuple[str, int, int | None] | None:
@@ -99,6 +101,11 @@ def parse_button(button_id: str) -> tuple[str, int, int | None] | None:
         if not number.isdigit() or len(number) > 15:
             return None
         action, cohort = GIVE, int(number)
+    elif action.startswith(SITE + "."):  # 'site.0:3': put it at SITES[0]
+        number = action[len(SITE) + 1:]
+        if not number.isdigit() or len(number) > 2:
+            return None
+        action, cohort = SITE, int(number)
     elif action not in TARGET and action not in ("back", REVEAL, HANDOVER):
         return None
     return action, int(version), cohort
@@ -138,6 +145,29 @@ def decide_handover(req: Request, version: int, target_id: int | None, cover: Co
     if target is None:
         return Decision(False, refusal=Text(N_("cover.target_unavailable")))
     return Decision(True, req.status, target.id, target.name)
+
+
+SITE = "site"  # a request without a site ("Ne vem, pokličite me"): a coordinator picks
+
+
+def site_buttons(req: Request) -> tuple[tuple[Button, ...], ...]:
+    """A card without a site offers one, one button each, side by side."""
+    if req.site is not None or req.status not in OPEN:
+        return ()
+    return (tuple(Button(f"{SITE}.{i}:{req.version}", Text(N_("handoff.button.site"), {
+        "site": Text(SITE_LABEL[site])})) for i, site in enumerate(SITES)),)
+
+
+def decide_site(req: Request, version: int, index: int | None, is_coordinator: bool
+                ) -> Decision:
+    """May a coordinator put this request (as she saw it) at SITES[index]? Only once, while it
+    has none; the status and owner stay."""
+    if not is_coordinator:
+        return Decision(False, refusal=Text(N_("handoff.not_allowed")))
+    if (version != req.version or req.site is not None or index is None
+            or not 0 <= index < len(SITES)):
+        return Decision(False, refusal=Text(N_("handoff.stale")))
+    return Decision(True, req.status, req.owner_id, req.owner_name, site=SITES[index])
 
 
 def decide(req: Request, action: str, version: int, actor_id: int, actor_name: str,
@@ -206,6 +236,8 @@ def card(req: Request, now: datetime, cover: Cover | None = None) -> Say:
         lines.extend(more)
     if req.resident_unreachable:
         lines.append(Text(N_("handoff.card_unreachable")))
+    if req.site is None and req.status in OPEN:  # "Ne vem, pokličite me": a site to pick
+        lines.append(Text(N_("handoff.card_no_site")))
     # a button names the action and the version it was shown at: pressed after a change, it is
     # stale and does nothing
     buttons = tuple((Button(f"{a}:{req.version}", Text(ACTION_LABEL[a])),)
@@ -213,7 +245,7 @@ def card(req: Request, now: datetime, cover: Cover | None = None) -> Say:
     if len(buttons) > 2:  # two a row keeps the card short on a phone
         flat = [b for row in buttons for b in row]
         buttons = tuple(tuple(flat[i:i + 2]) for i in range(0, len(flat), 2))
-    buttons += rows
+    buttons += rows + site_buttons(req)
     if req.has_sensitive:
         buttons += ((Button(f"{REVEAL}:{req.version}", Text(N_("handoff.button.reveal"))),),)
     return Say(Lines(tuple(lines)), buttons)

@@ -71,6 +71,10 @@ class State:
     # past RELAY_PER_HOUR messages to the coordinators: told once, then quiet until this time
     relay_muted_until: str | None = None
     lang: str | None = None  # the resident's language (dialogs/languages.py); None: not chosen
+    place_misses: int = 0  # places typed that korak did not know, at this intake
+    # when the out-of-Koroška referral was given (ISO): a Koroška place typed soon after it is
+    # a correction, not a new conversation
+    outside_at: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The fields by name, for storing. The dicts are the state's own, not deep copies
@@ -158,13 +162,17 @@ GROUP_LABEL = {
 }
 
 # The questions in order; a step missing from the path (dsp_duration after "no") is skipped.
-STEPS = ["consent", "place", "place_confirm", "place_choose", "place_elsewhere", "dsp",
+STEPS = ["consent", "place", "place_confirm", "place_choose", "place_elsewhere", "place_move",
+         "dsp",
          "dsp_duration", "work", "sensitive_consent", "sensitive", "hopes", "fit", "name",
          "phone", "call_time", "summary", "edit_choose"]
 TERMINAL = {"idle", "declined", "outside", "done", "stopped"}
 SIDE = {"confirm_restart", "confirm_delete"}
 
 PLACE_OTHER = "elsewhere"
+NO_PLACE = "no_place"  # "Ne vem, pokličite me": on without a place; the staff choose
+PLACE_MISSES = 2  # unknown places typed before that way on is offered
+CORRECTION = timedelta(minutes=10)  # a Koroška place typed this soon after the referral
 
 
 def _buttons(step: str, per_row: int = 1) -> tuple[tuple[Button, ...], ...]:
@@ -197,11 +205,13 @@ def _privacy_notice(ctx: Ctx) -> Text:
     })
 
 
-def _municipality_buttons() -> tuple[tuple[Button, ...], ...]:
+def _municipality_buttons(way_on: bool = False) -> tuple[tuple[Button, ...], ...]:
     names = places.koroska_municipalities()
     buttons = [Button("m:" + m, Text(N_("button.place_name"), {"name": m})) for m in names]
     rows = [tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2)]
     rows.append((Button(PLACE_OTHER, Text(N_("button.place_elsewhere"))),))
+    if way_on:  # after PLACE_MISSES tries: on without a place
+        rows.append((Button(NO_PLACE, Text(N_("button.no_place"))),))
     return tuple(rows)
 
 
@@ -218,7 +228,8 @@ def ask(state: State, ctx: Ctx) -> list[Say]:
         return [Say(Text(N_("intake.consent_short"), {"retention": _retention(ctx)}),
                     ((yes,), (no,), (programme, data)) + language_buttons(state.lang))]
     if step == "place":
-        return [Say(Text(N_("intake.ask_place")), _municipality_buttons())]
+        return [Say(Text(N_("intake.ask_place")),
+                    _municipality_buttons(state.place_misses >= PLACE_MISSES))]
     if step == "place_confirm":
         p = state.pending
         return [Say(Text(N_("intake.ask_place_confirm"), {
@@ -234,6 +245,11 @@ def ask(state: State, ctx: Ctx) -> list[Say]:
         return [Say(Text(N_("intake.ask_place_choose")), tuple(rows))]
     if step == "place_elsewhere":
         return [Say(Text(N_("intake.ask_place_elsewhere")))]
+    if step == "place_move":  # a place outside Koroška chosen at the summary: asked first
+        p = state.pending
+        return [Say(Text(N_("intake.ask_move_outside"), {
+            "municipality": p.get("municipality") or "", "region": p.get("region") or ""}),
+            _buttons("place_move"))]
     if step == "dsp":
         return [Say(Text(N_("intake.ask_dsp")), _buttons("dsp"))]
     if step == "dsp_duration":
@@ -280,7 +296,12 @@ def describe(answers: dict[str, Any]) -> dict[str, Any]:
                 return Text(msgid)
         return Text(N_("answer.none"))
 
-    place = answers.get("place") or answers.get("municipality") or ""
+    place: Any = answers.get("place") or answers.get("municipality") or ""
+    municipality: Any = answers.get("municipality") or ""
+    site: Any = Text(SITE_LABEL.get(answers.get("site") or "", N_("answer.none")))
+    if "site" in answers and not answers.get("site"):  # "Ne vem, pokličite me"
+        place, municipality = Text(N_("answer.no_place")), Text(N_("answer.none"))
+        site = Text(N_("answer.site_by_coordinator"))
     sensitive = answers.get("sensitive")
     if answers.get("sensitive_consent") != "yes":
         sensitive_text: Any = Text(N_("answer.not_asked"))
@@ -293,8 +314,8 @@ def describe(answers: dict[str, Any]) -> dict[str, Any]:
     phone = answers.get("phone")
     return {
         "place": place,
-        "municipality": answers.get("municipality") or "",
-        "site": Text(SITE_LABEL.get(answers.get("site") or "", N_("answer.none"))),
+        "municipality": municipality,
+        "site": site,
         "dsp": dsp,
         "work": label("work", answers.get("work")),
         "sensitive": sensitive_text,
@@ -398,33 +419,70 @@ def _on_place_resolution(state: State, ctx: Ctx, res: places.Resolution) -> Outc
         s = replace(state, step="place_choose", pending={"candidates": cands})
         return Outcome(s, ask(s, ctx))
     if res.status == "outside":
-        return _outside(state, res)
-    return _again(replace(state, step="place"), ctx, N_("intake.place_unknown"))
+        return _leaving(state, ctx, res)
+    return _unknown_place(state, ctx)
+
+
+def _unknown_place(state: State, ctx: Ctx) -> Outcome:
+    """A place korak does not know: asked again; after PLACE_MISSES tries with a way on."""
+    s = replace(state, step="place", pending={}, place_misses=state.place_misses + 1)
+    if s.place_misses >= PLACE_MISSES:
+        return _again(s, ctx, N_("intake.place_unknown_way_on"))
+    return _again(s, ctx, N_("intake.place_unknown"))
+
+
+def _leaving(state: State, ctx: Ctx, res: places.Resolution) -> Outcome:
+    """A place outside Koroška. At the first question: the referral. Changed at the summary (a
+    slip of the thumb, or a real move): asked first, and nothing is lost until confirmed."""
+    if state.editing and res.municipality:
+        s = replace(state, step="place_move", pending={
+            "municipality": res.municipality, "region": res.region or ""})
+        return Outcome(s, ask(s, ctx))
+    return _outside(state, ctx, res)
 
 
 def _accept_place(state: State, ctx: Ctx, municipality: str | None, place: str | None
                   ) -> Outcome:
     if municipality is None:
-        return _again(replace(state, step="place"), ctx, N_("intake.place_unknown"))
+        return _unknown_place(state, ctx)
     site = places.site_of(municipality)
     if site is None:
-        return _outside(state, places.resolve(municipality))
-    state = _set(state, municipality=municipality, place=place or municipality, site=site)
+        return _leaving(state, ctx, places.resolve(municipality))
+    state = _set(replace(state, place_misses=0), municipality=municipality,
+                 place=place or municipality, site=site)
     msgid = N_("intake.place_ok") if place and place != municipality else N_("intake.place_ok_municipality")
     ack = Say(Text(msgid, {"place": place or municipality, "municipality": municipality,
                            "site": Text(SITE_LABEL[site])}))
     return _advance(state, ctx, "place", [ack])
 
 
-def _outside(state: State, res: places.Resolution) -> Outcome:
+def _outside(state: State, ctx: Ctx, res: places.Resolution) -> Outcome:
     if res.municipality and res.region:
         msgid = N_("intake.outside_with_centre") if res.social_work_centre else N_("intake.outside")
         text = Text(msgid, {"municipality": res.municipality, "region": res.region,
                             "centre": res.social_work_centre or ""})
     else:
         text = Text(N_("intake.outside_unknown_region"))
-    # Nothing is queued and nothing personal kept.
-    return Outcome(State(step="outside"), [Say(text)], [Forget()])
+    # Nothing is queued and nothing personal kept; only when, so a correction is understood.
+    return Outcome(State(step="outside", outside_at=ctx.now.isoformat()), [Say(text)], [Forget()])
+
+
+def _correction(state: State, ctx: Ctx, text: str) -> Outcome | None:
+    """A Koroška place typed soon after the referral ("oprostite, mislila sem Muta"): the intake
+    starts again there. Nothing was kept, so the consent is asked again, one tap."""
+    try:
+        at = datetime.fromisoformat(state.outside_at or "")
+    except ValueError:
+        return None
+    if at.tzinfo is None or not timedelta(0) <= ctx.now - at <= CORRECTION:
+        return None
+    res = places.resolve(text)
+    if res.status != "resolved" or not res.municipality or places.site_of(res.municipality) is None:
+        return None
+    s = State(step="consent", lang=state.lang, pending={
+        "municipality": res.municipality, "place": res.place, "confirm": res.confirm})
+    return Outcome(s, [Say(Text(N_("intake.correction"), {
+        "place": res.place or res.municipality}))] + ask(s, ctx))
 
 
 def _step_choice(state: State, ctx: Ctx, cid: str) -> Outcome:
@@ -436,8 +494,17 @@ def _step_choice(state: State, ctx: Ctx, cid: str) -> Outcome:
         if cid == "more_data":
             return Outcome(state, [Say(_privacy_notice(ctx))] + ask(state, ctx))
         if cid == "yes":
-            state = _set(replace(state, step="place"), consent=True)
-            return Outcome(state, [Say(Text(N_("intake.consent_thanks")))] + ask(state, ctx))
+            picked = state.pending  # a place typed as a correction after the referral
+            state = _set(replace(state, step="place", pending={}), consent=True)
+            thanks = [Say(Text(N_("intake.consent_thanks")))]
+            if picked.get("municipality"):
+                if picked.get("confirm"):
+                    s = replace(state, step="place_confirm", pending={
+                        "municipality": picked["municipality"], "place": picked.get("place")})
+                    return Outcome(s, thanks + ask(s, ctx))
+                out = _accept_place(state, ctx, picked["municipality"], picked.get("place"))
+                return Outcome(out.state, thanks + out.says, out.effects)
+            return Outcome(state, thanks + ask(state, ctx))
         return Outcome(State(step="declined"), [Say(Text(N_("intake.consent_declined")))],
                        [Forget()])
     if step == "place":
@@ -446,6 +513,15 @@ def _step_choice(state: State, ctx: Ctx, cid: str) -> Outcome:
             return Outcome(s, ask(s, ctx))
         if cid.startswith("m:"):
             return _accept_place(state, ctx, cid[2:], None)
+        if cid == NO_PLACE:  # on without a place: the coordinators choose the site
+            state = _set(replace(state, place_misses=0), municipality=None, place=None,
+                         site=None)
+            return _advance(state, ctx, "place", [Say(Text(N_("intake.no_place_ok")))])
+    if step == "place_move":
+        if cid == "yes":
+            return _outside(state, ctx, places.resolve(state.pending.get("municipality") or ""))
+        s = replace(state, step="summary", editing=False, pending={})
+        return Outcome(s, [Say(Text(N_("intake.move_kept")))] + ask(s, ctx))
     if step == "place_confirm":
         if cid == "yes":
             return _accept_place(state, ctx, state.pending.get("municipality"),
@@ -462,7 +538,7 @@ def _step_choice(state: State, ctx: Ctx, cid: str) -> Outcome:
             if i < len(cands):
                 muni = cands[i]["municipality"]
                 if places.site_of(muni) is None:
-                    return _outside(state, places.resolve(muni))
+                    return _leaving(state, ctx, places.resolve(muni))
                 return _accept_place(state, ctx, muni, cands[i].get("place"))
     if step in ("dsp", "dsp_duration", "work", "sensitive"):
         state = _set(state, **{step: cid})
@@ -516,6 +592,9 @@ def _submit(state: State, ctx: Ctx) -> Outcome:
         msgid = N_("intake.submitted_write")
     else:
         msgid = N_("intake.submitted_call")
+    if not site:  # "Ne vem, pokličite me": the coordinators choose the site
+        msgid = (N_("intake.submitted_write_no_site") if msgid == "intake.submitted_write"
+                 else N_("intake.submitted_call_no_site"))
     text = Text(msgid, {"site": Text(SITE_LABEL.get(site, N_("answer.none"))), "when": when})
     return Outcome(State(step="done"), [Say(text), Say(Text(N_("intake.unit_address")))],
                    [SubmitRequest(answers)])
@@ -523,16 +602,14 @@ def _submit(state: State, ctx: Ctx) -> Outcome:
 
 def _step_text(state: State, ctx: Ctx, text: str) -> Outcome:
     step = state.step
-    if step in ("place", "place_elsewhere", "place_choose", "place_confirm"):
-        if step in ("place_choose", "place_confirm"):
+    if step in ("place", "place_elsewhere", "place_choose", "place_confirm", "place_move"):
+        if step in ("place_choose", "place_confirm", "place_move"):
             picked = _typed_choice(state, text)
             if picked is not None:
                 return _step_choice(state, ctx, picked)
-        res = places.resolve(text)
-        if step == "place_elsewhere" and res.status == "unknown":
-            return Outcome(State(step="outside"), [Say(Text(N_("intake.outside_unknown_region")))],
-                           [Forget()])
-        return _on_place_resolution(replace(state, step="place"), ctx, res)
+        # after "Drugje" as at the first question: an unknown place is asked again; only a
+        # place known to be outside Koroška gets the referral
+        return _on_place_resolution(replace(state, step="place"), ctx, places.resolve(text))
     if step == "hopes":
         cleaned = text.strip()
         if _typed_choice(state, cleaned) == "skip":
@@ -615,14 +692,16 @@ def _status(ctx: Ctx) -> Say:
 def _command(state: State, ctx: Ctx, name: str) -> Outcome:
     if name == "pomoc":
         says = [Say(Text(N_("help.text")))]
-        if state.step in STEPS:
-            says += ask(state, ctx)
+        if state.step in STEPS or state.step in SIDE:
+            says += _where(state, ctx)
         return Outcome(state, says)
     if name == "preklici":
         if state.step in STEPS or state.step in SIDE:
             return Outcome(State(step="stopped"), [Say(Text(N_("intake.cancelled")))], [Forget()])
         return Outcome(state, [Say(Text(N_("intake.nothing_to_cancel")))])
     if name == "status":
+        if state.step in STEPS or state.step in SIDE:  # in the middle of the questions
+            return Outcome(state, _where(state, ctx))
         return Outcome(state, [_status(ctx)])
     if name == "moji_podatki":
         return Outcome(state, my_data(state, ctx))
@@ -636,6 +715,12 @@ def _command(state: State, ctx: Ctx, name: str) -> Outcome:
         s = replace(state, step="confirm_delete", resume=resume)
         return Outcome(s, ask(s, ctx))
     return Outcome(state, [Say(Text(N_("intake.unknown_command")))] + ask(state, ctx))
+
+
+def _where(state: State, ctx: Ctx) -> list[Say]:
+    """Where a person in the middle of the intake is: not sent yet, and the open question."""
+    msgid = N_("status.at_summary") if state.step == "summary" else N_("status.in_progress")
+    return [Say(Text(msgid))] + ask(state, ctx)
 
 
 def my_data(state: State, ctx: Ctx) -> list[Say]:
@@ -706,6 +791,10 @@ def _handle(state: State, event: Event, ctx: Ctx) -> Outcome:
             return _command(state, ctx, word)
     if isinstance(event, Choice) and event.id.startswith(LANG):
         return _switch_language(state, ctx, event.id[len(LANG):])
+    if state.step == "outside" and isinstance(event, Typed):
+        fixed = _correction(state, ctx, event.text or "")
+        if fixed is not None:
+            return fixed
     if state.step in TERMINAL:
         latest = ctx.open_request or (ctx.requests[-1] if ctx.requests else None)
         if isinstance(event, Typed) and latest is not None and event.text.strip():

@@ -76,6 +76,10 @@ OPTIONS: dict[str, list[tuple[str, str]]] = {
         ("yes", N_("button.yes")),
         ("no", N_("button.no")),
     ],
+    "place_move": [  # a place outside Koroška chosen at the summary: really moving?
+        ("yes", N_("button.move_yes")),
+        ("back", N_("button.back_to_summary")),
+    ],
     "confirm_restart": [
         ("restart", N_("button.restart")),
         ("continue", N_("button.continue")),

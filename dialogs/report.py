@@ -424,8 +424,13 @@ def count(requests: list[RequestFacts], sessions: list[SessionFacts], *,
                 add("stage", site, name)
         add("stage", site, req.status if req.status in OUTCOMES else "open")
         add("group", site, req.group if req.group in GROUPS else "unclear")
-        for kind, statuses in zip(WAITS, (("claimed",), CONTACT)):
-            at = first_at(req.events, statuses)
+        # only what happened is measured: a first contact counts after a claim, so a request
+        # enrolled without one (`korak enroll`) is no "first contact after 0 h"
+        claimed = first_at(req.events, ("claimed",))
+        contact = first_at(req.events, CONTACT)
+        if contact is not None and (claimed is None or contact < claimed):
+            contact = None
+        for kind, at in zip(WAITS, (claimed, contact)):
             if at is not None:
                 waits[(kind, site)] = waits.get((kind, site), ()) + (
                     hours.between(req.created_at, at),)
@@ -677,7 +682,9 @@ class Table:
 
 
 def site_label(site: str | None) -> Text:
-    return Text(SITE_LABEL.get(site or "", N_("report.site_unknown")))
+    if not site:  # requests made without a place, until a coordinator chooses their site
+        return Text(N_("report.site_none"))
+    return Text(SITE_LABEL.get(site, N_("report.site_unknown")))
 
 
 FUNNEL_HEADER = (N_("report.col.new"), N_("report.col.claimed"), N_("report.col.contacted"),
@@ -726,7 +733,7 @@ def tables(report: Report) -> list[Table]:
                 continue
             st = r.waits[(kind, site)]
             hour_rows.append((Text(label), site_label(site) if site is not None else total,
-                              st.count, _round(st.median), _round(st.p90)))
+                              st.count, _measured(st.median), _measured(st.p90)))
     out.append(Table("delovne_ure", Text(N_("report.table.hours")),
                      _h(N_("report.col.measure"), N_("report.col.site"),
                         N_("report.col.requests"), N_("report.col.median"),
@@ -755,6 +762,11 @@ def tables(report: Report) -> list[Table]:
 
 def _round(value: float | Hidden | None) -> float | Hidden | None:
     return round(value, 1) if isinstance(value, float) else value
+
+
+def _measured(value: float | Hidden | None) -> float | Hidden | str:
+    """Hours in a table: "—" where nothing was measured (an empty cell looks like a gap)."""
+    return decimal(None) if value is None else _round(value)
 
 
 def decimal(value: float | Hidden | None) -> str:

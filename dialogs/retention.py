@@ -53,7 +53,9 @@ def resident_fate(state: dict | None, updated_at: datetime, has_requests: bool,
     requests) and kind "unconsented" or "idle_intake"."""
     step = (state or {}).get("step") or "idle"
     answers = (state or {}).get("answers") or {}
-    if step == "consent" or (step in STEPS and not answers.get("consent")):
+    # referred outside Koroška: kept (no answers) only so that a correction within minutes is
+    # understood; a day later it goes like a conversation that never got past the consent
+    if step == "consent" or step == "outside" or (step in STEPS and not answers.get("consent")):
         if updated_at < limits.unconsented:
             return ("reset" if has_requests else "delete"), "unconsented"
         return None

@@ -72,6 +72,17 @@ REQUIRED = ("date", "start", "end", "title", "place")
 TRUE = {"da", "yes", "1", "x", "true", "odpade"}
 
 
+def site_from_name(name: str) -> str | None:
+    """The site of a cohort, from its name: "SG 2027/1", "Radlje – jesen" (the staff chat's
+    upload and `korak schedule import` alike). None when the name names no site."""
+    words = name.casefold().replace("-", " ").replace("–", " ").replace("/", " ").split()
+    if "radlje" in words or "rd" in words:
+        return "radlje-ob-dravi"
+    if "slovenj" in words or "sg" in words:
+        return "slovenj-gradec"
+    return None
+
+
 def parse_day(text: str) -> date | None:
     text = text.strip()
     m = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text)

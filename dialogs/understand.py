@@ -66,6 +66,8 @@ RULES: dict[str, Rule] = {
     "summary": Rule(particles={"yes": "confirm", "no": "edit"}, negate={"confirm": "edit"}),
     "edit_choose": Rule(),
     "place_confirm": Rule(particles=_YN, negate={"yes": "no"}, strict=True),
+    "place_move": Rule(particles={"yes": "yes", "no": "back"}, negate={"yes": "back"},
+                       strict=True),
     "confirm_restart": Rule(particles={"yes": "restart", "no": "continue"},
                             negate={"restart": "continue"}),
     "confirm_delete": Rule(particles={"yes": "delete", "no": "keep"}, negate={"delete": "keep"}),

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from .models import ContactRequest, Coordinator, CoordinatorAway, RequestEvent
+from .models import ContactRequest, Coordinator, CoordinatorAway, CoordinatorSeen, RequestEvent
 
 OWNED_STATUSES = ("claimed", "contacted")
 HANDOVER = "handover"  # request_event.action of a handover
@@ -119,3 +119,38 @@ async def names_seen(session: AsyncSession, ids: Iterable[int]) -> dict[int, str
         if name:
             found[telegram_id] = name
     return found
+
+
+NAME_LENGTH = 64  # coordinator_seen.name
+
+
+async def seen_names(session: AsyncSession) -> dict[int, str]:
+    """The first name each coordinator was last seen under (or getChatMember gave)."""
+    rows = await session.execute(select(CoordinatorSeen.telegram_id, CoordinatorSeen.name))
+    return {tid: name for tid, name in rows}
+
+
+async def saw_name(session: AsyncSession, telegram_id: int, name: str, now: datetime, *,
+                   only_new: bool = False) -> bool:
+    """She was seen under `name` (a message or a press in the staff chat). With `only_new`
+    (a name getChatMember gave), a name already known stays. True when something changed."""
+    name = name[:NAME_LENGTH]
+    row = await session.get(CoordinatorSeen, telegram_id)
+    if row is None:
+        session.add(CoordinatorSeen(telegram_id=telegram_id, name=name, seen_at=now))
+    elif only_new or row.name == name:
+        return False
+    else:
+        row.name, row.seen_at = name, now
+        session.add(row)
+    await session.flush()
+    return True
+
+
+async def forget_seen(session: AsyncSession, coordinators: Iterable[int]) -> int:
+    """The names of people who are no longer coordinators go."""
+    keep = set(coordinators)
+    gone = [tid for tid in await seen_names(session) if tid not in keep]
+    if gone:
+        await session.execute(delete(CoordinatorSeen).where(CoordinatorSeen.telegram_id.in_(gone)))
+    return len(gone)

@@ -121,6 +121,18 @@ class CoordinatorAway(SQLModel, table=True):
     until: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
 
 
+class CoordinatorSeen(SQLModel, table=True):
+    """The Telegram first name a coordinator was last seen under (a message or a press in the
+    staff chat), or, for one never seen, the name getChatMember gave: how cards, buttons and
+    notices name her when `korak coordinators add --name` did not. A table of its own, as
+    `coordinator_away` is: a coordinator listed only in COORDINATOR_IDS has a name too."""
+
+    __tablename__ = "coordinator_seen"
+    telegram_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    name: str = Field(sa_column=Column(String(64), nullable=False))
+    seen_at: datetime = _when(nullable=False)
+
+
 class Inbox(SQLModel, table=True):
     """Every update from Telegram, stored before it is confirmed (polling: before the next
     getUpdates; webhook: before the 200), so one that a killed process had not handled yet is

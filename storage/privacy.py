@@ -61,7 +61,7 @@ _OUTBOX_KEPT = "until sent; failed: OUTBOX_FAILED_KEEP_DAYS after it failed"
 _OUTBOX_ERASED = ("blanked once sent, or OUTBOX_FAILED_KEEP_DAYS after it failed; deleted with "
                   "the request or person")
 _CONVERSATION_KEPT = ("while the conversation goes on; unfinished: INTAKE_IDLE_DAYS, never past "
-                      "the consent question: 1 day")
+                      "the consent question or referred outside Koroška: 1 day")
 _CONVERSATION_ERASED = ("deleted by /izbrisi, /preklici, a declined consent and retention; "
                         "reset to empty when the person still has requests")
 
@@ -206,6 +206,21 @@ COLUMNS: dict[str, Col] = {
                                   COORDINATORS, _AWAY_KEPT, _AWAY_ERASED),
     "coordinator_away.until": Col(True, "the last day she is away (none: until /nazaj)",
                                   _COVER, _COVER_BASIS, COORDINATORS, _AWAY_KEPT, _AWAY_ERASED),
+    # -- how a coordinator is named (cards, buttons, notices)
+    "coordinator_seen.telegram_id": Col(True, "a coordinator's Telegram user id",
+                                        "naming coordinators on cards and buttons",
+                                        "legitimate interest (Art. 6(1)(f))", COORDINATORS,
+                                        "while she is a coordinator",
+                                        "deleted when she is no longer a coordinator (at start "
+                                        "and daily)"),
+    "coordinator_seen.name": Col(True, "her Telegram first name as last seen (or as "
+                                       "getChatMember gave it)",
+                                 "naming coordinators on cards and buttons",
+                                 "legitimate interest (Art. 6(1)(f))", COORDINATORS,
+                                 "while she is a coordinator",
+                                 "deleted when she is no longer a coordinator (at start and "
+                                 "daily)"),
+    "coordinator_seen.seen_at": _no("when the name was last seen"),
     # -- programme
     "cohort.id": _no("row number"),
     "cohort.name": _no("a programme run's name"),

@@ -279,6 +279,20 @@ async def change_request(session: AsyncSession, req: ContactRequest, *, action: 
     await session.flush()
 
 
+async def set_site(session: AsyncSession, req: ContactRequest, *, site: str,
+                   actor_id: int | None, actor_name: str | None, now: datetime) -> None:
+    """A coordinator chose the site of a request made without one: kept in the history, the
+    status and its time unchanged (an unclaimed request keeps its wait), the version bumped."""
+    session.add(RequestEvent(request_id=req.id, actor_id=actor_id, actor_name=actor_name,
+                             action="site", from_status=req.status, to_status=req.status, at=now))
+    req.site = site
+    req.answers = {**req.answers, "site": site}
+    req.updated_at = req.activity_at = now
+    req.version += 1
+    session.add(req)
+    await session.flush()
+
+
 async def history(session: AsyncSession, request_id: int) -> list[RequestEvent]:
     stmt = (select(RequestEvent).where(RequestEvent.request_id == request_id)
             .order_by(RequestEvent.id))

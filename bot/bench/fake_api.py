@@ -92,7 +92,8 @@ class FakeBotAPI:
         params = await self._params(request)
         if method == "getMe":
             return web.json_response({"ok": True, "result": {
-                "id": 42, "is_bot": True, "first_name": "korak bench", "username": "bench_bot"}})
+                "id": 42, "is_bot": True, "first_name": "korak bench", "username": "bench_bot",
+                "can_read_all_group_messages": True}})  # privacy mode off
         if method == "getUpdates":
             return await self._get_updates(params)
         if method in ("deleteWebhook", "setWebhook", "answerCallbackQuery", "editMessageText"):
@@ -105,9 +106,11 @@ class FakeBotAPI:
                 "accent_color_id": 0, "max_reaction_count": 11, "accepted_gift_types": {
                     "unlimited_gifts": False, "limited_gifts": False, "unique_gifts": False,
                     "premium_subscription": False, "gifts_from_channels": False}}})
-        if method == "getChatMember":
-            return web.json_response({"ok": True, "result": {
-                "status": "member", "user": {"id": 42, "is_bot": True, "first_name": "bench"}}})
+        if method == "getChatMember":  # the bot, or a coordinator asked for by id
+            uid = int(params.get("user_id") or 42)
+            user = ({"id": 42, "is_bot": True, "first_name": "bench"} if uid == 42
+                    else {"id": uid, "is_bot": False, "first_name": f"Koordinatorka{uid}"})
+            return web.json_response({"ok": True, "result": {"status": "member", "user": user}})
         if method == "getChatMemberCount":  # the bot and one coordinator
             return web.json_response({"ok": True, "result": 2})
         if method == "getChatAdministrators":

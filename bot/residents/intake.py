@@ -181,7 +181,10 @@ class IntakeService:
                             out.says = [Say(Text(N_("relay.no_staff")))]
                     elif isinstance(effect, Forget):
                         await erasure.forget_conversation(s, person.telegram_id)
-                        keep_state = False
+                        # after the referral only its time (and the language) is kept, no
+                        # answer: a Koroška place typed soon after is a correction
+                        keep_state = (out.state.outside_at is not None
+                                      and not out.state.answers and not out.state.pending)
                 if keep_state:
                     await repo.save_state(s, person.telegram_id, person.chat_id,
                                           self.sealer.seal_state(out.state.to_json()), now,

@@ -29,12 +29,15 @@ from aiogram.exceptions import (TelegramAPIError, TelegramMigrateToChat, Telegra
 from aiogram.types import User
 
 from dialogs.workhours import digest_key, parse_clock
+from dialogs.replies import one_line
+from storage import cover as cover_store
 from storage import repo
 from storage.db import Database
 
 from bot.channels.sender import Sender, Undeliverable
 from bot.config import Settings
 from bot.i18n import Texts
+from bot.staff.cover import names as cover_names
 from bot.staff.handoff import working_hours
 
 log = logging.getLogger("korak.staff")
@@ -57,6 +60,14 @@ class Members:
     @property
     def only_coordinators(self) -> bool:
         return self.count <= self.coordinators + 1 and not self.strangers
+
+
+async def guarded_names(work: Any) -> None:
+    """Looking names up must not stop the start or the daily check."""
+    try:
+        await work
+    except Exception:
+        log.exception("coordinators' names not looked up")
 
 
 class StaffChat:
@@ -148,6 +159,36 @@ class StaffChat:
         if ok:
             await self.resume()
 
+    async def reads_the_group(self, bot: Bot) -> bool | None:
+        """Does the bot see ordinary messages in the staff chat (a schedule file with a
+        caption)? Telegram's privacy mode hides them from a bot that is not an administrator.
+        None when the Bot API did not say."""
+        try:
+            me = await bot.me()
+            if getattr(me, "can_read_all_group_messages", False):
+                return True
+            member = await bot.get_chat_member(self.id, me.id)
+        except (TelegramAPIError, asyncio.TimeoutError) as exc:
+            log.warning("privacy mode not checked", extra={"error": type(exc).__name__})
+            return None
+        return getattr(member, "status", "") in ("administrator", "creator")
+
+    async def check_privacy(self, bot: Bot, texts: Texts, sender: Sender) -> bool | None:
+        """At start: when privacy mode hides the group's messages from the bot, the staff chat
+        (and the log) is told what to do. A change of privacy mode takes effect only after the
+        bot is removed from the group and added again; making it an administrator, at once."""
+        if self.id is None:
+            return None
+        reads = await self.reads_the_group(bot)
+        if reads is False:
+            log.warning("privacy mode: the bot does not see ordinary messages in the staff "
+                        "chat (schedule files); make it an administrator or turn privacy off")
+            try:
+                await sender.send_message(self.id, texts("staff.privacy_mode"))
+            except Undeliverable as exc:
+                log.warning("staff warning not delivered", extra={"error": exc.kind})
+        return reads
+
     async def _members(self, bot: Bot, chat: int) -> Members:
         """What the Bot API tells of the group `chat`, beside the coordinators korak knows."""
         count = await bot.get_chat_member_count(chat)
@@ -161,11 +202,44 @@ class StaffChat:
         """At start (today's daily check with it)."""
         await self._claim_day()
         await self._warn_strangers(bot, texts, sender)
+        await guarded_names(self.learn_names(bot))
 
     async def daily_members(self, bot: Bot, texts: Texts, sender: Sender) -> None:
         """Each working day when the digest is due, once (the day is kept in the database)."""
         if await self._claim_day():
             await self._warn_strangers(bot, texts, sender)
+            await guarded_names(self.learn_names(bot))
+
+    async def learn_names(self, bot: Bot) -> int:
+        """Names, not numbers: a coordinator korak knows no name for (never seen in the staff
+        chat, not named by `korak coordinators add --name`) is named as getChatMember gives her
+        first name; the names of people who are no longer coordinators go. Returns how many
+        names were learned."""
+        if self.id is None:
+            return 0
+        async with self.db.transaction() as s:
+            team = set(self.settings.coordinator_ids) | await repo.coordinator_ids(s)
+            await cover_store.forget_seen(s, team)
+            named = await cover_names(s, self.settings.coordinator_ids)
+        learned = 0
+        for telegram_id in sorted(t for t, name in named.items() if not name):
+            try:
+                member = await bot.get_chat_member(self.id, telegram_id)
+            except (TelegramAPIError, asyncio.TimeoutError) as exc:
+                log.warning("a coordinator's name could not be looked up",
+                            extra={"error": type(exc).__name__})
+                continue
+            user = getattr(member, "user", None)
+            if user is None or getattr(user, "id", None) != telegram_id:
+                continue
+            first = one_line(getattr(user, "first_name", "") or "")
+            if first:
+                async with self.db.transaction() as s:
+                    learned += await cover_store.saw_name(s, telegram_id, first, self.clock(),
+                                                          only_new=True)
+        if learned:
+            log.info("coordinators' names learned from Telegram", extra={"count": learned})
+        return learned
 
     async def _claim_day(self) -> bool:
         """Mark today's check as made; False when it already was, or no digest is due now."""

@@ -27,20 +27,32 @@ def local_day(now: datetime, tz: ZoneInfo) -> date:
     return now.astimezone(tz).date()
 
 
-async def colleagues(s, settings_ids: Iterable[int], today: date) -> tuple[Colleague, ...]:
-    """Every coordinator (COORDINATOR_IDS and the table), named as the table names her, else
-    as she was named when away or when she last acted, and whether she is away today."""
+async def names(s, settings_ids: Iterable[int]) -> dict[int, str | None]:
+    """Every coordinator (COORDINATOR_IDS and the table) and the one name cards, buttons and
+    notices give her: as `korak coordinators add --name` named her, else the Telegram first
+    name she was last seen under in the staff chat (or, never seen, the name getChatMember
+    gave), else the name she had when away or last acted (from before names were kept).
+    None: no name is known (the start's getChatMember look fills it)."""
     table = await store.coordinator_names(s)
-    away = {a.telegram_id: a for a in await store.absences(s)}
+    seen = await store.seen_names(s)
+    away = {a.telegram_id: a.name for a in await store.absences(s)}
     ids = set(settings_ids) | set(table)
-    unnamed = [i for i in ids if not table.get(i) and not (i in away and away[i].name)]
-    seen = await store.names_seen(s, unnamed) if unnamed else {}
+    unnamed = [i for i in ids if not table.get(i) and not seen.get(i) and not away.get(i)]
+    acted = await store.names_seen(s, unnamed) if unnamed else {}
+    return {tid: one_line(table.get(tid) or seen.get(tid) or away.get(tid)
+                          or acted.get(tid) or "") or None for tid in ids}
+
+
+async def colleagues(s, settings_ids: Iterable[int], today: date) -> tuple[Colleague, ...]:
+    """Every coordinator (COORDINATOR_IDS and the table), named as `names` names her, and
+    whether she is away today."""
+    named = await names(s, settings_ids)
+    away = {a.telegram_id: a for a in await store.absences(s)}
     out = []
-    for tid in ids:
+    for tid, name in named.items():
         absence = away.get(tid)
-        name = table.get(tid) or (absence.name if absence else None) or seen.get(tid)
         out.append(Colleague(
-            id=tid, name=one_line(name or "") or str(tid),
+            id=tid, name=name or str(tid),
             away=absence is not None and is_away(absence.since, absence.until, today),
             until=absence.until if absence is not None else None))
     return tuple(sorted(out, key=lambda c: (c.name.casefold(), c.id)))
@@ -65,6 +77,7 @@ class CoverService:
                  on_outbox: Callable[[], None] | None = None) -> None:
         self.db, self.settings, self.clock, self.on_outbox = db, settings, clock, on_outbox
         self.tz = ZoneInfo(settings.timezone)
+        self._seen: dict[int, str] = {}  # the first names this process has kept
 
     def _kick(self) -> None:
         if self.on_outbox is not None:
@@ -75,6 +88,22 @@ class CoverService:
 
     async def colleagues(self, s, now: datetime) -> tuple[Colleague, ...]:
         return await colleagues(s, self.settings.coordinator_ids, local_day(now, self.tz))
+
+    async def name_of(self, s, telegram_id: int | None) -> str | None:
+        """Her one display name (`names`); None when none is known."""
+        if telegram_id is None:
+            return None
+        return (await names(s, self.settings.coordinator_ids)).get(telegram_id)
+
+    async def saw(self, telegram_id: int, first_name: str | None) -> str:
+        """A coordinator acted in the staff chat under this Telegram first name: kept (once
+        per change; this process remembers what it wrote), and her display name returned."""
+        name = one_line(first_name or "")
+        async with self.db.transaction() as s:
+            if name and self._seen.get(telegram_id) != name:
+                await store.saw_name(s, telegram_id, name, self.clock())
+                self._seen[telegram_id] = name
+            return await self.name_of(s, telegram_id) or name
 
     async def away(self, telegram_id: int, name: str | None, rest: str) -> Lines:
         """/odsotna [do D. M. LLLL]: she is away (through that day); her cards are edited to

@@ -1,5 +1,5 @@
-"""aiogram 3: the coordinators' side. Card buttons, /odprte and /prosnja N in the staff chat,
-and replies to cards relayed to residents. Nothing here shows personal data outside the staff
+"""aiogram 3: the coordinators' side. Card buttons, /odprte, /prosnja N and /pomoc in the staff
+chat, and replies to cards relayed to residents. Nothing here shows personal data outside the staff
 chat, and nothing changes for anyone who is not a coordinator."""
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.types import CallbackQuery, Message
 
 from dialogs.handoff import REVEAL, parse_button
+from dialogs.help import HELP, staff_help
 from dialogs.replies import N_, Say, Text
+from dialogs.schedule import site_from_name  # noqa: F401  (here too, as before)
 from storage.erasure import Shown
 
 from bot.channels.filters import (data_prefix, in_chat, migrated_from, private_chat, slash_command,
@@ -33,16 +35,6 @@ STAFF_COMMANDS = {"odprte", "prosnja", "prošnja"}
 COVER_COMMANDS = {"odsotna", "nazaj"}  # a coordinator away (until a date) and back
 STAFF_COMMANDS |= COVER_COMMANDS
 MAX_SCHEDULE_BYTES = 2_000_000
-
-
-def site_from_name(name: str) -> str | None:
-    """The site of a new cohort, from its name: "SG 2027/1", "Radlje – jesen"."""
-    words = name.casefold().replace("-", " ").replace("/", " ").split()
-    if "radlje" in words or "rd" in words:
-        return "radlje-ob-dravi"
-    if "slovenj" in words or "sg" in words:
-        return "slovenj-gradec"
-    return None
 
 
 class StaffFront:
@@ -103,11 +95,15 @@ class StaffFront:
         if user is None or user.is_bot:
             return
         command = split_command(message.text)
+        if command is not None and command[0] in HELP:  # for anyone here: no data in it
+            await self._say(message.chat.id, staff_help(), reply_to=message.message_id)
+            return
         if command is not None and command[0] in STAFF_COMMANDS:
             if not await self.service.is_coordinator(user.id):
                 await self._say(message.chat.id, Text(N_("handoff.not_allowed")),
                                 reply_to=message.message_id)
                 return
+            await self.service.cover.saw(user.id, user.first_name)  # seen under this name
             await self._staff_command(message, *command)
             return
         if message.document is not None and self.schedule is not None:
@@ -119,13 +115,14 @@ class StaffFront:
             return  # colleagues talking among themselves
         if not await self.service.is_coordinator(user.id):
             return
+        name = await self.service.cover.saw(user.id, user.first_name)
         if not message.text:
             if await self.service.is_about_request(message.chat.id, reply.message_id):
                 await self._say(message.chat.id, Text(N_("handoff.relay_text_only")),
                                 reply_to=message.message_id)
             return
         notice = await self.service.relay_to_resident(
-            message.chat.id, reply.message_id, message.text, user.first_name)
+            message.chat.id, reply.message_id, message.text, name)
         if notice is not None:
             await self._say(message.chat.id, notice, reply_to=message.message_id)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 from zoneinfo import ZoneInfo
@@ -90,7 +90,11 @@ class HandoffService:
         return view(req, await repo.resident_unreachable(s, req.telegram_id))
 
     async def _card(self, s, current: handoff.Request, now: datetime) -> Say:
-        """The card as it is now, with what it shows while a coordinator is away."""
+        """The card as it is now, with what it shows while a coordinator is away; its owner
+        under her display name as it is now (a name kept with the request may be older)."""
+        name = await self.cover.name_of(s, current.owner_id)
+        if name:
+            current = replace(current, owner_name=name)
         return handoff.card(current, now, await self.cover.cover_of(s, current, now))
 
     async def press(self, request_id: int, action: str, version: int, actor_id: int,
@@ -98,6 +102,7 @@ class HandoffService:
         allowed = await self.is_coordinator(actor_id)
         if not allowed:  # nothing about the request is read for a stranger
             return Pressed(Text(N_("handoff.not_allowed")), None)
+        actor_name = await self.cover.saw(actor_id, actor_name)  # her one display name
         async with self.db.transaction() as s:
             now = self.clock()
             req = await repo.get_request(s, request_id, lock=True)
@@ -111,6 +116,15 @@ class HandoffService:
             if action in (HANDOVER, GIVE):
                 return await self._hand_over(s, req, current, action, version, actor_id,
                                              actor_name, cohort_id, now)
+            if action == handoff.SITE:  # a request made without a place gets its site
+                decision = handoff.decide_site(current, version, cohort_id, allowed)
+                if not decision.ok:
+                    return Pressed(decision.refusal, await self._card(s, current, now))
+                await repo.set_site(s, req, site=decision.site or "", actor_id=actor_id,
+                                    actor_name=actor_name, now=now)
+                card = await self._card(s, await self._view(s, req), now)
+                log.info("request site chosen", extra={"request_id": request_id})
+                return Pressed(None, card, changed=True)
             decision = handoff.decide(current, action, version, actor_id, actor_name, allowed)
             if not decision.ok:
                 return Pressed(decision.refusal, await self._card(s, current, now))

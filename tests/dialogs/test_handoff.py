@@ -161,3 +161,25 @@ def test_the_digest_greets_as_the_hour_fits():
         "morning", "morning", "day", "day", "evening", "evening", "evening"]
     assert digest([], at(8), tz).text.params["greeting"].msgid == "handoff.greeting.morning"
     assert digest([], at(21), tz).text.params["greeting"].msgid == "handoff.greeting.evening"
+
+
+def test_a_request_without_a_site_says_so_and_offers_the_sites():
+    """Issue 22: "Ne vem, pokličite me" sends a request without a site."""
+    from dialogs.handoff import decide_site
+
+    r = req(site=None, answers={"name": "Marija", "site": None}, version=2)
+    say = card(r, NOW)
+    assert "handoff.card_no_site" in [t.msgid for t in say.text.items]
+    ids = [b.id for row in say.buttons for b in row]
+    assert ids == ["claim:2", "site.0:2", "site.1:2"]
+    assert parse_button("site.1:2") == ("site", 2, 1)
+    assert parse_button("site.x:2") is None
+    d = decide_site(r, 2, 1, is_coordinator=True)
+    assert d.ok and d.site == "radlje-ob-dravi" and d.status == "new"
+    assert not decide_site(r, 1, 1, True).ok  # an old card
+    assert not decide_site(r, 2, 5, True).ok
+    assert decide_site(r, 2, 0, False).refusal.msgid == "handoff.not_allowed"
+    placed = req(version=3)  # once it has a site: no line, no buttons, no second choice
+    assert "handoff.card_no_site" not in [t.msgid for t in card(placed, NOW).text.items]
+    assert not any(b.id.startswith("site.") for row in card(placed, NOW).buttons for b in row)
+    assert not decide_site(placed, 3, 0, True).ok

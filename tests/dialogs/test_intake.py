@@ -111,7 +111,8 @@ def test_elsewhere_button_then_unknown_place_is_still_kind():
     t.tap("yes")
     t.tap("elsewhere")
     t.type("xyzzy")
-    assert t.state.step == "outside" and t.msgids() == ["intake.outside_unknown_region"]
+    # issue 22: asked again, as an unknown place typed at the first question (was: referral)
+    assert t.state.step == "place" and t.msgids() == ["intake.place_unknown", "intake.ask_place"]
 
 
 def test_fuzzy_place_is_confirmed_and_no_goes_back():
@@ -482,3 +483,164 @@ def test_after_the_request_a_command_word_is_not_passed_on_to_the_coordinators()
     assert t.effects and t.msgids() == ["relay.sent"]
     t.type("скасувати")  # "cancel" (a session?) is for the coordinators to read
     assert len(t.effects) == 2 and t.msgids() == ["relay.sent"]
+
+
+# ----------------------------------------------------------------------------- issue 22: dead ends
+
+from dataclasses import replace as dc_replace  # noqa: E402
+from datetime import timedelta  # noqa: E402
+
+
+def at_place(t: Talk):
+    t.send(Start())
+    t.tap("yes")
+    assert t.state.step == "place"
+
+
+def test_after_drugje_an_unknown_place_is_asked_again_and_only_a_known_outside_one_is_referred():
+    for typed in ("Meškova 21", "ne vem"):
+        t = Talk()
+        at_place(t)
+        t.tap("elsewhere")
+        t.type(typed)
+        assert t.state.step == "place"
+        assert t.msgids() == ["intake.place_unknown", "intake.ask_place"]
+        assert not any(isinstance(e, Forget) for e in t.effects)
+    t = Talk()
+    at_place(t)
+    t.tap("elsewhere")
+    t.type("Maribor")  # known, and outside Koroška: the referral
+    assert t.state.step == "outside" and t.msgids() == ["intake.outside_with_centre"]
+    t = Talk()
+    at_place(t)
+    t.tap("elsewhere")
+    t.type("Muta")  # a Koroška place after "Drugje" is taken as at the first question
+    assert t.state.answers["site"] == "radlje-ob-dravi" and t.state.step == "dsp"
+
+
+def test_after_two_unknown_places_there_is_a_way_on_without_one():
+    t = Talk()
+    at_place(t)
+    t.type("xyzzy")
+    assert "no_place" not in t.buttons()  # one try: the usual question again
+    t.tap("elsewhere")
+    t.type("Meškova 21")
+    assert t.msgids() == ["intake.place_unknown_way_on", "intake.ask_place"]
+    assert "no_place" in t.buttons() and len(t.buttons()) == 14
+    t.tap("no_place")
+    assert t.state.step == "dsp" and t.msgids() == ["intake.no_place_ok", "intake.ask_dsp"]
+    t.tap("no")
+    t.tap("neither")
+    t.tap("skip")
+    t.tap("skip")
+    t.tap("profile")
+    t.type("041 123 456")
+    t.tap("morning")
+    assert t.state.step == "summary"
+    summary = t.last[-1].text.params
+    assert summary["place"].msgid == "answer.no_place"
+    assert summary["site"].msgid == "answer.site_by_coordinator"
+    t.tap("confirm")
+    [submit] = [e for e in t.effects if isinstance(e, SubmitRequest)]
+    assert submit.answers["site"] is None and submit.answers["municipality"] is None
+    assert t.msgids()[0] == "intake.submitted_call_no_site"
+
+
+def test_a_place_found_after_misses_clears_the_way_on():
+    t = Talk()
+    at_place(t)
+    t.type("xyzzy")
+    t.type("qwerty")
+    assert "no_place" in t.buttons()
+    t.type("Mislinja")
+    assert t.state.step == "dsp" and t.state.place_misses == 0
+
+
+def test_changing_the_place_to_one_outside_koroska_asks_first_and_keeps_the_answers():
+    t = Talk()
+    to_summary(t)
+    before = dict(t.state.answers)
+    t.tap("edit")
+    t.tap("place")
+    t.type("Maribor")  # a slip of the thumb, or a real move
+    assert t.state.step == "place_move" and t.state.answers == before
+    assert t.msgids() == ["intake.ask_move_outside"]
+    assert t.last[0].text.params == {"municipality": "Maribor", "region": "Podravska"}
+    assert not any(isinstance(e, Forget) for e in t.effects)
+    assert t.buttons() == ["yes", "back"]
+    t.tap("back")  # nothing lost: back at the summary
+    assert t.state.step == "summary" and t.state.answers == before and not t.state.editing
+    assert t.msgids() == ["intake.move_kept", "intake.summary"]
+    t.tap("edit")
+    t.tap("place")
+    t.type("Ljubljana")
+    t.type("ne")  # typed: the same as the button back
+    assert t.state.step == "summary" and t.state.answers == before
+    t.tap("edit")
+    t.tap("place")
+    t.type("Maribor")
+    t.type("Muta")  # a place typed instead: taken, back at the summary
+    assert t.state.step == "summary" and t.state.answers["municipality"] == "Muta"
+    t.tap("edit")
+    t.tap("place")
+    t.type("Maribor")
+    t.tap("yes")  # they really moved: the referral, and nothing kept
+    assert t.state.step == "outside" and t.msgids() == ["intake.outside_with_centre"]
+    assert any(isinstance(e, Forget) for e in t.effects) and t.state.answers == {}
+
+
+def test_a_koroska_place_soon_after_the_referral_starts_the_intake_again_there():
+    t = Talk()
+    at_place(t)
+    t.type("Maribor")
+    assert t.state.step == "outside"
+    t.ctx = dc_replace(CTX, now=NOW + timedelta(minutes=4))
+    t.type("oprostite, mislila sem Muta")
+    assert t.state.step == "consent" and t.state.answers == {}  # nothing was kept
+    assert t.msgids() == ["intake.correction", "intake.consent_short"]
+    assert t.last[0].text.params == {"place": "Muta"}
+    t.tap("yes")  # one tap: the consent, and the place
+    assert t.state.step == "dsp" and t.state.answers["site"] == "radlje-ob-dravi"
+    assert t.msgids() == ["intake.consent_thanks", "intake.place_ok_municipality", "intake.ask_dsp"]
+    # later than ten minutes: a new start is needed, as before
+    t = Talk()
+    at_place(t)
+    t.type("Maribor")
+    t.ctx = dc_replace(CTX, now=NOW + timedelta(minutes=11))
+    t.type("Muta")
+    assert t.state.step == "outside" and t.msgids() == ["intake.idle"]
+    # a place outside Koroška after the referral: no restart
+    t = Talk()
+    at_place(t)
+    t.type("Maribor")
+    t.type("Celje")
+    assert t.state.step == "outside" and t.msgids() == ["intake.idle"]
+
+
+def test_status_and_help_in_the_middle_of_the_intake_say_where_one_is():
+    t = Talk()
+    at_place(t)
+    t.type("Kotlje")
+    assert t.state.step == "dsp"
+    before = t.state
+    t.send(Command("status"))
+    assert t.msgids() == ["status.in_progress", "intake.ask_dsp"] and t.state == before
+    t.send(Command("pomoc"))
+    assert t.msgids() == ["help.text", "status.in_progress", "intake.ask_dsp"]
+    t.type("status")  # said in words, the same
+    assert t.msgids() == ["status.in_progress", "intake.ask_dsp"]
+    t = Talk()
+    to_summary(t)
+    t.send(Command("status"))
+    assert t.msgids() == ["status.at_summary", "intake.summary"]
+    # with nothing begun, as before
+    t = Talk()
+    t.send(Command("status"))
+    assert t.msgids() == ["status.none"]
+
+
+def test_new_state_fields_survive_storing():
+    s = State(step="place", answers={"consent": True}, place_misses=2,
+              outside_at=NOW.isoformat())
+    assert State.from_json(s.to_json()) == s
+    assert State.from_json({"step": "dsp"}).place_misses == 0  # a state stored before

@@ -227,3 +227,16 @@ def test_attendance_callbacks_parse_strictly():
     for bad in (None, "", "at|12|7", "at|12|7|x", "at|a|7|p", "h|12|7|p", "at|12|7|p|x",
                 "at|" + "9" * 19 + "|7|p"):
         assert att.parse_callback(bad) is None, bad
+
+
+def test_requests_without_a_site_have_a_row_of_their_own():
+    """Issue 22: a request made with "Ne vem, pokličite me" until its site is chosen."""
+    months = {rep.Period(2027, "month", 1): requests_in(
+        1, (SG, "Mislinja", "unclear", 4), (None, None, "unclear", 3))}
+    r = rep.report(rep.Period.parse("2027-01"), months, today=date(2027, 4, 2),
+                   made_at=datetime(2027, 4, 2, tzinfo=timezone.utc))
+    by_site = next(t for t in rep.tables(r) if t.key == "lokacije")
+    labels = [line[0].msgid for line in by_site.rows]
+    assert "report.site_none" in labels
+    assert [str(line[1]) for line in by_site.rows if line[0].msgid == "report.site_none"] == ["3"]
+    assert rep.site_label("kje-drugje").msgid == "report.site_unknown"

@@ -8,7 +8,8 @@
 //     bot does not answer with 2xx is delivered again every second, as Telegram does.
 //  7. getChat, getChatMember, getChatMemberCount and getChatAdministrators are missing: the bot
 //     is a member of every group, with one coordinator and no administrators, except chat -1000
-//     which does not exist ("chat not found").
+//     which does not exist ("chat not found"); a person asked for is OsebaID, as the tests
+//     name them. getMe says privacy mode is off, unless KORAK_E2E_PRIVACY=on.
 //  9. sendPhoto is missing: a photo (multipart) is kept as a bot message whose text is its
 //     caption, with `photo_bytes` (the file's size) to tell it apart.
 // Usage: node launcher.js PORT
@@ -20,7 +21,9 @@ const { handle } = require(path.join(lib, 'routes', 'bot', 'utils'));
 // Route modules are patched before the route index reads them.
 require(path.join(lib, 'routes', 'bot', 'getMe')).getMe = (app) => {
   handle(app, '/bot:token/getMe', (_req, res) => {
-    res.sendResult({ ok: true, result: { id: 666, is_bot: true, first_name: 'korak test', username: 'KorakTestBot' } });
+    // privacy mode is off (the bot reads a group's files), unless KORAK_E2E_PRIVACY=on
+    res.sendResult({ ok: true, result: { id: 666, is_bot: true, first_name: 'korak test', username: 'KorakTestBot',
+      can_read_all_group_messages: process.env.KORAK_E2E_PRIVACY !== 'on' } });
   });
 };
 require(path.join(lib, 'routes', 'bot', 'answerCallbackQuery')).answerCallbackQuery = (app) => {
@@ -103,8 +106,20 @@ routes.botRoutes.unshift(
     max_reaction_count: 11,
     accepted_gift_types: { unlimited_gifts: false, limited_gifts: false, unique_gifts: false,
       premium_subscription: false, gifts_from_channels: false } })),
-  chatRoute('getChatMember', () => ({ status: 'member',
-    user: { id: 666, is_bot: true, first_name: 'korak test' } })),
+  (app) => handle(app, '/bot:token/getChatMember', (req, res) => {
+    // the bot itself, or a person of the group named as Emulator.person names them
+    const body = { ...(req.query || {}), ...(req.body || {}) };
+    const chatId = Number(body.chat_id);
+    const userId = Number(body.user_id);
+    if (chatId === -1000) {
+      res.status(400).json({ ok: false, error_code: 400, description: 'Bad Request: chat not found' });
+      return;
+    }
+    const user = userId && userId !== 666
+      ? { id: userId, is_bot: false, first_name: `Oseba${userId}` }
+      : { id: 666, is_bot: true, first_name: 'korak test' };
+    res.sendResult({ ok: true, result: { status: 'member', user } });
+  }),
   chatRoute('getChatMemberCount', () => 2),
   chatRoute('getChatAdministrators', () => []),
 );

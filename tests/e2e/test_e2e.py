@@ -156,12 +156,8 @@ def start_bot(emu, db_path, log, **extra):
                             stderr=subprocess.STDOUT)
 
 
-def intake(r, place):
-    """A resident goes through the questions tapping, and asks to be written to."""
-    r.say("/start")
-    r.press("Da, strinjam se")
-    r.say(place)
-    r.wait("lokacija programa je")
+def answer_the_rest(r):
+    """From the money question to the summary, asking to be written to."""
     r.press("Ne")
     r.press("Nič od tega")
     r.press("Ne, preskočite")
@@ -169,6 +165,16 @@ def intake(r, place):
     r.press(f"Oseba{r.uid}")
     r.wait("Na katero številko")
     r.say("Raje mi pišite tukaj")
+    return r.wait("Preverite svoje odgovore")
+
+
+def intake(r, place):
+    """A resident goes through the questions tapping, and asks to be written to."""
+    r.say("/start")
+    r.press("Da, strinjam se")
+    r.say(place)
+    r.wait("lokacija programa je")
+    answer_the_rest(r)
     r.press("✅ Potrdi")
     r.wait("Vaša prošnja je oddana")
 

@@ -145,6 +145,8 @@ async def test_unfinished_conversations_go_and_a_fresh_one_stays(db):
             NOW - timedelta(days=31)),
         4: ({"step": "phone", "answers": {"consent": True, "name": "B"}},
             NOW - timedelta(days=29)),
+        # referred outside Koroška two days ago: kept only for a correction within minutes
+        6: ({"step": "outside", "answers": {}, "outside_at": "x"}, NOW - timedelta(days=2)),
     }
     async with db.transaction() as s:
         for uid, (state, at) in states.items():
@@ -160,7 +162,7 @@ async def test_unfinished_conversations_go_and_a_fresh_one_stays(db):
     fates = {c.telegram_id: rules.resident_fate(c.state, c.updated_at, c.has_requests, limits)
              for c in stored}
     assert fates == {1: ("delete", "unconsented"), 3: ("delete", "idle_intake"),
-                     5: ("reset", "idle_intake"), 4: None}
+                     5: ("reset", "idle_intake"), 4: None, 6: ("delete", "unconsented")}
     for conv in stored:
         fate = fates[conv.telegram_id]
         if fate:

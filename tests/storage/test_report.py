@@ -150,7 +150,7 @@ async def test_a_period_with_nothing_in_it(db):
     r = await service(db, sealer).build(rep.Period(2026, "month", 6))
     assert r.requests == 0 and r.sessions == () and r.groups == {}
     assert cells(r, "lokacije") == [("0",), ("0",), ("0",)]
-    assert cells(r, "delovne_ure") == [("Skupaj", "0", "", "")] * 2
+    assert cells(r, "delovne_ure") == [("Skupaj", "0", "—", "—")] * 2  # nothing measured: a dash
 
 
 async def test_a_session_not_begun_yet_is_not_reported(db):
