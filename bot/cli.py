@@ -331,6 +331,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from bot.channels.terminal import chat
 
     channel = getattr(args, "channel", "telegram")  # `korak run --or-chat` comes here too
+    if getattr(args, "staff", False):  # the coordinators' side, on the same database
+        from bot.staff.terminal import staff_chat
+        return _refusable(lambda: asyncio.run(staff_chat(Settings())))
     return _refusable(lambda: asyncio.run(chat(Settings(), channel=channel)))
 
 
@@ -468,8 +471,10 @@ def cmd_report(args: argparse.Namespace, out: TextIO | None = None) -> int:
         from bot.clock import utcnow
         from bot.staff.reports import ReportService, render
 
-        report = await ReportService(db, settings, seal, utcnow).build(period)
-        data = await asyncio.to_thread(render, report, texts, args.format)
+        service = ReportService(db, settings, seal, utcnow)
+        report = await service.build(period)
+        data = await asyncio.to_thread(render, report, texts, args.format,
+                                       service.imprint(report, texts))
         if target == "-":
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
@@ -524,6 +529,8 @@ def main(argv: list[str] | None = None) -> int:
     chat_cmd = sub.add_parser("chat", help="the same conversation in this terminal")
     chat_cmd.add_argument("--channel", choices=["telegram", "viber", "whatsapp"],
                           default="telegram", help="draw the replies as this channel does")
+    chat_cmd.add_argument("--staff", action="store_true",
+                          help="the coordinators' side: cards, buttons, replies, staff commands")
     chat_cmd.set_defaults(func=cmd_chat)
     sub.add_parser("keygen", help="print a new key for DATA_KEY").set_defaults(func=cmd_keygen)
     sub.add_parser("reseal", help="seal every sensitive answer again with DATA_KEY's first key"

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     controller_name: str = "Slokva, zavod za razvoj neizkoriščenih potencialov, so. p."
     controller_contact: str = "Meškova ulica 21, 2380 Slovenj Gradec"
     retention_months: int = Field(default=12, ge=1)
+    # the reports' co-financing acknowledgement (empty: the programme's own wording from the
+    # catalog) and the emblem drawn beside it (an image file; unset: the text alone)
+    report_acknowledgement: str = ""
+    report_emblem_file: Path | None = None
     # a failed outbox row keeps its chat and text this long, for `korak outbox retry`
     outbox_failed_keep_days: int = Field(default=7, ge=1, le=30)
     intake_idle_days: int = Field(default=30, ge=1)  # an unfinished conversation is deleted after
@@ -124,7 +128,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("staff_chat_id", "bot_token", "data_key", "webhook_url", "webhook_secret",
-                     "redis_url", mode="before")
+                     "redis_url", "report_emblem_file", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -696,8 +696,9 @@ def _h(*msgids: str) -> tuple[Text, ...]:
     return tuple(Text(m) for m in msgids)
 
 
-def tables(report: Report) -> list[Table]:
-    """The report as tables, in the order the CSV and the workbook show them."""
+def tables(report: Report, notes: tuple[tuple[Cell, Cell], ...] = ()) -> list[Table]:
+    """The report as tables, in the order the CSV and the workbook show them; `notes` (what
+    the file says beside its figures: where they come from, the co-financing) end the first."""
     r = report
     total = Text(N_("report.row.total"))
     note = Text(N_("report.row.note"))
@@ -707,7 +708,7 @@ def tables(report: Report) -> list[Table]:
         (Text(N_("report.row.to")), r.last),
         (Text(N_("report.row.made")), r.made_at),
         (note, Text(N_("report.note.small"))),
-    ) + (() if r.closed else ((note, Text(N_("report.note.open"))),)))]
+    ) + (() if r.closed else ((note, Text(N_("report.note.open"))),)) + tuple(notes))]
     site_rows = tuple((site_label(s), r.by_site[s]) for s in r.sites)
     out.append(Table("lokacije", Text(N_("report.table.by_site")),
                      _h(N_("report.col.site"), N_("report.col.requests")),
@@ -752,7 +753,9 @@ def tables(report: Report) -> list[Table]:
         N_("report.col.listed_total"), N_("report.col.present_total"),
         N_("report.col.person_hours")),
         tuple((c.cohort, site_label(c.site), c.sessions, c.listed, c.present,
-               _round(c.person_hours)) for c in r.cohorts)))
+               _round(c.person_hours)) for c in r.cohorts)
+        + (((total, "", len(r.sessions), r.attendance[1], r.attendance[0],
+             _round(r.attendance[2])),) if r.cohorts else ())))
     out.append(Table("ciljne_skupine", Text(N_("report.table.groups")),
                      (Text(N_("report.col.site")),) + tuple(Text(GROUP_LABEL[g]) for g in GROUPS)
                      + (total,),

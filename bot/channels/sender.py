@@ -23,6 +23,7 @@ from aiogram.exceptions import (ClientDecodeError, TelegramAPIError, TelegramBad
 log = logging.getLogger("korak.sender")
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+MAX_UPLOAD = 50 * 1024 * 1024  # what a bot may upload to the Bot API in one file
 
 
 def _previews(chat_id: int, kwargs: dict[str, Any]) -> None:
@@ -209,6 +210,18 @@ class Sender:
 
         return await self.call(chat_id, lambda: self.bot.send_photo(
             chat_id, BufferedInputFile(photo, filename=filename), **kwargs))
+
+    async def send_document(self, chat_id: int, data: bytes, filename: str,
+                            **kwargs: Any) -> Any:
+        """A file (a report's workbook or CSV) uploaded with the request, by the same path and
+        within the same limits as every message; each try uploads it afresh. A file over what
+        a bot may upload (50 MB) is refused here, without a request."""
+        from aiogram.types import BufferedInputFile
+
+        if len(data) > MAX_UPLOAD:
+            raise Undeliverable("too_large", f"{len(data)} bytes")
+        return await self.call(chat_id, lambda: self.bot.send_document(
+            chat_id, BufferedInputFile(data, filename=filename), **kwargs))
 
     async def edit_text(self, chat_id: int, message_id: int, text: str,
                         before: Callable[[], Awaitable[Any]] | None = None,

@@ -250,15 +250,31 @@ class HandoffService:
             req = await repo.request_of_staff_message(s, chat_id, reply_to)
             if req is None:
                 return None  # a reply to something else: an ordinary chat between colleagues
-            if await repo.resident_unreachable(s, req.telegram_id):
-                return Text(N_("handoff.relay_unreachable"), {"id": req.id})
-            now = self.clock()
-            await repo.add_outbox(s, kind="relay_to_resident", chat_id=req.chat_id,
-                                  payload={"request_id": req.id, "text": text,
-                                           "name": actor_name},
-                                  due_at=now, request_id=req.id)
-            await repo.touch(s, req.id, now)
-        self._kick()
+            notice = await self._relay(s, req, text, actor_name)
+        if notice is None:
+            self._kick()
+        return notice
+
+    async def relay_to_request(self, request_id: int, text: str, actor_name: str) -> Text | None:
+        """The same for a request named by its number (`korak chat --staff`, where there is no
+        message to reply to). Returns a notice when it cannot go."""
+        async with self.db.transaction() as s:
+            req = await repo.get_request(s, request_id)
+            if req is None:
+                return Text(N_("handoff.no_such_request"), {"id": request_id})
+            notice = await self._relay(s, req, text, actor_name)
+        if notice is None:
+            self._kick()
+        return notice
+
+    async def _relay(self, s, req: ContactRequest, text: str, actor_name: str) -> Text | None:
+        if await repo.resident_unreachable(s, req.telegram_id):
+            return Text(N_("handoff.relay_unreachable"), {"id": req.id})
+        now = self.clock()
+        await repo.add_outbox(s, kind="relay_to_resident", chat_id=req.chat_id,
+                              payload={"request_id": req.id, "text": text, "name": actor_name},
+                              due_at=now, request_id=req.id)
+        await repo.touch(s, req.id, now)
         return None
 
     async def plan(self) -> int:

@@ -1,6 +1,7 @@
 """aiogram 3: /porocilo and the attendance lists in the staff chat, for coordinators only.
 /porocilo [mesec | četrtletje | leto | 2027-01 | 2027-Q1 | 2027] posts a short text summary and
-the chart as a photo (a whole month, quarter or year, nothing else);
+the report's page as a photo (a whole month, quarter or year, nothing else); /porocilo xlsx
+[period] (or csv, png) sends the whole report as a file into the staff chat instead;
 the buttons on an attendance list mark a person present, absent or excused. This router sees
 updates before the staff router and takes only these."""
 
@@ -26,11 +27,23 @@ from bot.config import Settings
 from bot.i18n import Texts
 from bot.runtime.background import Background
 from bot.staff.attendance import AttendanceService, markup
-from bot.staff.reports import ReportService, to_png
+from bot.staff.reports import FORMATS, ReportService, render, to_png
 
 log = logging.getLogger("korak.reporting")
 
 REPORT = ("porocilo", "poročilo")
+FILE_WORDS = {"xlsx": "xlsx", "excel": "xlsx", "csv": "csv", "png": "png"}
+
+
+def file_format(rest: str) -> tuple[str | None, str]:
+    """The file asked for and the period: "xlsx 2027-Q1" (or "2027-Q1 xlsx") → ("xlsx",
+    "2027-Q1"); a period alone → (None, it)."""
+    words = rest.split()
+    for at in (0, -1):
+        if words and (fmt := FILE_WORDS.get(words[at].casefold().lstrip("."))) in FORMATS:
+            del words[at]
+            return fmt, " ".join(words)
+    return None, rest
 
 
 class ReportingFront:
@@ -70,6 +83,7 @@ class ReportingFront:
         thread = message.message_thread_id if message.is_topic_message else None
         extra: dict[str, Any] = {"message_thread_id": thread} if thread else {}
         _, rest = split_command(message.text) or ("", "")
+        fmt, rest = file_format(rest)
         period = rep.parse_period(rest, self.reports.today())
         if period is None:
             await self._say(chat, Text(N_("report.usage")), reply_to=message.message_id)
@@ -80,11 +94,15 @@ class ReportingFront:
             log.exception("report failed")
             await self._say(chat, Text(N_("report.failed")), reply_to=message.message_id)
             return
+        mark = self.reports.imprint(report, self.texts)
+        if fmt is not None:
+            await self._send_file(chat, message.message_id, report, fmt, mark, extra)
+            return
         await self._say(chat, rep.summary(report).text, **extra)
         if not report.requests and not report.sessions:
             return  # an empty chart says nothing the text did not
         try:  # drawing takes a fraction of a second: off the event loop
-            png = await asyncio.to_thread(to_png, report, self.texts)
+            png = await asyncio.to_thread(to_png, report, self.texts, mark)
         except Exception:
             log.exception("report chart failed")
             return
@@ -94,6 +112,25 @@ class ReportingFront:
                                          caption=caption, **extra)
         except Undeliverable as exc:
             log.warning("report chart not delivered", extra={"error": str(exc)})
+
+    async def _send_file(self, chat: int, reply_to: int, report: rep.Report, fmt: str,
+                         mark: Any, extra: dict[str, Any]) -> None:
+        """The whole report as a file (a workbook, a CSV or the page as a PNG document) in the
+        staff chat, through the one sending path; a file that cannot be made or sent is
+        said in one line."""
+        try:
+            data = await asyncio.to_thread(render, report, self.texts, fmt, mark)
+        except Exception:
+            log.exception("report file failed")
+            await self._say(chat, Text(N_("report.failed")), reply_to=reply_to)
+            return
+        caption = self.texts("report.file.caption", start=report.first, end=report.last)
+        try:
+            await self.sender.send_document(chat, data, f"porocilo-{report.period.key}.{fmt}",
+                                            caption=caption, **extra)
+        except Undeliverable as exc:
+            log.warning("report file not delivered", extra={"error": str(exc)})
+            await self._say(chat, Text(N_("report.file.failed")), reply_to=reply_to)
 
     async def on_private_report(self, message: Message) -> None:
         """A coordinator asking for the report in a private chat is pointed to the staff chat;

@@ -1,8 +1,10 @@
 """The programme's report: gathered from storage (storage/report.py), computed in
 dialogs/report.py, and rendered here as CSV (UTF-8 with BOM and `;`, as Slovenian Excel opens
-it), an Excel workbook (openpyxl) and a PNG chart (matplotlib, Agg, its own DejaVu fonts;
-nothing is downloaded). `korak report` writes one of them; /porocilo posts the text summary and
-the chart."""
+it), an Excel workbook (openpyxl) and a one-page PNG (matplotlib, Agg, its own DejaVu fonts;
+nothing is downloaded) a programme manager can put into a quarterly report as it is. Every file
+carries its `Imprint`: the co-financing acknowledgement (with the emblem when there is one) and
+where its figures come from. `korak report` writes one of them; /porocilo posts the text
+summary and the page, or a file into the staff chat."""
 
 from __future__ import annotations
 
@@ -10,15 +12,19 @@ import asyncio
 import csv
 import io
 import logging
+import textwrap
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 
 from dialogs import attendance as att
 from dialogs import report as rep
-from dialogs.intake import preliminary_group
+from dialogs.intake import GROUP_LABEL, preliminary_group
+from dialogs.replies import N_, Text
 from storage import report as store
 from storage.crypto import Sealer
 from storage.db import Database
@@ -40,6 +46,10 @@ class ReportService:
 
     def today(self) -> date:
         return self.clock().astimezone(self.tz).date()
+
+    def imprint(self, report: rep.Report, texts: Texts) -> Imprint:
+        """What a file of `report` made now says beside its figures."""
+        return imprint(report, texts, self.settings, self.clock())
 
     async def build(self, period: rep.Period) -> rep.Report:
         """The report of a whole month, quarter or year: each closed month as it was counted
@@ -121,6 +131,38 @@ class ReportService:
         return preliminary_group(answers)
 
 
+# ----------------------------------------------------------------------------- the imprint
+
+
+@dataclass(frozen=True)
+class Imprint:
+    """What every file of a report says beside its figures: the co-financing acknowledgement
+    (the emblem beside it when there is one: a PNG or JPEG file) and where the figures come
+    from ("prepared on … by korak from data up to …")."""
+
+    acknowledgement: str
+    source: str
+    emblem: Path | None = None
+
+
+def imprint(report: rep.Report, texts: Texts, settings: Settings | None = None,
+            now: datetime | None = None) -> Imprint:
+    """The imprint of a file made at `now` (default: when its figures were counted):
+    REPORT_ACKNOWLEDGEMENT or the programme's own wording, REPORT_EMBLEM_FILE."""
+    wording = (settings.report_acknowledgement.strip() if settings is not None else "")
+    made = now or report.made_at
+    return Imprint(
+        acknowledgement=wording or texts("report.acknowledgement"),
+        source=texts("report.source", prepared=made.astimezone(texts.tz).date(),
+                     made=report.made_at),
+        emblem=settings.report_emblem_file if settings is not None else None)
+
+
+def _notes(mark: Imprint) -> tuple[tuple[Text, str], ...]:
+    return ((Text(N_("report.row.source")), mark.source),
+            (Text(N_("report.row.acknowledgement")), mark.acknowledgement))
+
+
 # ----------------------------------------------------------------------------- cells
 
 
@@ -141,12 +183,13 @@ def cell_text(texts: Texts, value: rep.Cell) -> str:
     return str(texts.value(value))
 
 
-def to_csv(report: rep.Report, texts: Texts) -> bytes:
+def to_csv(report: rep.Report, texts: Texts, mark: Imprint | None = None) -> bytes:
     """Every table one after another (a title line, a header, its rows, an empty line), `;`
     between cells, UTF-8 with a BOM: Excel set to Slovenian opens it as it is."""
+    mark = mark or imprint(report, texts)
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    for i, table in enumerate(rep.tables(report)):
+    for i, table in enumerate(rep.tables(report, _notes(mark))):
         if i:
             writer.writerow([])
         writer.writerow([texts.render(table.title)])
@@ -156,16 +199,18 @@ def to_csv(report: rep.Report, texts: Texts) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def to_xlsx(report: rep.Report, texts: Texts) -> bytes:
-    """A workbook with a sheet per table; numbers as numbers, dates as dates."""
+def to_xlsx(report: rep.Report, texts: Texts, mark: Imprint | None = None) -> bytes:
+    """A workbook with a sheet per table; numbers as numbers, dates as dates. The first sheet
+    ends with where the figures come from and the acknowledgement, the emblem beside it."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 
+    mark = mark or imprint(report, texts)
     book = Workbook()
     book.remove(book.active)
     tz = texts.tz
-    for table in rep.tables(report):
+    for table in rep.tables(report, _notes(mark)):
         sheet = book.create_sheet(table.key[:31])
         sheet.append([texts.render(table.title)])
         sheet["A1"].font = Font(bold=True, size=13)
@@ -196,97 +241,311 @@ def to_xlsx(report: rep.Report, texts: Texts) -> bytes:
         for i, width in enumerate(widths, 1):
             sheet.column_dimensions[get_column_letter(i)].width = min(60, max(10, width + 2))
         sheet.freeze_panes = "A4"
+        if table.key == "obdobje":
+            for row in sheet.iter_rows(min_row=4, max_col=2):
+                row[1].alignment = Alignment(wrap_text=True, vertical="top")
+            if (logo := _emblem_for_xlsx(mark.emblem)) is not None:
+                sheet.add_image(logo, f"C{sheet.max_row}")
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
 
 
-# ----------------------------------------------------------------------------- the chart
+def _emblem_for_xlsx(path: Path | None):
+    """The emblem as an openpyxl image, about 60 px high; None without one (or unreadable)."""
+    if path is None:
+        return None
+    try:
+        from openpyxl.drawing.image import Image
+        logo = Image(str(path))
+    except Exception as exc:  # a wrong path must not cost the report
+        log.warning("report emblem unreadable", extra={"error": type(exc).__name__})
+        return None
+    scale = 60 / max(1, logo.height)
+    logo.width, logo.height = logo.width * scale, logo.height * scale
+    return logo
+
+
+# ----------------------------------------------------------------------------- the page
 
 COLOURS = {"slovenj-gradec": "#0072B2", "radlje-ob-dravi": "#E69F00", "": "#999999"}
 OTHER_COLOURS = ("#009E73", "#CC79A7", "#56B4E9", "#D55E00")
+PAGE = (1240, 1754)  # pixels: A4 portrait at 150 dpi, a page to print and readable on a phone
+DPI = 150
+HATCH = "///"
+INK, GREY = "#222222", "#555555"
 
 
-def to_png(report: rep.Report, texts: Texts) -> bytes:
-    """The funnel by site and the requests per month and site, one under the other, 1080 px
-    wide with large type: readable on a phone; a hidden count has no bar, only its mark.
-    Matplotlib's object API only (no pyplot, so no global state), rendered by Agg with its
-    bundled DejaVu Sans."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+def _mark(value: rep.Count | float | None) -> str:
+    if isinstance(value, float):
+        return rep.decimal(value)
+    return "—" if value is None else str(value)
+
+
+def _bars(values: list[rep.Count]) -> tuple[list[float], list[bool]]:
+    """Bar heights for counts: a hidden count ("<3", "≥3") is never drawn as its value but as
+    an empty hatched bar as high as the threshold (3), whatever it hides."""
+    hidden = [isinstance(v, rep.Hidden) for v in values]
+    return [rep.SMALL if h else float(v) for v, h in zip(values, hidden)], hidden
+
+
+def _draw(ax, positions, values: list[rep.Count], size: float, colour: str, label: str,
+          horizontal: bool, numbers: bool = True, fontsize: float = 9,
+          zeros: bool = True) -> float:
+    """One site's bars; returns the highest drawn."""
+    heights, hidden = _bars(values)
+    draw = ax.barh if horizontal else ax.bar
+    kw = {"height" if horizontal else "width": size}
+    bars = draw(positions, heights, color=colour, label=label, **kw)
+    for bar, h in zip(bars, hidden):
+        if h:
+            bar.set_facecolor("white")
+            bar.set_edgecolor(colour)
+            bar.set_hatch(HATCH)
+            bar.set_linewidth(1.0)
+    if numbers:
+        ax.bar_label(bars, labels=[_mark(v) if zeros or v != 0 else "" for v in values],
+                     padding=2, fontsize=fontsize,
+                     color=INK)
+    return max(heights, default=0)
+
+
+def _counts_axis(ax, axis: str, top: float) -> None:
+    """Whole numbers only on a count axis, from 0 to a little above the highest bar."""
+    from matplotlib.ticker import MaxNLocator
+
+    limit = max(SMALL_AXIS, top) * 1.2
+    if axis == "x":
+        ax.set_xlim(0, limit)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=2))
+    else:
+        ax.set_ylim(0, limit)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=2))
+    ax.tick_params(axis=axis, labelsize=9, colors=GREY)
+    ax.grid(axis=axis, color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+SMALL_AXIS = 1  # the count axis reaches at least this far
+
+
+def period_name(period: rep.Period, texts: Texts) -> str:
+    """"december 2026", "4. četrtletje 2026", "leto 2026"."""
+    if period.kind == "month":
+        return format_date(period.first, "LLLL yyyy", locale=texts.locale)
+    if period.kind == "quarter":
+        return texts("report.period.quarter", number=period.number, year=period.year)
+    return texts("report.period.year", year=period.year)
+
+
+def figure(report: rep.Report, texts: Texts, mark: Imprint | None = None):
+    """The report on one A4 page (a matplotlib Figure, drawn by `to_png`): the title and
+    period, the totals, the funnel and the requests per month by site, the preliminary target
+    groups, attendance and person-hours by cohort, what "<3", "≥3" and "*" mean, the
+    co-financing acknowledgement (with the emblem) and the source line. Counts hidden by the
+    rule are drawn as empty hatched bars with their mark, never as their value. Matplotlib's
+    object API only (no pyplot, so no global state)."""
     from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
 
     r = report
+    mark = mark or imprint(report, texts)
     sites = [s for s in r.sites if r.by_site.get(s) or s in rep.SITES]
     labels = {s: texts.render(rep.site_label(s)) for s in sites}
     colour = {s: COLOURS.get(s) or OTHER_COLOURS[i % len(OTHER_COLOURS)]
               for i, s in enumerate(sites)}
-    fig = Figure(figsize=(7.2, 10.8), dpi=150)
+    fig = Figure(figsize=(PAGE[0] / DPI, PAGE[1] / DPI), dpi=DPI)
     fig.patch.set_facecolor("white")
-    funnel_ax, month_ax = fig.subplots(2, 1, gridspec_kw={"height_ratios": [1.15, 1]})
-    fig.suptitle(texts("report.chart.title", start=r.first, end=r.last), fontsize=17,
-                 fontweight="bold")
+    left = 0.06
 
-    stages = [texts(m) for m in rep.FUNNEL_HEADER[:7]]
+    # ---- header: title, period, totals
+    fig.text(left, 0.972, texts("report.chart.title", period=period_name(r.period, texts)),
+             fontsize=16, fontweight="bold", color=INK, va="top")
+    when = texts("report.chart.period", start=r.first, end=r.last)
+    if not r.closed:
+        when += " · " + texts("report.chart.open")
+    fig.text(left, 0.945, when, fontsize=10.5, color=GREY, va="top")
+    f = dict(zip(("new",) + rep.STAGES, r.funnel[None]))
+    present, listed, person_hours = r.attendance
+    tiles = ((r.requests, "report.kpi.requests"), (f["enrolled"], "report.kpi.enrolled"),
+             (len(r.sessions), "report.kpi.sessions"),
+             (f"{_mark(present)} / {_mark(listed)}", "report.kpi.present"),
+             (person_hours if r.sessions else 0, "report.kpi.person_hours"))
+    width = (1 - 2 * left) / len(tiles)
+    for i, (value, msgid) in enumerate(tiles):
+        x = left + i * width
+        fig.add_artist(_tile(fig, x, 0.862, width - 0.012, 0.062))
+        fig.text(x + 0.012, 0.913, value if isinstance(value, str) else _mark(value),
+                 fontsize=18, fontweight="bold", color=INK, va="top")
+        fig.text(x + 0.012, 0.878, "\n".join(textwrap.wrap(texts(msgid), 24)),
+                 fontsize=7.5, color=GREY, va="center", linespacing=1.1)
+
+    # ---- one legend: the sites and what a hatched bar is
+    handles = [Patch(facecolor=colour[s], label=labels[s]) for s in sites]
+    handles.append(Patch(facecolor="white", edgecolor=GREY, hatch=HATCH,
+                         label=texts("report.chart.hidden")))
+    fig.legend(handles=handles, loc="upper left", ncol=len(handles), fontsize=9,
+               frameon=False, bbox_to_anchor=(left - 0.01, 0.857), handlelength=1.6,
+               columnspacing=1.4)
+
     count = len(sites) or 1
-    height = 0.8 / count
-    top = 0
+
+    # ---- the funnel, by site; each stage with its total
+    funnel_ax = fig.add_axes((0.33, 0.635, 0.6, 0.165), label="funnel")
+    stages = [texts("report.chart.stage_total", stage=texts(m), count=_mark(n))
+              for m, n in zip(rep.FUNNEL_HEADER[:7], r.funnel[None][:7])]
+    size = 0.8 / count
+    top = 0.0
     for i, site in enumerate(sites):
-        values = r.funnel[site][:7]
-        ys = [y + (i - (count - 1) / 2) * height for y in range(len(stages))]
-        bars = funnel_ax.barh(ys, _heights(values), height=height * 0.95, color=colour[site],
-                              label=labels[site])
-        funnel_ax.bar_label(bars, labels=[str(v) for v in values], padding=3, fontsize=12)
-        top = max(top, *_heights(values))
-    funnel_ax.set_yticks(range(len(stages)), stages, fontsize=14)
+        ys = [y + (i - (count - 1) / 2) * size for y in range(len(stages))]
+        top = max(top, _draw(funnel_ax, ys, list(r.funnel[site][:7]), size * 0.92,
+                             colour[site], labels[site], horizontal=True))
+    funnel_ax.set_yticks(range(len(stages)), stages, fontsize=9.5, color=INK)
+    funnel_ax.tick_params(axis="y", length=0)
     funnel_ax.invert_yaxis()
-    funnel_ax.set_xlim(0, max(1, top) * 1.18)
-    funnel_ax.set_title(texts("report.chart.funnel"), fontsize=16, loc="left")
-    funnel_ax.tick_params(axis="x", labelsize=12)
-    _plain(funnel_ax)
+    _counts_axis(funnel_ax, "x", top)
+    fig.text(left, 0.812, texts("report.chart.funnel"), fontsize=12, fontweight="bold",
+             color=INK)
 
-    month_names = [format_date(m.first, "LLL yyyy", locale=texts.locale)
-                   for m, _, _ in r.by_month]
-    many = len(month_names) > 12  # a long period: every few months named, no numbers on bars
-    step = -(-len(month_names) // 12)
-    width = 0.8 / count
-    top = 0
+    # ---- requests per month and site, each month with its total
+    month_ax = fig.add_axes((0.1, 0.47, 0.83, 0.115), label="months")
+    many = len(r.by_month) > 4
+    names = []
+    for m, _, n in r.by_month:
+        name = format_date(m.first, "LLL yyyy", locale=texts.locale)
+        names.append(name if many else texts("report.chart.month_total", month=name,
+                                             count=_mark(n)))
+    step = -(-len(names) // 12)
+    size = 0.8 / count
+    top = 0.0
     for i, site in enumerate(sites):
-        values = [c.get(site, 0) for _, c, _ in r.by_month]
-        xs = [x + (i - (count - 1) / 2) * width for x in range(len(month_names))]
-        bars = month_ax.bar(xs, _heights(values), width=width * 0.95, color=colour[site],
-                            label=labels[site])
-        if not many:
-            month_ax.bar_label(bars, labels=[str(v) for v in values], padding=2, fontsize=12)
-        top = max(top, *_heights(values))
-    month_ax.set_xticks(range(len(month_names)),
-                        [n if i % step == 0 else "" for i, n in enumerate(month_names)],
-                        fontsize=13, rotation=45 if len(month_names) > 4 else 0,
-                        ha="right" if len(month_names) > 4 else "center")
-    month_ax.set_ylim(0, max(1, top) * 1.15)
-    month_ax.set_title(texts("report.chart.months"), fontsize=16, loc="left")
-    month_ax.tick_params(axis="y", labelsize=12)
-    month_ax.yaxis.get_major_locator().set_params(integer=True)
-    _plain(month_ax)
+        xs = [x + (i - (count - 1) / 2) * size for x in range(len(names))]
+        top = max(top, _draw(month_ax, xs, [c.get(site, 0) for _, c, _ in r.by_month],
+                             size * 0.92, colour[site], labels[site], horizontal=False,
+                             numbers=len(names) <= 12, fontsize=8 if many else 9,
+                             zeros=not many))
+    month_ax.set_xticks(range(len(names)),
+                        [n if i % step == 0 else "" for i, n in enumerate(names)],
+                        fontsize=9, color=INK, rotation=45 if many else 0,
+                        ha="right" if many else "center")
+    month_ax.tick_params(axis="x", length=0)
+    spare = max(0.0, (3 - len(names)) / 2)  # a month or two: narrow bars in the middle
+    month_ax.set_xlim(-0.6 - spare, len(names) - 0.4 + spare)
+    _counts_axis(month_ax, "y", top)
+    fig.text(left, 0.597, texts("report.chart.months"), fontsize=12, fontweight="bold",
+             color=INK)
 
-    # one legend for both charts, under the title
-    handles, names = funnel_ax.get_legend_handles_labels()
-    fig.legend(handles, names, loc="upper center", ncol=max(1, len(names)), fontsize=14,
-               frameon=False, bbox_to_anchor=(0.5, 0.955))
-    fig.tight_layout(rect=(0, 0, 1, 0.925))
+    # ---- preliminary target groups by site (a closed period only)
+    fig.text(left, 0.4, texts("report.table.groups"), fontsize=12, fontweight="bold",
+             color=INK)
+    if r.groups:
+        groups_ax = fig.add_axes((0.33, 0.28, 0.6, 0.11), label="groups")
+        rows = ["\n".join(textwrap.wrap(texts(GROUP_LABEL[g]), 30)) for g in rep.GROUPS]
+        shown = [s for s in sites if s in r.groups]
+        size = 0.8 / max(1, len(shown))
+        top = 0.0
+        for i, site in enumerate(shown):
+            ys = [y + (i - (len(shown) - 1) / 2) * size for y in range(len(rows))]
+            top = max(top, _draw(groups_ax, ys, list(r.groups[site][:len(rep.GROUPS)]),
+                                 size * 0.92, colour[site], labels[site], horizontal=True,
+                                 fontsize=8.5))
+        groups_ax.set_yticks(range(len(rows)), rows, fontsize=8.5, color=INK)
+        groups_ax.tick_params(axis="y", length=0)
+        groups_ax.invert_yaxis()
+        _counts_axis(groups_ax, "x", top)
+    else:
+        why = "report.note.open" if not r.closed else "report.summary.no_requests"
+        fig.text(left, 0.385, texts(why), fontsize=10, color=GREY, va="top")
+
+    # ---- attendance and person-hours by cohort, with the total
+    fig.text(left, 0.24, texts("report.table.cohorts"), fontsize=12, fontweight="bold",
+             color=INK)
+    if r.cohorts:
+        header = [texts(m) for m in ("report.col.cohort", "report.col.site",
+                                     "report.col.sessions", "report.col.listed_total",
+                                     "report.col.present_total", "report.col.person_hours")]
+        body = [[c.cohort, labels.get(c.site) or texts.render(rep.site_label(c.site)),
+                 str(c.sessions), _mark(c.listed), _mark(c.present), _mark(c.person_hours)]
+                for c in r.cohorts]
+        body.append([texts("report.row.total"), "", str(len(r.sessions)), _mark(listed),
+                     _mark(present), _mark(person_hours)])
+        # heights in page fractions: a header of two lines, then as many rows as fit above
+        # the notes (many cohorts get smaller type)
+        head, line = 0.03, min(0.017, 0.1 / len(body))
+        high = head + line * len(body)
+        table_ax = fig.add_axes((left, 0.232 - high, 1 - 2 * left, high), label="attendance")
+        table_ax.set_axis_off()
+        table = table_ax.table(cellText=body,
+                               colLabels=["\n".join(textwrap.wrap(h, 17)) for h in header],
+                               loc="upper center", cellLoc="center",
+                               colWidths=[0.17, 0.2, 0.12, 0.19, 0.19, 0.13])
+        table.auto_set_font_size(False)
+        table.set_fontsize(8.5 if line >= 0.015 else 7)
+        for (row, _), cell in table.get_celld().items():
+            cell.set_edgecolor("#cccccc")
+            cell.set_height((head if row == 0 else line) / high)
+            if row == 0 or row == len(body):
+                cell.set_text_props(fontweight="bold", color=INK)
+            if row == 0:
+                cell.set_facecolor("#f2f2f2")
+    else:
+        fig.text(left, 0.225, texts("report.summary.no_sessions"), fontsize=10, color=GREY,
+                 va="top")
+
+    # ---- the rule, then the acknowledgement (with the emblem beside it) and the source
+    fig.text(left, 0.082, "\n".join(textwrap.wrap(texts("report.chart.note"), 150)),
+             fontsize=6.5, color=GREY, va="top", linespacing=1.25)
+    text_x = left
+    logo = _emblem_image(mark.emblem)
+    if logo is not None:
+        high = 0.036
+        wide = high * PAGE[1] / PAGE[0] * logo.shape[1] / max(1, logo.shape[0])
+        emblem_ax = fig.add_axes((left, 0.008, wide, high), label="emblem")
+        emblem_ax.imshow(logo, interpolation="antialiased")
+        emblem_ax.set_axis_off()
+        text_x = left + wide + 0.015
+    fig.text(text_x, 0.036, "\n".join(textwrap.wrap(mark.acknowledgement,
+                                                    int(105 * (1 - text_x) / (1 - left)))),
+             fontsize=8.5, color=INK, va="center", linespacing=1.2)
+    fig.text(text_x, 0.014, mark.source, fontsize=7, color=GREY, va="center")
+    return fig
+
+
+def _tile(fig, x: float, y: float, w: float, h: float):
+    from matplotlib.patches import FancyBboxPatch
+
+    return FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0,rounding_size=0.006",
+                          transform=fig.transFigure, facecolor="#f4f6f8", edgecolor="none",
+                          figure=fig)
+
+
+def _emblem_image(path: Path | None):
+    """The emblem's pixels; None without one, or when the file cannot be read (the text is
+    then drawn alone and the report goes on)."""
+    if path is None:
+        return None
+    try:
+        from PIL import Image
+        import numpy as np
+
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGBA"))
+    except Exception as exc:
+        log.warning("report emblem unreadable", extra={"error": type(exc).__name__})
+        return None
+
+
+def to_png(report: rep.Report, texts: Texts, mark: Imprint | None = None) -> bytes:
+    """The page as a PNG (rendered by Agg with its bundled DejaVu Sans)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = figure(report, texts, mark)
     out = io.BytesIO()
     FigureCanvasAgg(fig).print_png(out)
     return out.getvalue()
 
 
-def _heights(values: list[rep.Count]) -> list[int]:
-    """Bars for counts: a hidden count gets none, only its mark beside it."""
-    return [v if isinstance(v, int) else 0 for v in values]
-
-
-def _plain(ax) -> None:
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-
-
-def render(report: rep.Report, texts: Texts, fmt: str) -> bytes:
-    return {"csv": to_csv, "xlsx": to_xlsx, "png": to_png}[fmt](report, texts)
+def render(report: rep.Report, texts: Texts, fmt: str, mark: Imprint | None = None) -> bytes:
+    return {"csv": to_csv, "xlsx": to_xlsx, "png": to_png}[fmt](report, texts, mark)

@@ -1,7 +1,8 @@
-"""Reports and attendance through the bot: /porocilo in the staff chat (the summary and the chart
-as a photo, coordinators only), the attendance list after a session with its buttons (press,
-edit, change, who may), lists edited when a participant is erased, the CSV, workbook and PNG,
-and `korak report`."""
+"""Reports and attendance through the bot: /porocilo in the staff chat (the summary and the page
+as a photo, coordinators only; /porocilo xlsx|csv the whole report as a file), the attendance
+list after a session with its buttons (press, edit, change, who may), lists edited when a
+participant is erased, the CSV, workbook and the one-page PNG (its texts, whole-number axes,
+hidden counts, the acknowledgement and emblem), and `korak report`."""
 
 import asyncio
 import csv
@@ -10,12 +11,16 @@ import struct
 
 import pytest
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.methods import SendPhoto
+import matplotlib.image
+import matplotlib.text
+from aiogram.methods import SendDocument, SendPhoto
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from openpyxl import load_workbook
 
 from bot import cli
 from bot.staff.attendance import AttendanceService
-from bot.staff.reports import ReportService, to_csv, to_png, to_xlsx
+from bot.channels.sender import Undeliverable
+from bot.staff.reports import ReportService, figure, to_csv, to_png, to_xlsx
 from bot.staff.report_command import ReportingFront
 from bot.channels.telegram import make_dispatcher
 from dialogs import report as rep
@@ -29,6 +34,7 @@ from . import conftest
 from .conftest import COORD_A, COORD_B, KEY, STAFF, STRANGER, Harness
 
 PNG = b"\x89PNG\r\n\x1a\n"
+PAGE = (1240, 1754)  # A4 at 150 dpi
 DECEMBER = Period.parse("2026-12")
 PRIVATE = [*NAMES.values(), "+38641", "Upam na delo", str(tid(7)), str(tid(10))]
 
@@ -62,6 +68,10 @@ def photos(h):
     return [m for m in h.session.requests if isinstance(m, SendPhoto)]
 
 
+def documents(h):
+    return [m for m in h.session.requests if isinstance(m, SendDocument)]
+
+
 def size(png: bytes) -> tuple[int, int]:
     return struct.unpack(">II", png[16:24])
 
@@ -86,12 +96,13 @@ async def test_porocilo_posts_the_summary_and_the_chart(r):
         "Do prevzema (delovne ure): mediana 2 h, 90. percentil 3 h.",
         "Do prvega stika (delovne ure): mediana 7 h, 90. percentil 8 h.",
         "Srečanja: 2 · prisotni: 3 od ≥3 · udeležba v osebnih urah: *",
-        "Celotno poročilo (CSV ali Excel): korak report --period 2026-12 --format xlsx"]
+        "Celotno poročilo kot datoteka: /porocilo xlsx 2026-12 (Excel) ali /porocilo csv "
+        "2026-12."]
     [photo] = photos(r)
     assert photo.chat_id == STAFF
     assert photo.caption == "📊 Lijak in prošnje po mesecih, 1. 12. 2026–31. 12. 2026"
     png = photo.photo.data
-    assert png.startswith(PNG) and size(png) == (1080, 1620) and 20_000 < len(png) < 1_000_000
+    assert png.startswith(PNG) and size(png) == PAGE and 20_000 < len(png) < 1_000_000
     no_personal_data(summary.text)
 
 
@@ -144,6 +155,45 @@ async def test_a_chart_telegram_refuses_leaves_the_summary_and_the_bot_going(r):
     assert r.session.sent(STAFF)[-1].text.startswith("📊 Poročilo od 1. 12. 2026")
     await report_cmd(r, COORD_A, "/porocilo 1. 12. 2026 31. 12. 2026")  # and it goes on
     assert len(photos(r)) == 1
+
+
+async def test_porocilo_xlsx_sends_the_workbook_into_the_staff_chat(r):
+    await report_cmd(r, COORD_A, "/porocilo xlsx 2026-12")
+    [doc] = documents(r)
+    assert doc.chat_id == STAFF and doc.document.filename == "porocilo-2026-12.xlsx"
+    assert doc.caption == "📎 Poročilo od 1. 12. 2026 do 31. 12. 2026"
+    book = load_workbook(io.BytesIO(doc.document.data))
+    assert [c.value for c in book["lokacije"][4]] == ["Slovenj Gradec", "≥3"]
+    first = {row[0]: row[1] for row in book["obdobje"].iter_rows(min_row=4, values_only=True)}
+    assert first["Sofinanciranje"].startswith("Projektne aktivnosti sofinancirata")
+    # the file alone: no summary, no photo
+    assert r.session.sent(STAFF) == [] and photos(r) == []
+    # csv too, with the period before or after the word; png is the page as a file
+    await report_cmd(r, COORD_B, "/porocilo 2026-Q4 CSV")
+    await report_cmd(r, COORD_B, "/porocilo png 2026-12")
+    _, csv_doc, png_doc = documents(r)
+    assert csv_doc.document.filename == "porocilo-2026-Q4.csv"
+    rows = list(csv.reader(io.StringIO(csv_doc.document.data.decode("utf-8-sig")),
+                           delimiter=";"))
+    assert rows[0] == ["Poročilo programa Socialna aktivacija"] and ["Skupaj", "≥3"] in rows
+    assert (png_doc.document.filename, size(png_doc.document.data)) == ("porocilo-2026-12.png",
+                                                                        PAGE)
+    no_personal_data(csv_doc.document.data.decode("utf-8-sig"))
+
+
+async def test_porocilo_file_is_for_coordinators_and_a_refused_one_is_said(r):
+    await report_cmd(r, STRANGER, "/porocilo xlsx 2026-12")
+    assert r.session.sent(STAFF)[-1].text == "Nimate dovoljenja." and documents(r) == []
+    await report_cmd(r, COORD_A, "/porocilo xlsx lani")
+    assert r.session.sent(STAFF)[-1].text.startswith("Napišite /porocilo za ta mesec")
+    assert "/porocilo xlsx 2027-Q1" in r.session.sent(STAFF)[-1].text
+    r.session.fail = [lambda m: TelegramBadRequest(m, "Bad Request: file is too big")]
+    await report_cmd(r, COORD_A, "/porocilo xlsx 2026-12")
+    assert r.session.sent(STAFF)[-1].text == ("Datoteke s poročilom ni bilo mogoče poslati. "
+                                              "Poskusite znova čez nekaj minut.")
+    with pytest.raises(Undeliverable, match="too_large"):  # past the Bot API's 50 MB: not tried
+        await r.sender.send_document(STAFF, b"x" * (50 * 1024 * 1024 + 1), "big.csv")
+    assert documents(r) == []
 
 
 # ----------------------------------------------------------------------------- attendance
@@ -308,8 +358,142 @@ async def test_the_workbook_reads_back_with_a_sheet_per_table(r):
 async def test_the_chart_is_a_png_a_phone_can_read(r):
     report = await r.reports.build(Period.parse("2026"))
     png = to_png(report, r.texts)
-    assert png.startswith(PNG) and size(png) == (1080, 1620)
+    assert png.startswith(PNG) and size(png) == PAGE
     assert 20_000 < len(png) < 1_000_000
+
+
+def page_texts(fig) -> list[str]:
+    """Every text drawn on the page, each as one line (wrapped lines joined), with the cells
+    of its tables."""
+    found = list(fig.findobj(matplotlib.text.Text))
+    found += [cell.get_text() for ax in fig.axes for table in ax.tables
+              for cell in table.get_celld().values()]
+    return [" ".join(t.get_text().split()) for t in found if t.get_text().strip()]
+
+
+def axes(fig, label):
+    found = [ax for ax in fig.axes if ax.get_label() == label]
+    return found[0] if found else None
+
+
+def integer_ticks(ax, axis):
+    FigureCanvasAgg(ax.figure).draw()  # ticks are placed when drawn
+    ticks = ax.get_xticks() if axis == "x" else ax.get_yticks()
+    labels = [t.get_text().replace("−", "-") for t in (
+        ax.get_xticklabels() if axis == "x" else ax.get_yticklabels())]
+    low, high = ax.get_xlim() if axis == "x" else ax.get_ylim()
+    shown = [(t, s) for t, s in zip(ticks, labels) if low <= t <= high]
+    assert len(shown) >= 2
+    for tick, label in shown:
+        assert float(tick).is_integer() and label == str(int(tick)), (tick, label)
+
+
+async def test_the_page_says_what_a_manager_needs_in_slovenian(r):
+    report = await r.reports.build(DECEMBER)
+    fig = figure(report, r.texts, r.reports.imprint(report, r.texts))
+    lines = page_texts(fig)
+    for line in ("Socialna aktivacija: poročilo za december 2026",
+                 "Obdobje od 1. 12. 2026 do 31. 12. 2026",
+                 "Od prošnje do izida, po lokacijah", "Nove prošnje po mesecih in lokacijah",
+                 "Predhodna ciljna skupina po lokacijah", "Udeležba po skupinah (osebne ure)",
+                 # the totals: each stage's, the month's, the attendance's
+                 "Nove (skupaj ≥3)", "Prevzete (skupaj 5)", "dec. 2026 skupaj ≥3",
+                 "nove prošnje", "vključeni v program", "osebne ure udeležbe", "3 / ≥3",
+                 "Skupaj", "ženske iz drugih kulturnih okolij, romske ženske",
+                 "Projektne aktivnosti sofinancirata Republika Slovenija in Evropska unija iz "
+                 "sredstev Evropskega socialnega sklada.",
+                 # made on 10. 1. 2027 from the figures December was kept with (counted now)
+                 "Pripravljeno 10. 1. 2027 s programom korak iz podatkov do 10. 1. 2027 ob "
+                 "13.00."):
+        assert line in lines, line
+    assert any(line.startswith("<3: ena ali dve osebi") for line in lines)
+    assert axes(fig, "emblem") is None  # no REPORT_EMBLEM_FILE: the text alone
+    for label, axis in (("funnel", "x"), ("months", "y"), ("groups", "x")):
+        integer_ticks(axes(fig, label), axis)
+    no_personal_data(" ".join(lines))
+
+
+async def test_a_hidden_count_is_a_hatched_bar_with_its_mark_never_its_value(r):
+    report = await r.reports.build(DECEMBER)
+    groups = axes(figure(report, r.texts), "groups")
+    # Slovenj Gradec: one each of long-term DSP, other inactive and not fit, all "<3"
+    sg = groups.patches[:5]  # the first site's bars, one a group
+    assert [b.get_width() for b in sg] == [3, 3, 0, 3, 0]
+    assert [bool(b.get_hatch()) for b in sg] == [True, True, False, True, False]
+    marks = [t.get_text() for t in groups.texts]
+    assert marks[:5] == ["<3", "<3", "0", "<3", "0"]
+    # Radlje ob Dravi's three of the sealed group are shown as they are: a full bar of 3
+    rd = groups.patches[5:10]
+    assert [(b.get_width(), bool(b.get_hatch())) for b in rd][2] == (3, False)
+
+
+async def test_one_request_gets_whole_numbers_on_every_axis(r):
+    # January 2027, still running: one request (R8), so everything is "<3"; the axes used
+    # to read 0.0 0.2 … 1.0
+    report = await r.reports.build(Period.parse("2027-01"))
+    assert report.requests is rep.LESS
+    fig = figure(report, r.texts)
+    integer_ticks(axes(fig, "funnel"), "x")
+    integer_ticks(axes(fig, "months"), "y")
+    lines = page_texts(fig)
+    assert "Obdobje od 1. 1. 2027 do 31. 1. 2027 · obdobje še teče, številke se še " \
+        "spreminjajo" in lines
+    # an open period shows no target groups, and says why
+    assert axes(fig, "groups") is None
+    assert "Obdobje še teče: številke se še spreminjajo. Ciljne skupine so v poročilu, ko se " \
+        "obdobje konča." in lines
+
+
+async def test_the_emblem_stands_beside_the_acknowledgement_when_set(r, tmp_path):
+    emblem = tmp_path / "emblem.png"
+    pixels = __import__("numpy").zeros((20, 30, 3), dtype="uint8")
+    pixels[..., 2] = 153  # a small blue flag
+    matplotlib.image.imsave(emblem, pixels)
+    r.settings.report_emblem_file = emblem
+    r.settings.report_acknowledgement = ("Program sofinancirata Republika Slovenija in Evropska "
+                                         "unija iz Evropskega socialnega sklada plus.")
+    report = await r.reports.build(DECEMBER)
+    mark = r.reports.imprint(report, r.texts)
+    fig = figure(report, r.texts, mark)
+    logo = axes(fig, "emblem")
+    [image] = logo.get_images()
+    assert image.get_array().shape[:2] == (20, 30)
+    assert (r.settings.report_acknowledgement in page_texts(fig)
+            and "Projektne aktivnosti sofinancirata Republika Slovenija in Evropska unija iz "
+                "sredstev Evropskega socialnega sklada." not in page_texts(fig))
+    # the emblem's right edge is left of where the acknowledgement begins
+    ack = next(t for t in fig.texts if " ".join(t.get_text().split())
+               == r.settings.report_acknowledgement)
+    assert logo.get_position().x1 < ack.get_position()[0]
+    # the workbook says the same on its first sheet, the emblem beside it
+    book = load_workbook(io.BytesIO(to_xlsx(report, r.texts, mark)))
+    first = book["obdobje"]
+    rows = {row[0]: row[1] for row in first.iter_rows(min_row=4, values_only=True)}
+    assert rows["Sofinanciranje"] == r.settings.report_acknowledgement
+    assert rows["Vir"] == ("Pripravljeno 10. 1. 2027 s programom korak iz podatkov do "
+                           "10. 1. 2027 ob 13.00.")
+    assert len(first._images) == 1
+    # a file that cannot be read costs the page nothing but the emblem
+    r.settings.report_emblem_file = tmp_path / "missing.png"
+    fig = figure(report, r.texts, r.reports.imprint(report, r.texts))
+    assert axes(fig, "emblem") is None
+    assert r.settings.report_acknowledgement in page_texts(fig)
+
+
+async def test_the_workbook_has_the_totals_and_notes_the_page_shows(r):
+    report = await r.reports.build(DECEMBER)
+    book = load_workbook(io.BytesIO(to_xlsx(report, r.texts, r.reports.imprint(report,
+                                                                               r.texts))))
+    first = [row for row in book["obdobje"].iter_rows(min_row=4, values_only=True)]
+    assert [row[0] for row in first] == ["Od", "Do", "Pripravljeno", "Opomba", "Vir",
+                                         "Sofinanciranje"]
+    assert first[-1][1] == ("Projektne aktivnosti sofinancirata Republika Slovenija in Evropska "
+                            "unija iz sredstev Evropskega socialnega sklada.")
+    cohorts = [row for row in book["skupine"].iter_rows(min_row=4, values_only=True)]
+    assert cohorts == [("SG 2026/2", "Slovenj Gradec", 2, "≥3", 3, "*"),
+                       ("Skupaj", None, 2, "≥3", 3, "*")]
+    assert ["Skupaj", "≥3", 5, 3, "<3", "<3", "<3", "<3", 3] == [
+        c.value for c in book["lijak"][6]]
 
 
 # ----------------------------------------------------------------------------- korak report
