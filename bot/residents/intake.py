@@ -191,9 +191,12 @@ class IntakeService:
                                           lang=out.state.lang)
             if update_id is not None:  # committed: the inbox row is marked with the work
                 marked_handled()
-        # the log emptied now after an erasure, and again (the inbox) once the raw update is gone
-        if ((erased or secret) and not scrub_after()) or erased:
-            await self.db.scrub()
+        if erased or secret:
+            # the inbox empties the log once the update's raw copy is gone (scrub_after); an
+            # erasure empties it now as well, and without the inbox this is the only time
+            inbox_scrubs = scrub_after()
+            if erased or not inbox_scrubs:
+                await self.db.scrub()
         if created and self.on_outbox is not None:
             self.on_outbox()
         log.info("step", extra={"step": out.state.step, "event": type(event).__name__})

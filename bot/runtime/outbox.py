@@ -289,7 +289,8 @@ class OutboxDispatcher:
         d = deliveries[0]
         try:
             for d in deliveries:
-                d.chat_id = moved.get(d.chat_id, d.chat_id) if d.edit is None else d.chat_id
+                if d.edit is None:  # a message, not an edit: to the supergroup if it moved
+                    d.chat_id = moved.get(d.chat_id, d.chat_id)
                 try:
                     done = await self._send(d, before=self._before(row_id, d, claim,
                                                                    at_most_once))

@@ -16,6 +16,8 @@ from storage import repo
 from storage.crypto import SEALED, Sealer, generate_key
 from storage.db import Database
 
+from ..storage.test_keys import _answers as seal_answers
+
 OLD, NEW, LOST = generate_key(), generate_key(), generate_key()
 AT = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
 WRONG_KEY = "DATA_KEY ne odpre šifriranih odgovorov v tej bazi"
@@ -35,14 +37,8 @@ def url(tmp_path, monkeypatch):
 
 
 async def _answers(url: str, key: str, telegram_id: int) -> None:
-    sealer = Sealer(key)
     db = Database(url)
-    async with db.transaction() as s:
-        await repo.create_request(s, telegram_id=telegram_id, chat_id=telegram_id,
-                                  answers={"name": "Zofka"}, now=AT, staff_chat_id=None,
-                                  sensitive=sealer.seal("yes"))
-        await repo.save_state(s, telegram_id + 1, telegram_id + 1, sealer.seal_state(
-            {"step": "hopes", "answers": {"sensitive": "no"}}), AT)
+    await seal_answers(db, key, telegram_id=telegram_id, now=AT)
     await db.dispose()
 
 

@@ -12,15 +12,15 @@ NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 OLD, NEW, LOST = generate_key(), generate_key(), generate_key()
 
 
-async def _answers(db, key: str, *, telegram_id: int = 7001) -> None:
+async def _answers(db, key: str, *, telegram_id: int = 7001, now=NOW) -> None:
     """A request and a conversation in progress, each with its answer sealed with `key`."""
     sealer = Sealer(key)
     async with db.transaction() as s:
         await repo.create_request(s, telegram_id=telegram_id, chat_id=telegram_id,
-                                  answers={"name": "Zofka"}, now=NOW, staff_chat_id=None,
+                                  answers={"name": "Zofka"}, now=now, staff_chat_id=None,
                                   sensitive=sealer.seal("yes"))
         await repo.save_state(s, telegram_id + 1, telegram_id + 1, sealer.seal_state(
-            {"step": "hopes", "answers": {"sensitive": "no"}}), NOW)
+            {"step": "hopes", "answers": {"sensitive": "no"}}), now)
 
 
 async def _check(db, key: str) -> None:
