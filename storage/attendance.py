@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .repo import as_utc
 from .models import (Attendance, AttendanceSheet, Cohort, ContactRequest, Enrollment, Outbox,
-                     ProgrammeSession)
+                     ProgrammeSession, group_key)
 
 KIND = "staff_attendance"  # the outbox rows that post or refresh a list
 NOTICE = "staff_not_coming"  # the outbox rows that post or edit a participant's answer notice
@@ -56,12 +56,12 @@ async def session_and_cohort(session: AsyncSession, session_id: int
 async def members(session: AsyncSession, session_id: int, cohort_id: int) -> list[Member]:
     """Every enrollment of the cohort (oldest first), with its marks for this session; the
     caller keeps those who were in the cohort at the time (dialogs.attendance.on_list)."""
-    marks = (select(Attendance.telegram_id, Attendance.answer, Attendance.presence)
+    marks = (select(Attendance.person, Attendance.answer, Attendance.presence)
              .where(Attendance.session_id == session_id).subquery())
     stmt = (select(Enrollment.id, Enrollment.request_id, ContactRequest.answers,
                    Enrollment.enrolled_at, Enrollment.left_at, marks.c.answer, marks.c.presence)
             .outerjoin(ContactRequest, ContactRequest.id == Enrollment.request_id)
-            .outerjoin(marks, marks.c.telegram_id == Enrollment.telegram_id)
+            .outerjoin(marks, marks.c.person == Enrollment.person)
             .where(Enrollment.cohort_id == cohort_id).order_by(Enrollment.id))
     out = []
     for eid, rid, answers, enrolled_at, left_at, answer, presence in \
@@ -80,14 +80,14 @@ async def mark(session: AsyncSession, session_id: int, enrollment_id: int, prese
     if row is None or enr is None or enr.cohort_id != row.cohort_id:
         return None
     stmt = select(Attendance).where(Attendance.session_id == session_id,
-                                    Attendance.telegram_id == enr.telegram_id)
+                                    Attendance.person == enr.person)
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     found = (await session.execute(stmt)).scalars().first()
     if found is None:  # the first mark, and no answer to a reminder either
         try:
             async with session.begin_nested():
-                session.add(Attendance(session_id=session_id, telegram_id=enr.telegram_id,
+                session.add(Attendance(session_id=session_id, person=enr.person,
                                        presence=presence, presence_by=actor_id,
                                        presence_at=now))
             return True, None
@@ -113,24 +113,24 @@ async def queue_notice(session: AsyncSession, *, session_id: int, enrollment_id:
         Outbox.topic == topic, Outbox.sent_at.is_(None), Outbox.failed_at.is_(None)))
     if waiting.first() is not None:
         return False
-    session.add(Outbox(kind=NOTICE, chat_id=chat_id, due_at=due_at, topic=topic,
+    session.add(Outbox(kind=NOTICE, chat=group_key(chat_id), due_at=due_at, topic=topic,
                        request_id=request_id,
                        payload={"session_id": session_id, "enrollment_id": enrollment_id}))
     return True
 
 
-async def notice_shown(session: AsyncSession, session_id: int, telegram_id: int
+async def notice_shown(session: AsyncSession, session_id: int, person: str
                        ) -> tuple[int, int] | None:
     """The staff-chat message (chat, message) that shows this person's answer, if sent."""
-    row = await session.get(Attendance, (session_id, telegram_id))
+    row = await session.get(Attendance, (session_id, person))
     if row is None or row.notice_message_id is None:
         return None
     return row.notice_chat_id, row.notice_message_id
 
 
 async def remember_notice(session: AsyncSession, chat_id: int, message_id: int,
-                          session_id: int, telegram_id: int) -> None:
-    row = await session.get(Attendance, (session_id, telegram_id))
+                          session_id: int, person: str) -> None:
+    row = await session.get(Attendance, (session_id, person))
     if row is not None:  # else erased while it was being sent: the outbox edits it away
         row.notice_chat_id, row.notice_message_id = chat_id, message_id
         session.add(row)
@@ -144,7 +144,7 @@ async def notices_of(session: AsyncSession, request_ids: list[int]
                    Attendance.notice_message_id)
             .join(ProgrammeSession, ProgrammeSession.cohort_id == Enrollment.cohort_id)
             .join(Attendance, (Attendance.session_id == ProgrammeSession.id)
-                  & (Attendance.telegram_id == Enrollment.telegram_id))
+                  & (Attendance.person == Enrollment.person))
             .where(Enrollment.request_id.in_(request_ids),
                    Attendance.notice_message_id.is_not(None)))
     return [tuple(r) for r in (await session.execute(stmt)).all()]
@@ -175,6 +175,6 @@ async def refresh_lists(session: AsyncSession, cohort_ids: Iterable[int], now: d
             .order_by(AttendanceSheet.session_id))
     rows = (await session.execute(stmt)).all()
     for session_id, chat_id in rows:
-        session.add(Outbox(kind=KIND, chat_id=chat_id, due_at=now,
+        session.add(Outbox(kind=KIND, chat=group_key(chat_id), due_at=now,
                            payload={"session_id": session_id, "refresh": True}))
     return len(rows)

@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from . import attendance, repo
 from .models import (AccessLog, Attendance, ContactRequest, Enrollment, Inbox, JobRun,
-                     Outbox, ProgrammeSession, RequestEvent, Resident, StaffMessage)
+                     Outbox, ProgrammeSession, RequestEvent, Resident, StaffMessage, group_key)
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -31,15 +31,14 @@ class Target:
     """A request to erase: its id and whose it is."""
 
     id: int
-    telegram_id: int
-    chat_id: int
+    person: str
 
 
 async def _lock_requests(session: AsyncSession, where: Any) -> list[Target]:
     """The requests, locked first (PostgreSQL): whatever writes about a request while holding
     its row (the outbox remembering a message it just sent) is then either seen here or finds
     the request gone."""
-    stmt = select(ContactRequest.id, ContactRequest.telegram_id, ContactRequest.chat_id) \
+    stmt = select(ContactRequest.id, ContactRequest.person) \
         .where(where).order_by(ContactRequest.id)
     if _dialect(session) == "postgresql":
         stmt = stmt.with_for_update()
@@ -71,7 +70,7 @@ async def erase_requests(session: AsyncSession, targets: list[Target], now: date
             messages[rid].append([chat, mid])
 
     enrolled = (await session.execute(
-        select(Enrollment.id, Enrollment.cohort_id, Enrollment.telegram_id)
+        select(Enrollment.id, Enrollment.cohort_id, Enrollment.person)
         .where(Enrollment.request_id.in_(ids)))).all()
     await _drop_enrollments(session, enrolled, now)
     await session.execute(delete(Outbox).where(Outbox.request_id.in_(ids)))
@@ -86,64 +85,59 @@ async def erase_requests(session: AsyncSession, targets: list[Target], now: date
             continue
         # about no request any more (request_id stays empty): it goes out although the request
         # is gone, and keeps only message numbers
-        session.add(Outbox(kind="staff_request_deleted", chat_id=chat, due_at=now,
+        session.add(Outbox(kind="staff_request_deleted", chat=group_key(chat), due_at=now,
                            payload={"id": rid, "messages": messages[rid], "notice": notice,
                                     "reason": reason}))
     return len(ids)
 
 
-async def _drop_enrollments(session: AsyncSession, enrolled: Iterable[tuple[int, int, int]],
+async def _drop_enrollments(session: AsyncSession, enrolled: Iterable[tuple[int, int, str]],
                             now: datetime) -> None:
-    """Enrollments (id, cohort, telegram id) with their attendance answers and marks and
+    """Enrollments (id, cohort, person) with their attendance answers and marks and
     unsent reminders; every attendance list of their cohorts in the staff chat is edited to
     show them no more (an outbox row, as the removal texts are)."""
     enrolled = list(enrolled)
     if not enrolled:
         return
     await attendance.refresh_lists(session, {cohort_id for _e, cohort_id, _t in enrolled}, now)
-    for _eid, cohort_id, telegram_id in enrolled:
+    for _eid, cohort_id, person in enrolled:
         sessions = select(ProgrammeSession.id).where(ProgrammeSession.cohort_id == cohort_id)
-        await session.execute(delete(Attendance).where(Attendance.telegram_id == telegram_id,
+        await session.execute(delete(Attendance).where(Attendance.person == person,
                                                        Attendance.session_id.in_(sessions)))
     await session.execute(delete(Enrollment).where(Enrollment.id.in_([e[0] for e in enrolled])))
 
 
-async def erase_person(session: AsyncSession, telegram_id: int, now: datetime,
+async def erase_person(session: AsyncSession, person: str, now: datetime,
                        staff_chat_id: int | None) -> int:
     """/izbrisi: every request of the person as erase_requests does (the staff chat told),
     then what is theirs beyond requests: enrollments, attendance, messages waiting for them,
     the ids of their updates, their conversation. Returns how many requests went."""
-    targets = await _lock_requests(session, ContactRequest.telegram_id == telegram_id)
+    targets = await _lock_requests(session, ContactRequest.person == person)
     erased = await erase_requests(session, targets, now, staff_chat_id=staff_chat_id,
                                   reason="person")
-    await _forget_person(session, telegram_id, {t.chat_id for t in targets}, now)
+    await _forget_person(session, person, now)
     return erased
 
 
-async def _forget_person(session: AsyncSession, telegram_id: int, chats: set[int],
-                         now: datetime) -> None:
-    resident = (await session.execute(select(Resident.chat_id)
-                                      .where(Resident.telegram_id == telegram_id))).first()
-    if resident is not None:
-        chats.add(resident[0])
+async def _forget_person(session: AsyncSession, person: str, now: datetime) -> None:
     enrolled = (await session.execute(
-        select(Enrollment.id, Enrollment.cohort_id, Enrollment.telegram_id)
-        .where(Enrollment.telegram_id == telegram_id))).all()
-    chats |= {row.chat_id for row in (await session.execute(
-        select(Enrollment.chat_id).where(Enrollment.telegram_id == telegram_id))).all()}
+        select(Enrollment.id, Enrollment.cohort_id, Enrollment.person)
+        .where(Enrollment.person == person))).all()
     await _drop_enrollments(session, enrolled, now)
-    await session.execute(delete(Attendance).where(Attendance.telegram_id == telegram_id))
-    if chats:  # anything still on its way to them
-        await session.execute(delete(Outbox).where(Outbox.chat_id.in_(chats)))
-    await session.execute(delete(Inbox).where(Inbox.telegram_id == telegram_id, Inbox.handled_at.is_not(None)))
-    await session.execute(delete(Resident).where(Resident.telegram_id == telegram_id))
+    await session.execute(delete(Attendance).where(Attendance.person == person))
+    # anything still on its way to them (their chat is their key, on every channel)
+    await session.execute(delete(Outbox).where(Outbox.chat == person))
+    await session.execute(delete(Inbox).where(Inbox.person == person,
+                                              Inbox.handled_at.is_not(None)))
+    await session.execute(delete(Resident).where(Resident.person == person))
 
 
-async def forget_conversation(session: AsyncSession, telegram_id: int) -> None:
+async def forget_conversation(session: AsyncSession, person: str) -> None:
     """Consent declined, questions cancelled, a place outside Koroška: the conversation and the
     ids of its updates go (the person's requests, if any, stay)."""
-    await session.execute(delete(Inbox).where(Inbox.telegram_id == telegram_id, Inbox.handled_at.is_not(None)))
-    await session.execute(delete(Resident).where(Resident.telegram_id == telegram_id))
+    await session.execute(delete(Inbox).where(Inbox.person == person,
+                                              Inbox.handled_at.is_not(None)))
+    await session.execute(delete(Resident).where(Resident.person == person))
 
 
 @dataclass(frozen=True)
@@ -173,7 +167,7 @@ async def settle_shown(session: AsyncSession, shown: Iterable[Shown], now: datet
             await repo.remember_staff_message(session, m.chat_id, m.message_id, m.request_id,
                                               card=m.card)
     for (chat_id, request_id), messages in vanished.items():
-        await repo.add_outbox(session, kind="staff_request_deleted", chat_id=chat_id,
+        await repo.add_outbox(session, kind="staff_request_deleted", chat=group_key(chat_id),
                               due_at=now, payload={"id": request_id, "messages": messages,
                                                    "reason": "person"})
     return sum(len(m) for m in vanished.values())
@@ -192,7 +186,7 @@ def _idle_since(cutoff: datetime) -> Any:
 
 
 async def idle_requests(session: AsyncSession, cutoff: datetime) -> list[Target]:
-    stmt = select(ContactRequest.id, ContactRequest.telegram_id, ContactRequest.chat_id) \
+    stmt = select(ContactRequest.id, ContactRequest.person) \
         .where(_idle_since(cutoff)).order_by(ContactRequest.id)
     return [Target(*row) for row in (await session.execute(stmt)).all()]
 
@@ -211,18 +205,18 @@ async def erase_if_idle(session: AsyncSession, request_id: int, cutoff: datetime
     await erase_requests(session, targets, now, staff_chat_id=staff_chat_id, reason="retention")
     target = targets[0]
     left = (await session.execute(select(ContactRequest.id).where(
-        ContactRequest.telegram_id == target.telegram_id).limit(1))).first()
+        ContactRequest.person == target.person).limit(1))).first()
     if left is None:
         state = (await session.execute(select(Resident.state).where(
-            Resident.telegram_id == target.telegram_id))).first()
+            Resident.person == target.person))).first()
         if state is None or (state[0] or {}).get("step") not in set(in_progress):
-            await _forget_person(session, target.telegram_id, {target.chat_id}, now)
+            await _forget_person(session, target.person, now)
     return True
 
 
 @dataclass(frozen=True)
 class StoredConversation:
-    telegram_id: int
+    person: str
     state: dict[str, Any]
     updated_at: datetime
     has_requests: bool
@@ -231,31 +225,31 @@ class StoredConversation:
 async def conversations_before(session: AsyncSession, cutoff: datetime
                                ) -> list[StoredConversation]:
     """Stored conversations not touched since `cutoff`, and whether the person has requests."""
-    has = exists().where(ContactRequest.telegram_id == Resident.telegram_id)
+    has = exists().where(ContactRequest.person == Resident.person)
     rows = (await session.execute(
-        select(Resident.telegram_id, Resident.state, Resident.updated_at, has)
+        select(Resident.person, Resident.state, Resident.updated_at, has)
         .where(Resident.updated_at < cutoff).order_by(Resident.id))).all()
     out = []
-    for telegram_id, state, updated_at, has_requests in rows:
+    for person, state, updated_at, has_requests in rows:
         if updated_at.tzinfo is None:  # SQLite: stored as UTC, read back naive
             updated_at = updated_at.replace(tzinfo=timezone.utc)
-        out.append(StoredConversation(telegram_id, state or {}, updated_at, bool(has_requests)))
+        out.append(StoredConversation(person, state or {}, updated_at, bool(has_requests)))
     return out
 
 
-async def drop_conversation(session: AsyncSession, telegram_id: int, touched_before: datetime,
+async def drop_conversation(session: AsyncSession, person: str, touched_before: datetime,
                             action: str) -> bool:
     """Delete (or reset to finished) a stored conversation, if it was still not touched since
     `touched_before` (the person may have written meanwhile). Returns whether it changed."""
     if action == "delete":
         result = await session.execute(delete(Resident).where(
-            Resident.telegram_id == telegram_id, Resident.updated_at < touched_before))
+            Resident.person == person, Resident.updated_at < touched_before))
         if result.rowcount:
             await session.execute(delete(Inbox).where(
-                Inbox.telegram_id == telegram_id, Inbox.handled_at.is_not(None)))
+                Inbox.person == person, Inbox.handled_at.is_not(None)))
         return bool(result.rowcount)
     result = await session.execute(update(Resident).where(
-        Resident.telegram_id == telegram_id, Resident.updated_at < touched_before).values(
+        Resident.person == person, Resident.updated_at < touched_before).values(
         state={"step": "done", "answers": {}, "editing": False, "pending": {}, "resume": None}))
     return bool(result.rowcount)
 
@@ -282,12 +276,12 @@ async def blank_sent(session: AsyncSession, *, dry_run: bool = False) -> int:
     by hand) keep neither. korak blanks a row as it finishes it, so this finds nothing as a
     rule."""
     rows = [r.id for r in (await session.execute(
-        select(Outbox.id, Outbox.chat_id, Outbox.payload).where(Outbox.sent_at.is_not(None))
-        .order_by(Outbox.id))).all() if r.chat_id is not None or r.payload]
+        select(Outbox.id, Outbox.chat, Outbox.payload).where(Outbox.sent_at.is_not(None))
+        .order_by(Outbox.id))).all() if r.chat is not None or r.payload]
     if dry_run or not rows:
         return len(rows)
     await session.execute(update(Outbox).where(Outbox.id.in_(rows))
-                          .values(chat_id=None, payload={}))
+                          .values(chat=None, payload={}))
     return len(rows)
 
 
@@ -304,7 +298,7 @@ async def blank_failed(session: AsyncSession, before: datetime, now: datetime, *
     if dry_run:
         return await _count(session, Outbox, where)
     result = await session.execute(update(Outbox).where(where).values(
-        chat_id=None, payload={}, blanked_at=now))
+        chat=None, payload={}, blanked_at=now))
     return result.rowcount or 0
 
 

@@ -1,4 +1,4 @@
-"""The inbox of updates from Telegram, and the scheduler's leader lease: every query about them.
+"""The inbox of updates from every channel, and the scheduler's leader lease: every query about them.
 
 An update is stored before Telegram is told it arrived, handled from the store, and marked
 handled in the same transaction as what it changed (repo.begin_update) or just after. A row
@@ -24,32 +24,33 @@ def _dialect(session: AsyncSession) -> str:
 
 
 _STORE_ONE = DriverSQL(
-    "INSERT INTO inbox (update_id, telegram_id, received_at, payload, attempts) "
-    "VALUES ($1, $2, $3, $4, 0) ON CONFLICT (update_id) DO NOTHING RETURNING update_id",
-    params=[_C.update_id, _C.telegram_id, _C.received_at, _C.payload])
+    "INSERT INTO inbox (event, person, seq, received_at, payload, attempts) "
+    "VALUES ($1, $2, $3, $4, $5, 0) ON CONFLICT (event) DO NOTHING RETURNING event",
+    params=[_C.event, _C.person, _C.seq, _C.received_at, _C.payload])
 # PostgreSQL: a batch in one round trip
 _STORE_MANY = DriverSQL(
-    "INSERT INTO inbox (update_id, telegram_id, received_at, payload, attempts) "
-    "SELECT u, l, $3, p, 0 FROM unnest($1::bigint[], $2::bigint[], $4::text[]) "
-    "AS batch(u, l, p) ON CONFLICT (update_id) DO NOTHING RETURNING update_id",
-    params=[None, None, _C.received_at, None])
+    "INSERT INTO inbox (event, person, seq, received_at, payload, attempts) "
+    "SELECT e, l, q, $4, p, 0 FROM unnest($1::text[], $2::text[], $3::bigint[], $5::text[]) "
+    "AS batch(e, l, q, p) ON CONFLICT (event) DO NOTHING RETURNING event",
+    params=[None, None, None, _C.received_at, None])
 
 
-async def store(session: AsyncSession, updates: Iterable[tuple[int, int, str]],
-                now: datetime) -> list[int]:
-    """Store (update id, lane, sealed update) rows; returns the ids that were new (Telegram
-    delivers again what was not confirmed). Driver statements: every update passes here."""
+async def store(session: AsyncSession, updates: Iterable[tuple[str, str, int, str]],
+                now: datetime) -> set[str]:
+    """Store (event, lane, order, sealed update) rows; returns the events that were new (a
+    platform delivers again what was not confirmed). Driver statements: every update passes
+    here."""
     rows = list(updates)
     if not rows:
-        return []
+        return set()
     if _dialect(session) == "postgresql":
-        found = await _STORE_MANY.rows(session, [r[0] for r in rows], [r[1] for r in rows], now,
-                                       [r[2] for r in rows])
-        return sorted(r[0] for r in found)
-    fresh = []
-    for uid, lane, payload in rows:
-        fresh += [r[0] for r in await _STORE_ONE.rows(session, uid, lane, now, payload)]
-    return sorted(fresh)
+        found = await _STORE_MANY.rows(session, [r[0] for r in rows], [r[1] for r in rows],
+                                       [r[2] for r in rows], now, [r[3] for r in rows])
+        return {r[0] for r in found}
+    fresh: set[str] = set()
+    for event, lane, seq, payload in rows:
+        fresh |= {r[0] for r in await _STORE_ONE.rows(session, event, lane, seq, now, payload)}
+    return fresh
 
 
 _B = InboxBatch.__table__.c
@@ -81,27 +82,27 @@ async def batches(session: AsyncSession) -> list[tuple[int, str]]:
     return [tuple(r) for r in (await session.execute(stmt)).all()]
 
 
-async def handled(session: AsyncSession, update_ids: Iterable[int]) -> set[int]:
+async def handled(session: AsyncSession, events: Iterable[str]) -> set[str]:
     """Which of these updates were handled already."""
-    ids = list(update_ids)
+    ids = list(events)
     if not ids:
         return set()
-    stmt = select(Inbox.update_id).where(Inbox.update_id.in_(ids), Inbox.handled_at.is_not(None))
+    stmt = select(Inbox.event).where(Inbox.event.in_(ids), Inbox.handled_at.is_not(None))
     return set((await session.execute(stmt)).scalars())
 
 
 _CLAIM_NEXT = DriverSQL(
-    "UPDATE inbox SET claimed_until = $3, attempts = attempts + 1 WHERE update_id = ("
-    "SELECT update_id FROM inbox WHERE telegram_id = $1 AND handled_at IS NULL "
-    "ORDER BY update_id LIMIT 1) AND handled_at IS NULL "
+    "UPDATE inbox SET claimed_until = $3, attempts = attempts + 1 WHERE event = ("
+    "SELECT event FROM inbox WHERE person = $1 AND handled_at IS NULL "
+    "ORDER BY seq, received_at, event LIMIT 1) AND handled_at IS NULL "
     "AND (claimed_until IS NULL OR claimed_until < $2) "
-    "RETURNING update_id, payload, attempts",
-    params=[_C.telegram_id, _C.claimed_until, _C.claimed_until],
-    columns=[_C.update_id, _C.payload, _C.attempts])
+    "RETURNING event, payload, attempts",
+    params=[_C.person, _C.claimed_until, _C.claimed_until],
+    columns=[_C.event, _C.payload, _C.attempts])
 
 
-async def claim_next(session: AsyncSession, lane: int, now: datetime,
-                     lease: timedelta) -> tuple[int, str | None, int] | None:
+async def claim_next(session: AsyncSession, lane: str, now: datetime,
+                     lease: timedelta) -> tuple[str, str | None, int] | None:
     """The lane's oldest waiting update, claimed for `lease` — unless another process is
     handling that one (then None: that process goes on with the lane)."""
     rows = await _CLAIM_NEXT.rows(session, lane, now, now + lease)
@@ -109,13 +110,14 @@ async def claim_next(session: AsyncSession, lane: int, now: datetime,
 
 
 async def stranded_lanes(session: AsyncSession, now: datetime, grace: timedelta,
-                         limit: int = 200) -> list[int]:
+                         limit: int = 200) -> list[str]:
     """Lanes whose oldest waiting update nobody is handling: its claim ran out, or it was
     never claimed and has waited longer than `grace` (its process died)."""
-    oldest = (select(Inbox.telegram_id, Inbox.update_id, Inbox.claimed_until, Inbox.received_at)
-              .where(Inbox.handled_at.is_(None)).order_by(Inbox.update_id))
-    lanes: dict[int, tuple] = {}
-    for lane, _uid, claimed, received in (await session.execute(oldest)).all():
+    oldest = (select(Inbox.person, Inbox.claimed_until, Inbox.received_at)
+              .where(Inbox.handled_at.is_(None))
+              .order_by(Inbox.seq, Inbox.received_at, Inbox.event))
+    lanes: dict[str, tuple] = {}
+    for lane, claimed, received in (await session.execute(oldest)).all():
         if lane not in lanes:
             lanes[lane] = (claimed, received)
     out = []
@@ -127,10 +129,10 @@ async def stranded_lanes(session: AsyncSession, now: datetime, grace: timedelta,
     return out[:limit]
 
 
-async def give_up(session: AsyncSession, update_id: int, now: datetime) -> None:
+async def give_up(session: AsyncSession, event: str, now: datetime) -> None:
     """An update whose handling failed again and again: marked handled, so it cannot block its
     lane for good."""
-    await session.execute(update(Inbox).where(Inbox.update_id == update_id).values(
+    await session.execute(update(Inbox).where(Inbox.event == event).values(
         handled_at=now, payload=None, claimed_until=None))
 
 

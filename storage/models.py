@@ -1,4 +1,10 @@
-"""Tables. Times are stored in UTC; Telegram ids are 64-bit."""
+"""Tables. Times are stored in UTC; Telegram ids are 64-bit.
+
+A resident is a channel and an address on it, kept as one string, `person`:
+"telegram:<user id>", "viber:<user id>", "whatsapp:<number>". A message's receiver (`chat`) is
+such a person, or "group:<chat id>" for the coordinators' Telegram group: a group is a kind of
+address, not a negative number. Coordinators are Telegram users (the staff side is Telegram
+only): their columns stay Telegram ids."""
 
 from __future__ import annotations
 
@@ -23,6 +29,33 @@ def _when(**kw: Any) -> Any:
 # coordinator's reply to the old card reached the new person. Ids are never reused anywhere.
 NEVER_REUSE = {"sqlite_autoincrement": True}
 
+PERSON = 96  # "viber:" and a Viber user id (24 characters today), "whatsapp:" and 15 digits
+CHANNELS = ("telegram", "viber", "whatsapp")
+GROUP = "group"  # the coordinators' Telegram group, as a receiver
+
+
+def person_key(channel: str, address: str | int) -> str:
+    """A resident's key: their channel and their address on it."""
+    return f"{channel}:{address}"
+
+
+def group_key(chat_id: int) -> str:
+    """The staff chat (a Telegram group) as a receiver."""
+    return f"{GROUP}:{chat_id}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """(channel or "group", address) of a key."""
+    channel, _, address = key.partition(":")
+    return channel, address
+
+
+def telegram_chat(key: str) -> int | None:
+    """The Telegram chat id behind a key (a Telegram person or the group); None for the other
+    channels."""
+    channel, address = split_key(key)
+    return int(address) if channel in ("telegram", GROUP) else None
+
 
 class Resident(SQLModel, table=True):
     """A person talking to the bot, and where their conversation stands. The sensitive answer
@@ -30,8 +63,7 @@ class Resident(SQLModel, table=True):
     referred to nowhere, so it needs no AUTOINCREMENT (which costs every update a write)."""
 
     id: int | None = Field(default=None, primary_key=True)
-    telegram_id: int = Field(sa_column=Column(BigInteger, unique=True, nullable=False))
-    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    person: str = Field(sa_column=Column(String(PERSON), unique=True, nullable=False))
     state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     unreachable: bool = False
     updated_at: datetime = _when(nullable=False)
@@ -40,12 +72,11 @@ class Resident(SQLModel, table=True):
 
 class ContactRequest(SQLModel, table=True):
     __tablename__ = "contact_request"
-    __table_args__ = (Index("ix_contact_request_telegram_status", "telegram_id", "status"),
+    __table_args__ = (Index("ix_contact_request_person_status", "person", "status"),
                       Index("ix_contact_request_activity", "activity_at"), NEVER_REUSE)
 
     id: int | None = Field(default=None, primary_key=True)
-    telegram_id: int = Field(sa_column=Column(BigInteger, nullable=False))
-    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    person: str = Field(sa_column=Column(String(PERSON), nullable=False))  # who, on which channel
     status: str = Field(default="new", sa_column=Column(String(32), nullable=False))
     site: str | None = None
     municipality: str | None = None
@@ -134,21 +165,26 @@ class CoordinatorSeen(SQLModel, table=True):
 
 
 class Inbox(SQLModel, table=True):
-    """Every update from Telegram, stored before it is confirmed (polling: before the next
-    getUpdates; webhook: before the 200), so one that a killed process had not handled yet is
-    handled after the restart. Once handled, only its id, owner and times stay, so an update
-    Telegram delivers again is not handled twice; after a week those go too.
+    """Every update from a channel, stored before the platform is told it arrived (polling:
+    before the next getUpdates; a webhook: before the 200), so one that a killed process had
+    not handled yet is handled after the restart. Once handled, only its id, owner and times
+    stay, so an update delivered again is not handled twice; after a week those go too.
 
-    `telegram_id` is the lane: one person's updates are handled strictly in order, across
-    processes (a row is claimed only when it is the oldest waiting one of its lane)."""
+    `event` is the channel and the platform's id of the update ("telegram:<update id>",
+    "viber:<message token>", "whatsapp:<message id>"): ids of different channels never meet.
+    `person` is the lane: one person's updates are handled strictly in order (`seq`, the
+    platform's order), across processes (a row is claimed only when it is the oldest waiting
+    one of its lane)."""
 
     __tablename__ = "inbox"
-    __table_args__ = (Index("ix_inbox_waiting", "telegram_id", "update_id",
+    __table_args__ = (Index("ix_inbox_waiting", "person", "seq",
                             sqlite_where=text("handled_at IS NULL"),
                             postgresql_where=text("handled_at IS NULL")),)
-    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    # whose update it was (0: nobody's); erased with the person
-    telegram_id: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    event: str = Field(sa_column=Column(String(255), primary_key=True))
+    # whose update it was ("": nobody's); erased with the person
+    person: str = Field(default="", sa_column=Column(String(PERSON), nullable=False))
+    # the platform's order within the lane (Telegram's update id, Viber's and WhatsApp's time)
+    seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     received_at: datetime = _when(nullable=False)
     # the update itself, sealed with DATA_KEY (storage/crypto.py), until it is handled (then
     # blanked): nothing of it is ever written in the clear
@@ -165,7 +201,8 @@ class Outbox(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(sa_column=Column(String(64), nullable=False))
-    chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # the receiver: a person's key, or the staff group's ("group:<chat id>")
+    chat: str | None = Field(default=None, sa_column=Column(String(PERSON), nullable=True))
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     due_at: datetime = _when(nullable=False)
     claimed_until: datetime | None = _when(nullable=True)
@@ -214,12 +251,11 @@ class ProgrammeSession(SQLModel, table=True):
 
 
 class Enrollment(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("cohort_id", "telegram_id"), NEVER_REUSE)
+    __table_args__ = (UniqueConstraint("cohort_id", "person"), NEVER_REUSE)
 
     id: int | None = Field(default=None, primary_key=True)
     cohort_id: int = Field(index=True)
-    telegram_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
-    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    person: str = Field(sa_column=Column(String(PERSON), nullable=False, index=True))
     request_id: int | None = None
     active: bool = True
     enrolled_at: datetime = _when(nullable=False)
@@ -232,7 +268,7 @@ class Attendance(SQLModel, table=True):
     one of the two."""
 
     session_id: int = Field(primary_key=True)
-    telegram_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    person: str = Field(sa_column=Column(String(PERSON), primary_key=True))
     answer: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
     at: datetime | None = _when(nullable=True)
     # present | absent | excused, who marked it (a coordinator's Telegram id) and when
@@ -292,7 +328,7 @@ class Setting(SQLModel, table=True):
 
 
 class InboxBatch(SQLModel, table=True):
-    """Long polling: a batch of updates as getUpdates returned it, stored before the next
+    """Telegram's long polling: a batch of updates as getUpdates returned it, stored before the next
     getUpdates confirms it to Telegram, and deleted once every update in it is handled
     (seconds). One row a batch: storing each update as a row of its own cost every update a
     write more. After a crash the batches left are handled first (each update once)."""
@@ -301,7 +337,7 @@ class InboxBatch(SQLModel, table=True):
     __table_args__ = (NEVER_REUSE,)
     id: int | None = Field(default=None, primary_key=True)
     received_at: datetime = _when(nullable=False)
-    # the updates as one JSON list, sealed with DATA_KEY: nothing of them in the clear
+    # Telegram's updates as one JSON list, sealed with DATA_KEY: nothing of them in the clear
     updates: str = Field(sa_column=Column(Text, nullable=False))
 
 

@@ -71,13 +71,14 @@ _AWAY_KEPT = "while she is away"
 _AWAY_ERASED = ("deleted by /nazaj, the day after the last day she gave, or when she is no longer "
                 "a coordinator")
 
+_ADDRESS = ("the resident's channel and address on it (a Telegram user id, a Viber user id or "
+            "a WhatsApp phone number)")
+
 COLUMNS: dict[str, Col] = {
     # -- a resident's conversation
     "resident.id": _no("row number"),
-    "resident.telegram_id": Col(True, "the resident's Telegram user id", CONTACT, CONSENT,
-                                NOBODY, _CONVERSATION_KEPT, _CONVERSATION_ERASED, "person"),
-    "resident.chat_id": Col(True, "the resident's private chat with the bot", CONTACT, CONSENT,
-                            NOBODY, _CONVERSATION_KEPT, _CONVERSATION_ERASED, "person"),
+    "resident.person": Col(True, _ADDRESS, CONTACT, CONSENT, NOBODY, _CONVERSATION_KEPT,
+                           _CONVERSATION_ERASED, "person"),
     "resident.state": Col(True, "where the conversation stands and the answers given so far "
                                 "(the sensitive answer sealed with DATA_KEY)", CONTACT, EXPLICIT,
                           RESIDENT, _CONVERSATION_KEPT, _CONVERSATION_ERASED, special=True),
@@ -90,10 +91,8 @@ COLUMNS: dict[str, Col] = {
                          _CONVERSATION_ERASED),
     # -- contact requests
     "contact_request.id": _no("the request's number (never given out twice)"),
-    "contact_request.telegram_id": _req("the resident's Telegram user id", who=NOBODY,
-                                        refers="person"),
-    "contact_request.chat_id": _req("the resident's private chat, for messages to them",
-                                    who=NOBODY, refers="person"),
+    "contact_request.person": _req(_ADDRESS + ", for messages to them; the staff card names "
+                                   "the channel", who=NOBODY, refers="person"),
     "contact_request.status": _req("where the request stands (new, claimed, …)"),
     "contact_request.site": _req("the programme site serving the resident"),
     "contact_request.municipality": _req("the resident's municipality"),
@@ -148,7 +147,8 @@ COLUMNS: dict[str, Col] = {
     # -- the outbox
     "outbox.id": _no("row number"),
     "outbox.kind": _no("what sort of message"),
-    "outbox.chat_id": _req("where the message goes (a resident's chat or the staff chat)",
+    "outbox.chat": _req("where the message goes (a resident's channel and address, or the "
+                        "staff chat)",
                            who=NOBODY, kept=_OUTBOX_KEPT, refers="person",
                            erased=_OUTBOX_ERASED),
     "outbox.payload": _req("what the message needs (a relayed text, a coordinator's name, ids)",
@@ -166,14 +166,17 @@ COLUMNS: dict[str, Col] = {
     "outbox.blanked_at": _no("when a failed row's chat and text were blanked"),
     "outbox.request_id": _req("the request the message is about", who=NOBODY,
                               refers="request"),
-    # -- the inbox of updates from Telegram
-    "inbox.update_id": _no("a Telegram update's number"),
-    "inbox.telegram_id": Col(True, "whose update it was (the order of one person's updates)",
+    # -- the inbox of updates from every channel
+    "inbox.event": _no("the channel and the platform's number of an update (a Telegram update "
+                       "id, a Viber message token, a WhatsApp message id)"),
+    "inbox.seq": _no("the platform's order of the update (number or time)"),
+    "inbox.person": Col(True, "whose update it was (the order of one person's updates): "
+                              + _ADDRESS,
                              SAFETY, CONSENT, NOBODY, "7 days after it was handled",
                              "pruned after 7 days; " + WITH_PERSON, "person"),
     "inbox.received_at": _no("when it arrived"),
-    "inbox.payload": Col(True, "the update as Telegram sent it (what the person wrote or "
-                               "tapped, their Telegram name), sealed with DATA_KEY", SAFETY,
+    "inbox.payload": Col(True, "the update as the platform sent it (what the person wrote or "
+                               "tapped, their name there), sealed with DATA_KEY", SAFETY,
                          CONSENT, NOBODY, "until it is handled (seconds)",
                          "blanked once handled; " + WITH_PERSON),
     "inbox.handled_at": _no("when it was handled"),
@@ -237,19 +240,16 @@ COLUMNS: dict[str, Col] = {
     "programme_session.updated_at": _no("last change"),
     "enrollment.id": _no("row number"),
     "enrollment.cohort_id": _no("the programme run"),
-    "enrollment.telegram_id": _req("the participant's Telegram user id", who=NOBODY,
-                                   purpose=REMINDERS, refers="person",
-                                   erased=WITH_REQUEST + "; " + WITH_PERSON),
-    "enrollment.chat_id": _req("the participant's chat, for reminders", who=NOBODY,
-                               purpose=REMINDERS, refers="person",
-                               erased=WITH_REQUEST + "; " + WITH_PERSON),
+    "enrollment.person": _req(_ADDRESS + ", for reminders", who=NOBODY,
+                              purpose=REMINDERS, refers="person",
+                              erased=WITH_REQUEST + "; " + WITH_PERSON),
     "enrollment.request_id": _req("the request they were enrolled through", purpose=REMINDERS,
                                   refers="request"),
     "enrollment.active": _req("still taking part", purpose=REMINDERS),
     "enrollment.enrolled_at": _no("when enrolled"),
     "enrollment.left_at": _no("when they left"),
     "attendance.session_id": _no("the session"),
-    "attendance.telegram_id": _req("the participant's Telegram user id", who=NOBODY,
+    "attendance.person": _req(_ADDRESS, who=NOBODY,
                                    purpose=REMINDERS, refers="person",
                                    erased=WITH_REQUEST + "; " + WITH_PERSON),
     "attendance.answer": _req("coming or not", purpose=REMINDERS,

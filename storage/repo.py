@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .db import DriverSQL
-from .models import (AccessLog, ContactRequest, Coordinator, Inbox, Outbox, RequestEvent,
-                     Resident, Setting, StaffMessage)
+from .models import (ContactRequest, Coordinator, Inbox, Outbox, RequestEvent, Resident,
+                     Setting, StaffMessage, group_key)
 
 OPEN_STATUSES = ("new", "claimed", "contacted")
 
@@ -40,42 +40,42 @@ _INBOX = Inbox.__table__.c
 # handled once: the update's inbox row is marked handled (and its payload dropped), or made so
 # when the update never went through the inbox (korak chat, tests); nothing comes back when it
 # was handled before
-_RECORD_UPDATE = ("INSERT INTO inbox (update_id, telegram_id, received_at, handled_at, attempts) "
-                  "VALUES ($1, $3, $2, $2, 1) ON CONFLICT (update_id) DO UPDATE SET "
+_RECORD_UPDATE = ("INSERT INTO inbox (event, person, seq, received_at, handled_at, attempts) "
+                  "VALUES ($1, $3, 0, $2, $2, 1) ON CONFLICT (event) DO UPDATE SET "
                   "handled_at = excluded.handled_at, payload = NULL, claimed_until = NULL "
-                  "WHERE inbox.handled_at IS NULL RETURNING update_id")
-_SELECT_STATE = "SELECT state FROM resident WHERE telegram_id = {}"
+                  "WHERE inbox.handled_at IS NULL RETURNING event")
+_SELECT_STATE = "SELECT state FROM resident WHERE person = {}"
 
-_FIRST_TIME = DriverSQL(_RECORD_UPDATE, params=[_INBOX.update_id, _INBOX.handled_at,
-                                                _INBOX.telegram_id])
+_FIRST_TIME = DriverSQL(_RECORD_UPDATE, params=[_INBOX.event, _INBOX.handled_at,
+                                                _INBOX.person])
 _STATE_OF = DriverSQL(_SELECT_STATE.format("$1"),
-                      params=[_RESIDENT.telegram_id], columns=[_RESIDENT.state])
+                      params=[_RESIDENT.person], columns=[_RESIDENT.state])
 _STATE_OF_LOCKED = DriverSQL(_SELECT_STATE.format("$1") + " FOR UPDATE",
-                             params=[_RESIDENT.telegram_id], columns=[_RESIDENT.state])
+                             params=[_RESIDENT.person], columns=[_RESIDENT.state])
 _REQUESTS_OF = DriverSQL(
     "SELECT id, status, created_at, site, answers, sensitive FROM contact_request "
-    "WHERE telegram_id = $1 ORDER BY id",
-    params=[_REQUEST.telegram_id],
+    "WHERE person = $1 ORDER BY id",
+    params=[_REQUEST.person],
     columns=[_REQUEST.id, _REQUEST.status, _REQUEST.created_at, _REQUEST.site, _REQUEST.answers,
              _REQUEST.sensitive])
 _OPEN_REQUEST_OF = DriverSQL(
-    "SELECT id FROM contact_request WHERE telegram_id = $1 AND status IN ({}) "
+    "SELECT id FROM contact_request WHERE person = $1 AND status IN ({}) "
     "ORDER BY id DESC LIMIT 1".format(", ".join(f"'{s}'" for s in OPEN_STATUSES)),
-    params=[_REQUEST.telegram_id])
+    params=[_REQUEST.person])
 _NEW_REQUEST = DriverSQL(
-    "INSERT INTO contact_request (telegram_id, chat_id, status, site, municipality, source, "
+    "INSERT INTO contact_request (person, status, site, municipality, source, "
     "answers, created_at, updated_at, status_changed_at, activity_at, sensitive, version) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0) RETURNING id",
-    params=[_REQUEST.telegram_id, _REQUEST.chat_id, _REQUEST.status, _REQUEST.site,
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0) RETURNING id",
+    params=[_REQUEST.person, _REQUEST.status, _REQUEST.site,
             _REQUEST.municipality, _REQUEST.source, _REQUEST.answers, _REQUEST.created_at,
             _REQUEST.updated_at, _REQUEST.status_changed_at, _REQUEST.activity_at,
             _REQUEST.sensitive])
 _SAVE_STATE = DriverSQL(
-    "INSERT INTO resident (telegram_id, chat_id, state, updated_at, unreachable, lang) "
-    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (telegram_id) DO UPDATE SET "
-    "state = excluded.state, chat_id = excluded.chat_id, updated_at = excluded.updated_at, "
+    "INSERT INTO resident (person, state, updated_at, unreachable, lang) "
+    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (person) DO UPDATE SET "
+    "state = excluded.state, updated_at = excluded.updated_at, "
     "unreachable = excluded.unreachable, lang = COALESCE(excluded.lang, resident.lang)",
-    params=[_RESIDENT.telegram_id, _RESIDENT.chat_id, _RESIDENT.state, _RESIDENT.updated_at,
+    params=[_RESIDENT.person, _RESIDENT.state, _RESIDENT.updated_at,
             _RESIDENT.unreachable, _RESIDENT.lang])
 
 
@@ -91,7 +91,7 @@ _MARK_SENDING = DriverSQL(
     params=[_OUTBOX.sending_since, _OUTBOX.id])
 # a row done with (sent, or given up) keeps nothing personal: not the chat, not what it said
 _FINISH_SENT = DriverSQL(
-    "UPDATE outbox SET sending_since = NULL, sent_at = $1, last_error = $2, chat_id = NULL, "
+    "UPDATE outbox SET sending_since = NULL, sent_at = $1, last_error = $2, chat = NULL, "
     "payload = $4 WHERE id = $3",
     params=[_OUTBOX.sent_at, _OUTBOX.last_error, _OUTBOX.id, _OUTBOX.payload])
 _FINISH_RETRY = DriverSQL(
@@ -103,9 +103,9 @@ _REMEMBER_MESSAGE = DriverSQL(
     "ON CONFLICT DO NOTHING",
     params=[_STAFF_MESSAGE.chat_id, _STAFF_MESSAGE.message_id, _STAFF_MESSAGE.request_id])
 _NEW_OUTBOX = DriverSQL(
-    "INSERT INTO outbox (kind, chat_id, payload, due_at, request_id, attempts) "
+    "INSERT INTO outbox (kind, chat, payload, due_at, request_id, attempts) "
     "VALUES ($1, $2, $3, $4, $5, 0)",
-    params=[_OUTBOX.kind, _OUTBOX.chat_id, _OUTBOX.payload, _OUTBOX.due_at, _OUTBOX.request_id])
+    params=[_OUTBOX.kind, _OUTBOX.chat, _OUTBOX.payload, _OUTBOX.due_at, _OUTBOX.request_id])
 _SET_CARD = DriverSQL(
     "UPDATE contact_request SET card_chat_id = $1, card_message_id = $2 WHERE id = $3",
     params=[_REQUEST.card_chat_id, _REQUEST.card_message_id, _REQUEST.id])
@@ -117,9 +117,9 @@ _BEGIN_UPDATE_PG = DriverSQL(
     f"WITH fresh AS ({_RECORD_UPDATE}), me AS ({_SELECT_STATE.format('$3')} FOR UPDATE) "
     "SELECT (SELECT count(*) FROM fresh), (SELECT state FROM me), "
     "q.id, q.status, q.created_at, q.site, q.answers, q.sensitive "
-    "FROM (SELECT 1) AS one LEFT JOIN contact_request q ON q.telegram_id = $3 ORDER BY q.id",
-    params=[_INBOX.update_id, _INBOX.handled_at, _RESIDENT.telegram_id],
-    columns=[_INBOX.update_id, _RESIDENT.state, _REQUEST.id, _REQUEST.status,
+    "FROM (SELECT 1) AS one LEFT JOIN contact_request q ON q.person = $3 ORDER BY q.id",
+    params=[_INBOX.event, _INBOX.handled_at, _RESIDENT.person],
+    columns=[_INBOX.event, _RESIDENT.state, _REQUEST.id, _REQUEST.status,
              _REQUEST.created_at, _REQUEST.site, _REQUEST.answers, _REQUEST.sensitive])
 
 
@@ -127,11 +127,12 @@ def _dialect(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind is not None else "sqlite"
 
 
-async def first_time(session: AsyncSession, update_id: int, now: datetime,
-                     telegram_id: int | None = None) -> bool:
-    """Mark the update handled in the inbox (with whose it was, so erasing the person erases
-    it); False when it was handled before (Telegram delivered it again). One statement."""
-    return bool(await _FIRST_TIME.rows(session, update_id, now, telegram_id or 0))
+async def first_time(session: AsyncSession, event: str, now: datetime,
+                     person: str | None = None) -> bool:
+    """Mark the update (its channel's event key) handled in the inbox, with whose it was, so
+    erasing the person erases it; False when it was handled before (the platform delivered it
+    again). One statement."""
+    return bool(await _FIRST_TIME.rows(session, event, now, person or ""))
 
 
 class RequestRow(NamedTuple):
@@ -152,65 +153,66 @@ class Conversation:
     requests: list[RequestRow]
 
 
-async def conversation(session: AsyncSession, telegram_id: int, *, lock: bool = False
+async def conversation(session: AsyncSession, person: str, *, lock: bool = False
                        ) -> Conversation:
     """`lock` holds the resident's row until the transaction ends (PostgreSQL; SQLite runs one
     transaction at a time anyway)."""
     locked = lock and _dialect(session) == "postgresql"
-    found = await (_STATE_OF_LOCKED if locked else _STATE_OF).rows(session, telegram_id)
-    reqs = await _REQUESTS_OF.rows(session, telegram_id)
+    found = await (_STATE_OF_LOCKED if locked else _STATE_OF).rows(session, person)
+    reqs = await _REQUESTS_OF.rows(session, person)
     return Conversation(found[0][0] if found else None, [RequestRow(*r) for r in reqs])
 
 
-async def begin_update(session: AsyncSession, update_id: int | None, telegram_id: int,
+async def begin_update(session: AsyncSession, event: str | None, person: str,
                        now: datetime) -> Conversation | None:
-    """The start of handling a resident's update: record its id and read their conversation,
-    their row locked. None when the update was handled before (Telegram delivered it again)."""
-    if _dialect(session) == "postgresql" and update_id is not None:
-        rows = await _BEGIN_UPDATE_PG.rows(session, update_id, now, telegram_id)
+    """The start of handling a resident's update: record its event key and read their
+    conversation, their row locked. None when the update was handled before (the platform
+    delivered it again)."""
+    if _dialect(session) == "postgresql" and event is not None:
+        rows = await _BEGIN_UPDATE_PG.rows(session, event, now, person)
         if not rows[0][0]:
             return None
         return Conversation(rows[0][1], [RequestRow(*r[2:]) for r in rows if r[2] is not None])
-    if update_id is not None and not await first_time(session, update_id, now, telegram_id):
+    if event is not None and not await first_time(session, event, now, person):
         return None
-    return await conversation(session, telegram_id, lock=True)
+    return await conversation(session, person, lock=True)
 
 
-async def get_resident(session: AsyncSession, telegram_id: int, *, lock: bool = False
+async def get_resident(session: AsyncSession, person: str, *, lock: bool = False
                        ) -> Resident | None:
-    stmt = select(Resident).where(Resident.telegram_id == telegram_id)
+    stmt = select(Resident).where(Resident.person == person)
     if lock:
         stmt = _locking(session, stmt)
     return (await session.execute(stmt)).scalars().first()
 
 
-async def save_state(session: AsyncSession, telegram_id: int, chat_id: int, state: dict[str, Any],
+async def save_state(session: AsyncSession, person: str, state: dict[str, Any],
                      now: datetime, lang: str | None = None) -> None:
     """Store the conversation state: one INSERT … ON CONFLICT DO UPDATE. Writing to us makes
     a resident reachable again. `lang`: the language they chose (None keeps the one stored),
     kept in the clear beside the sealed state so that reminders can be written in it."""
-    await _SAVE_STATE.rows(session, telegram_id, chat_id, state, now, False, lang)
+    await _SAVE_STATE.rows(session, person, state, now, False, lang)
 
 
-async def resident_lang(session: AsyncSession, chat_id: int) -> str | None:
-    """The language a resident chose (their private chat's id is their user id)."""
+async def resident_lang(session: AsyncSession, person: str) -> str | None:
+    """The language a resident chose."""
     return (await session.execute(select(Resident.lang).where(
-        Resident.telegram_id == chat_id))).scalar_one_or_none()
+        Resident.person == person))).scalar_one_or_none()
 
 
-async def mark_unreachable(session: AsyncSession, chat_id: int, now: datetime,
+async def mark_unreachable(session: AsyncSession, person: str, now: datetime,
                            staff_chat_id: int | None = None) -> bool:
     """The resident blocked the bot. The first time, their latest request's card is refreshed
     to say so and the staff chat is told. Returns whether anything changed."""
     changed = (await session.execute(
-        update(Resident).where(Resident.chat_id == chat_id, Resident.unreachable.is_(False))
-        .values(unreachable=True, updated_at=now).returning(Resident.telegram_id))).scalars().all()
+        update(Resident).where(Resident.person == person, Resident.unreachable.is_(False))
+        .values(unreachable=True, updated_at=now).returning(Resident.person))).scalars().all()
     if not changed or staff_chat_id is None:
         return bool(changed)
     reqs = await requests_of(session, changed[0])  # open, or enrolled and getting reminders
     req = reqs[-1] if reqs else None
     if req is not None:
-        session.add(Outbox(kind="staff_unreachable", chat_id=staff_chat_id,
+        session.add(Outbox(kind="staff_unreachable", chat=group_key(staff_chat_id),
                            payload={"request_id": req.id}, due_at=now, request_id=req.id))
     return True
 
@@ -220,7 +222,7 @@ RequestRecord = namedtuple("RequestRecord",  # type: ignore[misc]
                            [c.name for c in ContactRequest.__table__.columns])
 _REQUEST_AND_REACH = DriverSQL(
     "SELECT {}, r.unreachable FROM contact_request q LEFT JOIN resident r "
-    "ON r.telegram_id = q.telegram_id WHERE q.id = $1".format(
+    "ON r.person = q.person WHERE q.id = $1".format(
         ", ".join(f"q.{c.name}" for c in ContactRequest.__table__.columns)),
     params=[_REQUEST.id], columns=[*ContactRequest.__table__.columns, _RESIDENT.unreachable])
 
@@ -235,13 +237,13 @@ async def request_and_reach(session: AsyncSession, request_id: int
     return RequestRecord(*rows[0][:-1]), bool(rows[0][-1])
 
 
-async def resident_unreachable(session: AsyncSession, telegram_id: int) -> bool:
-    resident = await get_resident(session, telegram_id)
+async def resident_unreachable(session: AsyncSession, person: str) -> bool:
+    resident = await get_resident(session, person)
     return bool(resident and resident.unreachable)
 
 
-async def requests_of(session: AsyncSession, telegram_id: int) -> list[ContactRequest]:
-    stmt = (select(ContactRequest).where(ContactRequest.telegram_id == telegram_id)
+async def requests_of(session: AsyncSession, person: str) -> list[ContactRequest]:
+    stmt = (select(ContactRequest).where(ContactRequest.person == person)
             .order_by(ContactRequest.id))
     return list((await session.execute(stmt)).scalars().all())
 
@@ -314,14 +316,14 @@ async def request_of_staff_message(session: AsyncSession, chat_id: int, message_
     return None if row is None else await get_request(session, row.request_id)
 
 
-async def add_outbox(session: AsyncSession, *, kind: str, chat_id: int | None,
+async def add_outbox(session: AsyncSession, *, kind: str, chat: str | None,
                      payload: dict[str, Any], due_at: datetime, key: str | None = None,
                      topic: str | None = None, request_id: int | None = None) -> bool:
-    """Queue a message. With a key, only once ever: returns False when it was queued before
+    """Queue a message to `chat` (a person's key, or group_key(the staff chat)). With a key, only once ever: returns False when it was queued before
     (by this process or another one at the same moment). `request_id`: the request the message
     is about; erasing the request deletes the row, sent or not, and it is not sent once the
     request is gone."""
-    row = Outbox(kind=kind, chat_id=chat_id, payload=payload, due_at=due_at, key=key,
+    row = Outbox(kind=kind, chat=chat, payload=payload, due_at=due_at, key=key,
                  topic=topic, request_id=request_id)
     if key is not None:
         seen = await session.execute(select(Outbox.id).where(Outbox.key == key))
@@ -397,7 +399,7 @@ async def remove_coordinator(session: AsyncSession, telegram_id: int) -> bool:
     return bool(result.rowcount)
 
 
-async def create_request(session: AsyncSession, *, telegram_id: int, chat_id: int,
+async def create_request(session: AsyncSession, *, person: str,
                          answers: dict[str, Any], now: datetime, staff_chat_id: int | None,
                          sensitive: str | None = None) -> tuple[int, bool]:
     """One open request per resident: returns (request id, created). The staff notification is
@@ -405,21 +407,21 @@ async def create_request(session: AsyncSession, *, telegram_id: int, chat_id: in
     was rolled back. Driver statements: through the ORM this step cost as much CPU as a dozen
     ordinary updates, and every resident makes it. `answers` holds no sensitive answer; that
     comes sealed in `sensitive`."""
-    existing = await _OPEN_REQUEST_OF.rows(session, telegram_id)
+    existing = await _OPEN_REQUEST_OF.rows(session, person)
     if existing:
         return existing[0][0], False
     [(request_id,)] = await _NEW_REQUEST.rows(
-        session, telegram_id, chat_id, "new", answers.get("site"), answers.get("municipality"),
+        session, person, "new", answers.get("site"), answers.get("municipality"),
         answers.get("source"), answers, now, now, now, now, sensitive)
     if staff_chat_id is not None:
-        await _NEW_OUTBOX.rows(session, "staff_new_request", staff_chat_id,
+        await _NEW_OUTBOX.rows(session, "staff_new_request", group_key(staff_chat_id),
                                {"request_id": request_id}, now, request_id)
     return request_id, True
 
 
 async def claim_due(session: AsyncSession, now: datetime, *, limit: int = 50,
-                    lease: timedelta = timedelta(minutes=2), skip_chat: int | None = None,
-                    skip_chats: Collection[int] = ()) -> list[Outbox]:
+                    lease: timedelta = timedelta(minutes=2), skip_chat: str | None = None,
+                    skip_chats: Collection[str] = ()) -> list[Outbox]:
     """Claim due, unsent rows for one dispatcher. On PostgreSQL rows locked by another
     dispatcher are skipped (FOR UPDATE SKIP LOCKED); on SQLite the claim is one UPDATE …
     RETURNING statement, which the database runs alone. The lease lets a crashed dispatcher's
@@ -431,7 +433,7 @@ async def claim_due(session: AsyncSession, now: datetime, *, limit: int = 50,
            .order_by(Outbox.due_at, Outbox.id).limit(limit))
     skipped = sorted({*skip_chats, *([skip_chat] if skip_chat is not None else [])})
     if skipped:  # the staff chat while paused; chats this dispatcher is still sending to
-        due = due.where((Outbox.chat_id.is_(None)) | (Outbox.chat_id.not_in(skipped)))
+        due = due.where((Outbox.chat.is_(None)) | (Outbox.chat.not_in(skipped)))
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         ids = list((await session.execute(due.with_for_update(skip_locked=True))).scalars())
     else:
@@ -511,7 +513,8 @@ async def release_outbox(session: AsyncSession, outbox_id: int) -> None:
 async def move_chat(session: AsyncSession, old_chat: int, new_chat: int) -> int:
     """The group became a supergroup: what waits for the old chat goes to the new one."""
     result = await session.execute(update(Outbox).where(
-        Outbox.chat_id == old_chat, Outbox.sent_at.is_(None)).values(chat_id=new_chat))
+        Outbox.chat == group_key(old_chat), Outbox.sent_at.is_(None))
+        .values(chat=group_key(new_chat)))
     return result.rowcount or 0
 
 

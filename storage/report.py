@@ -134,7 +134,7 @@ async def marks_of(session: AsyncSession, session_ids: Iterable[int]) -> list[Ma
         return []
     stmt = (select(Attendance.session_id, Enrollment.id, Attendance.answer, Attendance.presence)
             .join(ProgrammeSession, ProgrammeSession.id == Attendance.session_id)
-            .join(Enrollment, (Enrollment.telegram_id == Attendance.telegram_id)
+            .join(Enrollment, (Enrollment.person == Attendance.person)
                   & (Enrollment.cohort_id == ProgrammeSession.cohort_id))
             .where(Attendance.session_id.in_(ids)))
     return [MarkRow(*row) for row in (await session.execute(stmt)).all()]

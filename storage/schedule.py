@@ -49,31 +49,31 @@ async def get_session(session: AsyncSession, session_id: int) -> ProgrammeSessio
     return await session.get(ProgrammeSession, session_id)
 
 
-async def enrollment(session: AsyncSession, cohort_id: int, telegram_id: int
+async def enrollment(session: AsyncSession, cohort_id: int, person: str
                      ) -> Enrollment | None:
     stmt = select(Enrollment).where(Enrollment.cohort_id == cohort_id,
-                                    Enrollment.telegram_id == telegram_id)
+                                    Enrollment.person == person)
     return (await session.execute(stmt)).scalars().first()
 
 
-async def enroll(session: AsyncSession, *, cohort_id: int, telegram_id: int, chat_id: int,
+async def enroll(session: AsyncSession, *, cohort_id: int, person: str,
                  request_id: int | None, now: datetime) -> tuple[Enrollment, bool]:
     """Returns (enrollment, changed): enrolling twice changes nothing."""
-    row = await enrollment(session, cohort_id, telegram_id)
+    row = await enrollment(session, cohort_id, person)
     if row is not None and row.active:
         return row, False
     if row is None:
-        row = Enrollment(cohort_id=cohort_id, telegram_id=telegram_id, chat_id=chat_id,
-                         request_id=request_id, enrolled_at=now)
-    row.active, row.left_at, row.chat_id = True, None, chat_id
+        row = Enrollment(cohort_id=cohort_id, person=person, request_id=request_id,
+                         enrolled_at=now)
+    row.active, row.left_at = True, None
     session.add(row)
     await session.flush()
     return row, True
 
 
-async def leave(session: AsyncSession, cohort_id: int, telegram_id: int, now: datetime
+async def leave(session: AsyncSession, cohort_id: int, person: str, now: datetime
                 ) -> Enrollment | None:
-    row = await enrollment(session, cohort_id, telegram_id)
+    row = await enrollment(session, cohort_id, person)
     if row is None or not row.active:
         return None
     row.active, row.left_at = False, now
@@ -91,15 +91,15 @@ async def participants(session: AsyncSession, cohort_id: int) -> list[Enrollment
     return list((await session.execute(stmt)).scalars().all())
 
 
-async def enrollments_of(session: AsyncSession, telegram_id: int) -> list[Enrollment]:
-    stmt = select(Enrollment).where(Enrollment.telegram_id == telegram_id, Enrollment.active)
+async def enrollments_of(session: AsyncSession, person: str) -> list[Enrollment]:
+    stmt = select(Enrollment).where(Enrollment.person == person, Enrollment.active)
     return list((await session.execute(stmt)).scalars().all())
 
 
-async def sessions_for(session: AsyncSession, telegram_id: int) -> list[ProgrammeSession]:
+async def sessions_for(session: AsyncSession, person: str) -> list[ProgrammeSession]:
     stmt = (select(ProgrammeSession)
             .join(Enrollment, Enrollment.cohort_id == ProgrammeSession.cohort_id)
-            .where(Enrollment.telegram_id == telegram_id, Enrollment.active)
+            .where(Enrollment.person == person, Enrollment.active)
             .order_by(ProgrammeSession.starts_at))
     return list((await session.execute(stmt)).scalars().all())
 
@@ -124,30 +124,30 @@ async def add_reminders(session: AsyncSession, rows: list[dict[str, Any]]) -> in
     return len(new)
 
 
-async def withdraw(session: AsyncSession, session_ids: list[int], chat_id: int | None = None
+async def withdraw(session: AsyncSession, session_ids: list[int], chat: str | None = None
                    ) -> int:
     """Delete unsent reminders about these sessions (for one chat, or for everyone)."""
     if not session_ids:
         return 0
     stmt = delete(Outbox).where(Outbox.sent_at.is_(None), Outbox.kind == "reminder",
                                 Outbox.topic.in_([f"session:{i}" for i in session_ids]))
-    if chat_id is not None:
-        stmt = stmt.where(Outbox.chat_id == chat_id)
+    if chat is not None:
+        stmt = stmt.where(Outbox.chat == chat)
     return (await session.execute(stmt)).rowcount or 0
 
 
-async def set_attendance(session: AsyncSession, session_id: int, telegram_id: int, answer: str,
+async def set_attendance(session: AsyncSession, session_id: int, person: str, answer: str,
                          now: datetime) -> str | None:
     """Record the answer; returns the previous one."""
-    row = await session.get(Attendance, (session_id, telegram_id))
+    row = await session.get(Attendance, (session_id, person))
     before = row.answer if row else None
     if row is None:
-        row = Attendance(session_id=session_id, telegram_id=telegram_id, answer=answer, at=now)
+        row = Attendance(session_id=session_id, person=person, answer=answer, at=now)
     row.answer, row.at = answer, now
     session.add(row)
     return before
 
 
-async def attendance(session: AsyncSession, session_id: int) -> dict[int, str]:
+async def attendance(session: AsyncSession, session_id: int) -> dict[str, str]:
     stmt = select(Attendance).where(Attendance.session_id == session_id)
-    return {a.telegram_id: a.answer for a in (await session.execute(stmt)).scalars()}
+    return {a.person: a.answer for a in (await session.execute(stmt)).scalars()}

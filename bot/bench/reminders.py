@@ -64,7 +64,7 @@ async def _prepare(database: str, schema: str | None, participants: int) -> int:
     for first in range(0, participants, 500):
         async with db.transaction() as s:
             for uid in range(first, min(participants, first + 500)):
-                planned += await service.enroll_in(s, cohort_id, 10_000 + uid, 10_000 + uid,
+                planned += await service.enroll_in(s, cohort_id, f"telegram:{10_000 + uid}",
                                                    None, planned_at)
     await db.dispose()
     return planned

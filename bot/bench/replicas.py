@@ -96,8 +96,8 @@ async def _seed(url: str, participants: int) -> int:
         for first in range(0, participants, 500):
             async with db.transaction() as s:
                 for uid in range(first, min(participants, first + 500)):
-                    planned += await service.enroll_in(s, cohort_id, 5_000_000 + uid,
-                                                       5_000_000 + uid, None, planned_at)
+                    planned += await service.enroll_in(
+                        s, cohort_id, f"telegram:{5_000_000 + uid}", None, planned_at)
         return planned
     finally:
         await db.dispose()
@@ -270,7 +270,8 @@ async def _run(args: Namespace) -> dict:
         try:
             async with db.transaction() as s:
                 sent = list(set(balancer.sent_ids))
-                handled = {r[0] for r in (await s.execute(_select_handled(sent))).all()}
+                handled = {int(r[0].split(":")[1])
+                           for r in (await s.execute(_select_handled(sent))).all()}
                 dupes = (await s.execute(_select_duplicate_requests())).all()
         finally:
             await db.dispose()
@@ -313,16 +314,17 @@ def _select_handled(ids: list[int]):
     from sqlalchemy import select
 
     from storage.models import Inbox
-    return select(Inbox.update_id).where(Inbox.update_id.in_(ids or [-1]),
-                                         Inbox.handled_at.is_not(None))
+    events = {f"telegram:{i}": i for i in ids}
+    return select(Inbox.event).where(Inbox.event.in_(list(events) or [""]),
+                                     Inbox.handled_at.is_not(None))
 
 
 def _select_duplicate_requests():
     from sqlalchemy import func, select
 
     from storage.models import ContactRequest
-    return (select(ContactRequest.telegram_id, func.count())
-            .group_by(ContactRequest.telegram_id).having(func.count() > 1))
+    return (select(ContactRequest.person, func.count())
+            .group_by(ContactRequest.person).having(func.count() > 1))
 
 
 def main(args: Namespace) -> int:

@@ -21,6 +21,7 @@ from aiogram.types import (CallbackQuery, ErrorEvent, InlineKeyboardButton,
 from dialogs.intake import Choice, Event, Media, SharedContact
 from dialogs.languages import from_telegram
 from dialogs.replies import Say
+from storage.models import person_key
 
 from bot.channels.base import choice_token, gather, parse_choice_token, text_event
 from bot.channels.filters import private_chat
@@ -31,6 +32,13 @@ from bot.residents.intake import IntakeService, KeyedLocks, Person
 from bot.runtime.background import Background
 
 log = logging.getLogger("korak.bot")
+
+
+def update_event(update: Any) -> str | None:
+    """A Telegram update's key in the inbox: the channel and its update id."""
+    uid = getattr(update, "update_id", None)
+    return None if uid is None else f"telegram:{uid}"
+
 
 def render(texts: Texts, say: Say, step: str) -> tuple[str, Any]:
     """One plain reply as (text, reply_markup)."""
@@ -172,18 +180,17 @@ class TelegramFront:
                 log.warning("reply not delivered", extra={"error": str(exc)})
                 return
 
-    async def _run(self, person: Person, event: Event, update_id: int | None) -> None:
-        done = await self.service.handle_with_step(person, event, update_id)
+    async def _run(self, chat_id: int, person: Person, event: Event, update: Any) -> None:
+        done = await self.service.handle_with_step(person, event, update_event(update))
         if done.says:
-            await self.reply(person.chat_id, done.says, done.step, done.had_keyboard, done.lang)
+            await self.reply(chat_id, done.says, done.step, done.had_keyboard, done.lang)
 
     async def on_message(self, message: Message, event_update: Any = None) -> None:
         if message.from_user is None or message.from_user.is_bot:
             return
-        person = Person(message.from_user.id, message.chat.id, message.from_user.first_name,
-                        message.from_user.language_code)
-        update_id = getattr(event_update, "update_id", None)
-        await self._run(person, message_event(message), update_id)
+        person = Person(person_key("telegram", message.from_user.id),
+                        message.from_user.first_name, message.from_user.language_code)
+        await self._run(message.chat.id, person, message_event(message), event_update)
 
     async def on_callback(self, query: CallbackQuery, event_update: Any = None) -> None:
         # the button's spinner is stopped alongside the work, not before it (the answer to the
@@ -195,10 +202,10 @@ class TelegramFront:
         if msg is None or getattr(msg, "chat", None) is None or msg.chat.type != "private":
             return
         parsed = parse_choice_token(query.data)
-        person = Person(query.from_user.id, msg.chat.id, query.from_user.first_name,
+        person = Person(person_key("telegram", query.from_user.id), query.from_user.first_name,
                         query.from_user.language_code)
         event: Event = Choice(*parsed) if parsed else Choice("", "")
-        await self._run(person, event, getattr(event_update, "update_id", None))
+        await self._run(msg.chat.id, person, event, event_update)
 
     async def idle(self) -> None:
         """Wait until the callback answers started by taps are done."""

@@ -16,6 +16,7 @@ from dialogs.intake import Choice, Command, Event, Start, Typed
 from dialogs.replies import Say
 from storage.crypto import Sealer, generate_key
 from storage.db import normalize_url, private_file
+from storage.models import person_key
 
 from bot.channels import viber, whatsapp
 from bot.channels.base import COMMANDS, parse_choice_token
@@ -90,9 +91,9 @@ async def chat(settings: Settings, lines=None, out=sys.stdout, channel: str = "t
     seal = chat_sealer(settings, texts)
     db = await open_database(settings, texts)
     service = IntakeService(db, settings, texts, seal)
-    person = Person(TERMINAL_USER, TERMINAL_USER, None)
+    person = Person(person_key(channel, TERMINAL_USER))  # the person on the channel shown
     out.write(texts("cli.chat_intro") + "\n")
-    state = await service.current_step(TERMINAL_USER)
+    state = await service.current_step(person.key)
     done = await service.handle_with_step(
         person, Start() if state.step == "idle" else Command("pomoc"))
     picks = show(texts.lang(done.lang), done.says, out, done.step, channel)

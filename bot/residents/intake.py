@@ -17,6 +17,7 @@ from dialogs.replies import N_, DeleteAll, Forget, RelayToStaff, Say, SubmitRequ
 from storage import erasure, repo
 from storage.crypto import Sealer
 from storage.db import Database
+from storage.models import group_key
 
 from bot.clock import utcnow
 from bot.config import Settings
@@ -28,10 +29,9 @@ log = logging.getLogger("korak.intake")
 
 @dataclass(frozen=True)
 class Person:
-    telegram_id: int
-    chat_id: int
+    key: str  # their channel and address on it (storage.models.person_key)
     first_name: str | None = None
-    language_code: str | None = None  # as the person's Telegram app is set: suggests a language
+    language_code: str | None = None  # as the person's app is set: suggests a language
 
 
 @dataclass(frozen=True)
@@ -46,15 +46,15 @@ class KeyedLocks:
     """One lock per resident, so two updates of the same person never interleave."""
 
     def __init__(self) -> None:
-        self._locks: dict[int, asyncio.Lock] = {}
-        self._users: dict[int, int] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = {}
 
-    def lock(self, key: int) -> _Held:
+    def lock(self, key: str) -> _Held:
         return _Held(self, key)
 
 
 class _Held:
-    def __init__(self, owner: KeyedLocks, key: int) -> None:
+    def __init__(self, owner: KeyedLocks, key: str) -> None:
         self.owner, self.key = owner, key
 
     async def __aenter__(self) -> None:
@@ -117,22 +117,22 @@ class IntakeService:
                         return Choice(state.step, button.id)
         return event
 
-    async def handle(self, person: Person, event: Event, update_id: int | None = None
+    async def handle(self, person: Person, event: Event, update_id: str | None = None
                      ) -> list[Say]:
-        """Move the conversation on. A repeated update id returns no replies and changes
-        nothing."""
+        """Move the conversation on. A repeated update (its channel's event key, such as
+        "telegram:123") returns no replies and changes nothing."""
         return (await self.handle_with_step(person, event, update_id)).says
 
     async def handle_with_step(self, person: Person, event: Event,
-                               update_id: int | None = None) -> Handled:
+                               update_id: str | None = None) -> Handled:
         """handle(), and the step the conversation is at afterwards (for button data)."""
         created = False
         erased = False
         had_keyboard = False
-        async with self.locks.lock(person.telegram_id):
+        async with self.locks.lock(person.key):
             async with self.db.transaction() as s:
                 now = self.clock()
-                talk = await repo.begin_update(s, update_id, person.telegram_id, now)
+                talk = await repo.begin_update(s, update_id, person.key, now)
                 if talk is None:
                     log.info("duplicate update skipped", extra={"update_id": update_id})
                     return Handled([], "", False, from_telegram(person.language_code))
@@ -161,18 +161,18 @@ class IntakeService:
                     if isinstance(effect, SubmitRequest):
                         answers, sealed = self.sealer.split(effect.answers)
                         _, created = await repo.create_request(
-                            s, telegram_id=person.telegram_id, chat_id=person.chat_id,
-                            answers=answers, sensitive=sealed, now=now,
+                            s, person=person.key, answers=answers, sensitive=sealed, now=now,
                             staff_chat_id=self.settings.staff_chat_id)
                     elif isinstance(effect, DeleteAll):
-                        await erasure.erase_person(s, person.telegram_id, now,
+                        await erasure.erase_person(s, person.key, now,
                                                    self.settings.staff_chat_id)
                         keep_state = False
                         created = erased = True  # the staff chat is told
                     elif isinstance(effect, RelayToStaff):
                         if self.settings.staff_chat_id is not None:
                             await repo.add_outbox(
-                                s, kind="relay_to_staff", chat_id=self.settings.staff_chat_id,
+                                s, kind="relay_to_staff",
+                                chat=group_key(self.settings.staff_chat_id),
                                 payload={"request_id": effect.request_id, "text": effect.text},
                                 due_at=now, request_id=effect.request_id)
                             await repo.touch(s, effect.request_id, now)
@@ -180,13 +180,13 @@ class IntakeService:
                         else:  # nobody to pass it to (korak chat): say so, never "passed on"
                             out.says = [Say(Text(N_("relay.no_staff")))]
                     elif isinstance(effect, Forget):
-                        await erasure.forget_conversation(s, person.telegram_id)
+                        await erasure.forget_conversation(s, person.key)
                         # after the referral only its time (and the language) is kept, no
                         # answer: a Koroška place typed soon after is a correction
                         keep_state = (out.state.outside_at is not None
                                       and not out.state.answers and not out.state.pending)
                 if keep_state:
-                    await repo.save_state(s, person.telegram_id, person.chat_id,
+                    await repo.save_state(s, person.key,
                                           self.sealer.seal_state(out.state.to_json()), now,
                                           lang=out.state.lang)
             if update_id is not None:  # committed: the inbox row is marked with the work
@@ -203,7 +203,7 @@ class IntakeService:
         lang = out.state.lang or state.lang or from_telegram(person.language_code)
         return Handled(out.says, out.state.step, had_keyboard, lang)
 
-    async def current_step(self, telegram_id: int) -> State:
+    async def current_step(self, person: str) -> State:
         async with self.db.transaction() as s:
-            resident = await repo.get_resident(s, telegram_id)
+            resident = await repo.get_resident(s, person)
             return State.from_json(self.sealer.open_state(resident.state) if resident else None)

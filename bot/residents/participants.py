@@ -11,6 +11,7 @@ from aiogram.types import CallbackQuery, Message
 
 from dialogs.languages import from_telegram
 from storage import repo
+from storage.models import person_key
 
 from bot.channels.filters import command_in, data_prefix, private_chat
 from bot.channels.sender import Sender, Undeliverable
@@ -34,13 +35,13 @@ class ParticipantFront:
         """The texts in the participant's language (chosen in the conversation, else as their
         Telegram app is set)."""
         async with self.service.db.transaction() as s:
-            lang = await repo.resident_lang(s, user.id)
+            lang = await repo.resident_lang(s, person_key("telegram", user.id))
         return self.texts.lang(lang or from_telegram(getattr(user, "language_code", None)))
 
     async def on_termini(self, message: Message) -> None:
         if message.from_user is None:
             return
-        say = await self.service.upcoming(message.from_user.id)
+        say = await self.service.upcoming(person_key("telegram", message.from_user.id))
         texts = await self._theirs(message.from_user)
         try:
             await self.sender.send_message(message.chat.id, texts.render(say.text))
@@ -58,7 +59,7 @@ class ParticipantFront:
             log.debug("callback answer failed")
         if parsed is None or not private:
             return
-        reply = await self.service.answer(query.from_user.id, *parsed)
+        reply = await self.service.answer(person_key("telegram", query.from_user.id), *parsed)
         texts = await self._theirs(query.from_user)
         try:
             await self.sender.send_message(msg.chat.id, texts.render(reply))

@@ -24,7 +24,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +38,7 @@ from storage import inbox as store
 from storage import repo
 from storage.crypto import Sealer
 from storage.db import Database
+from storage.models import person_key
 
 from bot.runtime.background import Background
 
@@ -80,13 +81,19 @@ def _bare(message: dict) -> dict:
                                     "is_topic_message") if k in message}
 
 
-def lane_of(update: Update) -> int:
-    """Whose update it is: one person's updates are handled in order."""
+def lane_of(update: Update) -> str:
+    """Whose update it is (their key; "" for nobody's): one person's updates are handled in
+    order."""
     for event in (update.message, update.callback_query, update.edited_message):
         user = getattr(event, "from_user", None)
         if user is not None:
-            return user.id
-    return 0
+            return person_key("telegram", user.id)
+    return ""
+
+
+def event_of(update_id: int) -> str:
+    """A Telegram update's key in the inbox (ids of other channels never meet it)."""
+    return f"telegram:{update_id}"
 
 
 class Inbox:
@@ -101,6 +108,9 @@ class Inbox:
         self._finished: list[int] = []  # polling: batches all handled, deleted with the next
         self._urgent: set[int] = set()  # polling: batches to delete as soon as they are handled
         self.replayed_up_to = 0  # polling: updates up to this id were in replayed batches
+        # the other channels' stored callbacks, by channel: handled from the inbox by these
+        # (each returns whether the callback's raw copy must go at once)
+        self.channels: dict[str, Callable[[Any], Awaitable[bool]]] = {}
 
     # ------------------------------------------------------------------ sealing
 
@@ -136,10 +146,11 @@ class Inbox:
         the store fails: then nothing may be confirmed to Telegram. `raw`: the updates as
         Telegram sent them, by id (else they are dumped from the objects)."""
         raw = raw or {}
-        rows = [(u.update_id, lane_of(u), self._seal(self._raw(u, raw))) for u in updates]
+        rows = [(event_of(u.update_id), lane_of(u), u.update_id, self._seal(self._raw(u, raw)))
+                for u in updates]
         async with self.db.transaction() as s:
-            fresh = set(await store.store(s, rows, self.clock()))
-        return [u for u in updates if u.update_id in fresh]
+            fresh = await store.store(s, rows, self.clock())
+        return [u for u in updates if event_of(u.update_id) in fresh]
 
     async def receive_batch(self, updates: list[Update], raw: dict[int, dict] | None = None
                             ) -> None:
@@ -214,14 +225,15 @@ class Inbox:
         if not holder[0]:
             try:
                 async with self.db.transaction() as s:
-                    await repo.first_time(s, update.update_id, self.clock(), lane_of(update))
+                    await repo.first_time(s, event_of(update.update_id), self.clock(),
+                                          lane_of(update))
             except Exception:
                 log.exception("update not marked handled", extra={"update_id": update.update_id})
         if self.on_handled is not None:
             self.on_handled(update, time.perf_counter() - started)
         return scrub[0]
 
-    async def drain(self, lane: int) -> int:
+    async def drain(self, lane: str) -> int:
         """Handle the lane's waiting updates in order, while no other process is handling
         them. Returns how many this process handled."""
         handled = 0
@@ -230,21 +242,27 @@ class Inbox:
                 claimed = await store.claim_next(s, lane, self.clock(), LEASE)
             if claimed is None:
                 return handled
-            update_id, sealed, attempts = claimed
+            event, sealed, attempts = claimed
             payload = self._open(sealed)
             if attempts > MAX_ATTEMPTS or payload is None:
                 log.error("update given up after failing again and again" if payload is not None
                           else "stored update cannot be opened with DATA_KEY; given up",
-                          extra={"update_id": update_id})
+                          extra={"event": event})
                 async with self.db.transaction() as s:
-                    await store.give_up(s, update_id, self.clock())
+                    await store.give_up(s, event, self.clock())
+                continue
+            handler = self.channels.get(event.partition(":")[0])
+            if handler is not None:  # another channel's callback: its own handling
+                if await handler(payload):
+                    await self.db.scrub()
+                handled += 1
                 continue
             try:
                 update = Update.model_validate(payload, context={"bot": self.bot})
             except Exception:
-                log.exception("stored update unreadable", extra={"update_id": update_id})
+                log.exception("stored update unreadable", extra={"event": event})
                 async with self.db.transaction() as s:
-                    await store.give_up(s, update_id, self.clock())
+                    await store.give_up(s, event, self.clock())
                 continue
             if await self.handle(update):  # its row was blanked (or erased) as it was handled
                 await self.db.scrub()
@@ -264,13 +282,13 @@ class Inbox:
                 rows = []
             ids = [r.get("update_id") for r in rows if isinstance(r, dict)]
             async with self.db.transaction() as s:
-                done = await store.handled(s, [i for i in ids if isinstance(i, int)])
+                done = await store.handled(s, [event_of(i) for i in ids if isinstance(i, int)])
             for row in rows:
                 uid = row.get("update_id") if isinstance(row, dict) else None
                 if not isinstance(uid, int):
                     continue
                 self.replayed_up_to = max(self.replayed_up_to, uid)
-                if uid in done:
+                if event_of(uid) in done:
                     continue
                 try:
                     update = Update.model_validate(row, context={"bot": self.bot})

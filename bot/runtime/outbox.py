@@ -20,6 +20,7 @@ from storage import erasure, repo
 from storage.erasure import Shown
 from storage import schedule as schedule_store
 from storage.db import Database
+from storage.models import GROUP, group_key, person_key, split_key, telegram_chat
 
 from bot.channels.sender import Sender, Undeliverable
 from bot.channels.telegram import MAX_TEXT, card_markup, reminder_markup
@@ -41,7 +42,7 @@ AT_MOST_ONCE = {"reminder"}
 
 @dataclass
 class Delivery:
-    chat_id: int
+    chat: str  # the receiver's key: a person on their channel, or the staff group
     text: str
     markup: Any = None
     reply_to: int | None = None
@@ -55,7 +56,15 @@ class Delivery:
     tolerant: bool = False  # an edit of a message that is gone or cannot be edited is skipped
     erased: int | None = None  # an edit to the removal text of this (erased) request
     sheet: tuple[int, int] | None = None  # the sent message shows (session, part) of a list
-    notice: tuple[int, int] | None = None  # it tells the answer of (session, telegram id)
+    notice: tuple[int, str] | None = None  # it tells the answer of (session, person)
+
+    @property
+    def chat_id(self) -> int:
+        """The Telegram chat (the staff group, or a Telegram resident's private chat)."""
+        chat = telegram_chat(self.chat)
+        if chat is None:
+            raise Undeliverable("invalid", f"not a Telegram chat: {split_key(self.chat)[0]}")
+        return chat
 
 
 class TakenOver(Exception):
@@ -159,7 +168,7 @@ class OutboxDispatcher:
             self._again = True
             return 0
         sent = 0
-        busy: dict[int | None, asyncio.Task] = {}
+        busy: dict[str | None, asyncio.Task] = {}
         async with self._running:
             try:
                 while True:
@@ -172,10 +181,10 @@ class OutboxDispatcher:
                                 s, self.clock(), limit=room, lease=LEASE,
                                 skip_chat=self._paused_chat(),
                                 skip_chats=[c for c in busy if c is not None])
-                            work = [(r.id, r.kind, r.chat_id, dict(r.payload), r.attempts,
+                            work = [(r.id, r.kind, r.chat, dict(r.payload), r.attempts,
                                      repo.as_utc(r.claimed_until), r.sending_since is not None)
                                     for r in rows]
-                    by_chat: dict[int | None, list[tuple]] = {}
+                    by_chat: dict[str | None, list[tuple]] = {}
                     for item in work:
                         by_chat.setdefault(item[2], []).append(item)
                     for chat, items in by_chat.items():
@@ -205,19 +214,20 @@ class OutboxDispatcher:
     async def _after(self, previous: asyncio.Task, items: list[tuple]) -> int:
         return await previous + await self._deliver_all(items)
 
-    def _paused_chat(self) -> int | None:
+    def _paused_chat(self) -> str | None:
         staff = self.staff
-        return staff.id if staff is not None and staff.paused else None
+        return group_key(staff.id) if staff is not None and staff.paused and staff.id else None
 
-    def _is_staff(self, chat_id: int | None) -> bool:
-        return chat_id is not None and (chat_id < 0 or (
-            self.staff is not None and chat_id == self.staff.id))
+    @staticmethod
+    def _is_staff(chat: str | None) -> bool:
+        """The staff chat is the one group korak writes to: a group is a kind of receiver."""
+        return chat is not None and split_key(chat)[0] == GROUP
 
     async def _deliver_all(self, items: list[tuple]) -> int:
         sent = 0
-        for row_id, kind, chat_id, payload, attempts, lease, interrupted in items:
+        for row_id, kind, chat, payload, attempts, lease, interrupted in items:
             try:
-                if chat_id is not None and chat_id == self._paused_chat():
+                if chat is not None and chat == self._paused_chat():
                     async with self.db.transaction() as s:  # the staff chat was just paused
                         await repo.release_outbox(s, row_id)
                     continue
@@ -233,7 +243,7 @@ class OutboxDispatcher:
                 async with self.db.transaction() as s:
                     if not await self._hold(s, row_id, claim):
                         continue
-                    deliveries = await self._render_safely(s, row_id, kind, chat_id, payload)
+                    deliveries = await self._render_safely(s, row_id, kind, chat, payload)
                 sent += await self._deliver(row_id, kind, deliveries, attempts, claim,
                                             at_most_once=kind in AT_MOST_ONCE)
             except Exception:  # the row stays claimed and is retried after its lease
@@ -260,12 +270,12 @@ class OutboxDispatcher:
                      extra={"outbox_id": row_id, "count": vanished})
             self.kick()
 
-    async def _render_safely(self, s: Any, row_id: int, kind: str, chat_id: int | None,
+    async def _render_safely(self, s: Any, row_id: int, kind: str, chat: str | None,
                              payload: dict) -> list[Delivery]:
-        if not chat_id:
+        if not chat:
             return []
         try:
-            return await self._render(s, kind, chat_id, payload)
+            return await self._render(s, kind, chat, payload)
         except Exception:
             log.exception("outbox row could not be rendered", extra={"outbox_id": row_id})
             return []
@@ -285,12 +295,12 @@ class OutboxDispatcher:
             return 0
         sent: list[Shown] = []
         stranded: dict[int, int] = {}  # erased request → its copies left in an old group
-        moved: dict[int, int] = {}  # a group that became a supergroup → the supergroup
+        moved: dict[str, str] = {}  # a group that became a supergroup → the supergroup
         d = deliveries[0]
         try:
             for d in deliveries:
                 if d.edit is None:  # a message, not an edit: to the supergroup if it moved
-                    d.chat_id = moved.get(d.chat_id, d.chat_id)
+                    d.chat = moved.get(d.chat, d.chat)
                 try:
                     done = await self._send(d, before=self._before(row_id, d, claim,
                                                                    at_most_once))
@@ -299,8 +309,8 @@ class OutboxDispatcher:
                         # a message in a group that became a supergroup: it can never be
                         # edited again (its id did not carry over)
                         if exc.new_chat_id:
-                            moved[d.chat_id] = exc.new_chat_id
-                            if self.staff is not None and self._is_staff(d.chat_id):
+                            moved[d.chat] = group_key(exc.new_chat_id)
+                            if self.staff is not None and self._is_staff(d.chat):
                                 await self.staff.migrated(exc.new_chat_id)
                         if d.erased is not None:
                             stranded[d.erased] = stranded.get(d.erased, 0) + 1
@@ -324,7 +334,7 @@ class OutboxDispatcher:
                 await self._finish(row_id, sent=sent, release=True)
             return 0
         except Undeliverable as exc:
-            await self._undelivered(row_id, kind, d.chat_id, exc, attempts, sent)
+            await self._undelivered(row_id, kind, d.chat, exc, attempts, sent)
             return 0
         await self._finish(row_id, sent=sent)
         if self.metrics is not None:
@@ -340,14 +350,15 @@ class OutboxDispatcher:
             return
         async with self.db.transaction() as s:
             for rid, count in stranded.items():
-                await repo.add_outbox(s, kind=OLD_GROUP, chat_id=here, due_at=self.clock(),
+                await repo.add_outbox(s, kind=OLD_GROUP, chat=group_key(here),
+                                      due_at=self.clock(),
                                       payload={"id": rid, "count": count},
                                       key=f"{OLD_GROUP}:{rid}")
         log.warning("erased request's messages left in the old group; coordinators asked",
                     extra={"count": sum(stranded.values())})
         self.kick()
 
-    async def _undelivered(self, row_id: int, kind: str, chat_id: int, exc: Undeliverable,
+    async def _undelivered(self, row_id: int, kind: str, chat: str, exc: Undeliverable,
                            attempts: int, sent: list[Shown]) -> None:
         """What becomes of a row Telegram would not take. The staff chat unreachable: the row
         waits (staff messages are paused until the bot can post there again); the group
@@ -355,7 +366,7 @@ class OutboxDispatcher:
         the bot or is gone: nothing more to do. Anything else: tried again with growing waits,
         MAX_ATTEMPTS times, then failed (kept, and logged as an error). Every try counts but a
         wait for the paused staff chat (its rows are not claimed while it is paused)."""
-        staff = self._is_staff(chat_id)
+        staff = self._is_staff(chat)
         if staff and self.staff is not None and exc.kind in ("forbidden", "chat_not_found"):
             await self.staff.pause(exc.kind)
             await self._finish(row_id, sent=sent, release=True)
@@ -441,61 +452,61 @@ class OutboxDispatcher:
         req, unreachable = found
         return req, view(req, unreachable)
 
-    async def _render(self, s: Any, kind: str, chat_id: int, payload: dict) -> list[Delivery]:
-        """What a row says, read in the transaction `s`."""
-        scheduled = await self._render_schedule(s, kind, chat_id, payload)
+    async def _render(self, s: Any, kind: str, chat: str, payload: dict) -> list[Delivery]:
+        """What a row says (to `chat`, a key), read in the transaction `s`."""
+        scheduled = await self._render_schedule(s, kind, chat, payload)
         if scheduled is not None:
             return scheduled
         t, now = self.texts, self.clock()
         if kind == "staff_request_deleted":
-            return self._erased(chat_id, payload)
+            return self._erased(chat, payload)
         if kind == OLD_GROUP:
-            return [Delivery(chat_id, t("staff.old_group_copies", id=payload["id"],
+            return [Delivery(chat, t("staff.old_group_copies", id=payload["id"],
                                         count=payload["count"]))]
         if kind == attendance.KIND:  # a session's attendance list, or its refresh
-            return [Delivery(m.chat_id, m.text, m.markup, edit=m.edit, sheet=m.sheet,
-                             thread=self.topics.get(m.site or "") if m.edit is None else None,
-                             tolerant=m.edit is not None)
-                    for m in await attendance.list_messages(s, t, chat_id, payload)]
+            return [Delivery(group_key(m.chat_id), m.text, m.markup, edit=m.edit,
+                             sheet=m.sheet, tolerant=m.edit is not None,
+                             thread=self.topics.get(m.site or "") if m.edit is None else None)
+                    for m in await attendance.list_messages(s, t, _group_id(chat), payload)]
         if kind == "staff_digest":
             reqs = [view(r) for r in await repo.open_requests(s)]
-            return [Delivery(chat_id, t.render(handoff.digest(reqs, now, self.tz).text))]
+            return [Delivery(chat, t.render(handoff.digest(reqs, now, self.tz).text))]
         req, current = await self._request(s, payload.get("request_id"))
         if req is None:  # deleted before this was sent: nothing is said about it
             return []
         if kind == "staff_new_request":
             say = handoff.card(current, now)
-            return [Delivery(chat_id, t.render(say.text), card_markup(t, say, req.id),
+            return [Delivery(chat, t.render(say.text), card_markup(t, say, req.id),
                              thread=self.topics.get(req.site or ""), card_of=req.id,
                              request=req.id)]
         if kind == "resident_claimed":  # to the resident: in their language
             theirs = t.lang(req.answers.get("lang"))
-            return [Delivery(req.chat_id, theirs("handoff.resident_claimed",
+            return [Delivery(req.person, theirs("handoff.resident_claimed",
                                                  name=payload["name"]), request=req.id)]
         if kind == "relay_to_resident":  # the coordinator's words as written, framed in theirs
             theirs = t.lang(req.answers.get("lang"))
             texts = fit(lambda words: theirs("relay.from_coordinator", name=payload["name"],
                                              text=words), payload["text"])
-            return [Delivery(req.chat_id, text, request=req.id) for text in texts]
-        reply_to = req.card_message_id if req.card_chat_id == chat_id else None
+            return [Delivery(req.person, text, request=req.id) for text in texts]
+        reply_to = req.card_message_id if req.card_chat_id == _group_id(chat) else None
         if kind == "relay_to_staff":  # the person's words fenced, so they cannot pass for ours
             name = one_line(req.answers.get("name") or "—")
             texts = fit(lambda words: t("relay.from_resident", id=req.id, name=name, text=words),
                         payload["text"], fenced=True)
-            return [Delivery(chat_id, text, reply_to=reply_to, about=req.id, request=req.id,
+            return [Delivery(chat, text, reply_to=reply_to, about=req.id, request=req.id,
                              thread=self.topics.get(req.site or "")) for text in texts]
         if kind == "staff_unreachable":
-            out = [Delivery(chat_id, t("handoff.resident_blocked", id=req.id),
+            out = [Delivery(chat, t("handoff.resident_blocked", id=req.id),
                             reply_to=reply_to, about=req.id, request=req.id)]
             if reply_to is not None:  # the card says so too
                 say = handoff.card(current, now, await self._cover(s, current, now))
-                out.insert(0, Delivery(chat_id, t.render(say.text), card_markup(t, say, req.id),
+                out.insert(0, Delivery(chat, t.render(say.text), card_markup(t, say, req.id),
                                        edit=reply_to, request=req.id))
             return out
         if kind == "staff_unclaimed":
             if req.status != "new":
                 return []
-            return [Delivery(chat_id, t.render(Text(N_("handoff.remind_unclaimed"), {
+            return [Delivery(chat, t.render(Text(N_("handoff.remind_unclaimed"), {
                 "id": req.id, "waited": now - current.created_at})), reply_to=reply_to,
                 about=req.id, request=req.id)]
         if kind == "staff_no_outcome":
@@ -503,7 +514,7 @@ class OutboxDispatcher:
                 return []
             # to its owner; while she is away, to everyone
             cover = await self._cover(s, current, now)
-            return [Delivery(chat_id, t.render(no_outcome_reminder(
+            return [Delivery(chat, t.render(no_outcome_reminder(
                 req.id, req.owner_name, current.claimed_at or current.changed_at,
                 cover.of(req.owner_id) if cover else None)), reply_to=reply_to,
                 about=req.id, request=req.id)]
@@ -511,7 +522,7 @@ class OutboxDispatcher:
             if reply_to is None:
                 return []
             say = handoff.card(current, now, await self._cover(s, current, now))
-            return [Delivery(chat_id, t.render(say.text), card_markup(t, say, req.id),
+            return [Delivery(chat, t.render(say.text), card_markup(t, say, req.id),
                              edit=reply_to, request=req.id, tolerant=True)]
         log.error("unknown outbox kind", extra={"kind": kind})
         return []
@@ -521,22 +532,24 @@ class OutboxDispatcher:
         ids = self.staff.settings.coordinator_ids if self.staff is not None else ()
         return await absence.cover_of(s, current, now, self.tz, ids)
 
-    def _erased(self, chat_id: int, payload: dict) -> list[Delivery]:
+    def _erased(self, chat: str, payload: dict) -> list[Delivery]:
         """An erased request: every message that showed it edited to the removal text (in the
-        staff chat; a message in the person's own chat sent just as they erased is cleared
-        too), then, when the person asked for it, a notice."""
+        staff chat; a message in the person's own Telegram chat sent just as they erased is
+        cleared too), then, when the person asked for it, a notice. The messages are Telegram
+        chat ids, where a group's is negative."""
         t, rid = self.texts, payload["id"]
         removed = REMOVED.get(payload.get("reason") or "person", REMOVED["person"])
-        out = [Delivery(chat, t(removed, id=rid) if chat < 0 else t("erased.message"),
-                        edit=mid, tolerant=True, erased=rid if chat < 0 else None)
-               for chat, mid in payload.get("messages") or ()]
+        out = [Delivery(group_key(where) if where < 0 else person_key("telegram", where),
+                        t(removed, id=rid) if where < 0 else t("erased.message"),
+                        edit=mid, tolerant=True, erased=rid if where < 0 else None)
+               for where, mid in payload.get("messages") or ()]
         if payload.get("card"):  # a row queued by korak 0.1
-            out.append(Delivery(chat_id, t(removed, id=rid), edit=payload["card"], tolerant=True))
+            out.append(Delivery(chat, t(removed, id=rid), edit=payload["card"], tolerant=True))
         if payload.get("notice", "messages" not in payload):
-            out.append(Delivery(chat_id, t("staff.request_deleted", id=rid)))
+            out.append(Delivery(chat, t("staff.request_deleted", id=rid)))
         return out
 
-    async def _render_schedule(self, s: Any, kind: str, chat_id: int, payload: dict
+    async def _render_schedule(self, s: Any, kind: str, chat: str, payload: dict
                                ) -> list[Delivery] | None:
         """Reminders and session changes; None when `kind` is not one of them."""
         t, now = self.texts, self.clock()
@@ -554,11 +567,11 @@ class OutboxDispatcher:
                          extra={"session_id": session.id})
                 return []
             enrolled = await self._enrollment(s, payload)
-            if enrolled is None or not enrolled.active or enrolled.chat_id != chat_id:
+            if enrolled is None or not enrolled.active or enrolled.person != chat:
                 return []
             say = sched.reminder(session, now, self.tz)
-            theirs = t.lang(await repo.resident_lang(s, chat_id))
-            return [Delivery(chat_id, theirs.render(say.text),
+            theirs = t.lang(await repo.resident_lang(s, chat))
+            return [Delivery(chat, theirs.render(say.text),
                              reminder_markup(theirs, say, session.id),
                              request=enrolled.request_id)]
         if kind == "session_changed":
@@ -569,14 +582,14 @@ class OutboxDispatcher:
                                           datetime.fromisoformat(old), session.ends_at, False)
             text = sched.change_notice(old_view, session, self.tz, now,
                                        cancelled=payload.get("cancelled", False))
-            theirs = t.lang(await repo.resident_lang(s, chat_id))
-            return [Delivery(chat_id, theirs.render(text))]
+            theirs = t.lang(await repo.resident_lang(s, chat))
+            return [Delivery(chat, theirs.render(text))]
         # staff_not_coming: the participant's answer, one message per person and session
-        notice = await attendance.notice_message(s, t, chat_id, row,
+        notice = await attendance.notice_message(s, t, _group_id(chat), row,
                                                  await self._enrollment(s, payload))
         if notice is None:
             return []
-        return [Delivery(notice.chat_id, notice.text, reply_to=notice.reply_to,
+        return [Delivery(group_key(notice.chat_id), notice.text, reply_to=notice.reply_to,
                          edit=notice.edit, about=notice.request, request=notice.request,
                          notice=notice.shows, tolerant=notice.edit is not None)]
 
@@ -586,6 +599,14 @@ class OutboxDispatcher:
         person instead)."""
         if "enrollment_id" in payload:
             return await schedule_store.get_enrollment(s, payload["enrollment_id"])
-        for e in await schedule_store.enrollments_of(s, payload.get("telegram_id") or 0):
-            return e
+        if payload.get("telegram_id"):
+            for e in await schedule_store.enrollments_of(
+                    s, person_key("telegram", payload["telegram_id"])):
+                return e
         return None
+
+
+def _group_id(chat: str) -> int | None:
+    """The staff group's Telegram chat id behind a receiver's key (None for a person)."""
+    channel, address = split_key(chat)
+    return int(address) if channel == GROUP else None

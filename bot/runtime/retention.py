@@ -88,7 +88,7 @@ class RetentionService:
                 # dropped only if the person has not written since it was read
                 async with self.db.transaction() as s:
                     if not await erasure.drop_conversation(
-                            s, conv.telegram_id, conv.updated_at + timedelta(microseconds=1),
+                            s, conv.person, conv.updated_at + timedelta(microseconds=1),
                             action):
                         continue
             if kind == "unconsented":

@@ -22,7 +22,7 @@ from storage import attendance as store
 from storage import repo
 from storage import schedule as schedule_store
 from storage.db import Database
-from storage.models import Cohort, Enrollment, ProgrammeSession
+from storage.models import Cohort, Enrollment, ProgrammeSession, group_key
 
 from bot.config import Settings
 from bot.i18n import Texts
@@ -106,7 +106,7 @@ class NoticeMessage:
     request: int | None
     reply_to: int | None = None
     edit: int | None = None
-    shows: tuple[int, int] | None = None
+    shows: tuple[int, str] | None = None
 
 
 async def notice_message(s: Any, texts: Texts, chat_id: int, row: ProgrammeSession,
@@ -116,8 +116,8 @@ async def notice_message(s: Any, texts: Texts, chat_id: int, row: ProgrammeSessi
     when there is nothing to tell (she is coming, and was never said not to)."""
     if enrolled is None:
         return None
-    answer = (await schedule_store.attendance(s, row.id)).get(enrolled.telegram_id)
-    shown = await store.notice_shown(s, row.id, enrolled.telegram_id)
+    answer = (await schedule_store.attendance(s, row.id)).get(enrolled.person)
+    shown = await store.notice_shown(s, row.id, enrolled.person)
     if answer is None or (shown is None and answer != "no"):
         return None
     req = None if enrolled.request_id is None else await repo.get_request(s, enrolled.request_id)
@@ -129,7 +129,7 @@ async def notice_message(s: Any, texts: Texts, chat_id: int, row: ProgrammeSessi
         return NoticeMessage(shown[0], text, request, edit=shown[1])
     reply_to = req.card_message_id if req and req.card_chat_id == chat_id else None
     return NoticeMessage(chat_id, text, request, reply_to=reply_to,
-                         shows=(row.id, enrolled.telegram_id))
+                         shows=(row.id, enrolled.person))
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,7 @@ class AttendanceService:
                 if found is None or not await listed(s, *found):
                     continue
                 ends = repo.as_utc(row.ends_at)
-                if await repo.add_outbox(s, kind=KIND, chat_id=staff,
+                if await repo.add_outbox(s, kind=KIND, chat=group_key(staff),
                                          payload={"session_id": row.id}, due_at=now,
                                          key=f"attendance:{row.id}:{int(ends.timestamp())}"):
                     queued += 1

@@ -15,6 +15,7 @@ from dialogs.replies import Lines, Text, one_line
 from storage import cover as store
 from storage import repo
 from storage.db import Database
+from storage.models import group_key
 
 from bot.config import Settings
 
@@ -154,6 +155,6 @@ class CoverService:
         for req in reqs:
             if req.card_chat_id is None or req.card_message_id is None:
                 continue
-            await repo.add_outbox(s, kind=CARD_REFRESH, chat_id=req.card_chat_id,
+            await repo.add_outbox(s, kind=CARD_REFRESH, chat=group_key(req.card_chat_id),
                                   payload={"request_id": req.id}, due_at=now, request_id=req.id)
 

@@ -22,7 +22,7 @@ from storage import erasure, repo
 from storage import schedule as schedule_store
 from storage.crypto import Sealer
 from storage.db import Database
-from storage.models import ContactRequest
+from storage.models import ContactRequest, group_key, person_key
 
 from bot.config import Settings
 from bot.staff.cover import CoverService
@@ -87,7 +87,7 @@ class HandoffService:
             return telegram_id in await repo.coordinator_ids(s)
 
     async def _view(self, s, req: ContactRequest) -> handoff.Request:
-        return view(req, await repo.resident_unreachable(s, req.telegram_id))
+        return view(req, await repo.resident_unreachable(s, req.person))
 
     async def _card(self, s, current: handoff.Request, now: datetime) -> Say:
         """The card as it is now, with what it shows while a coordinator is away; its owner
@@ -136,13 +136,12 @@ class HandoffService:
                     if cohort_id not in {c for c, _ in cohorts}:
                         return Pressed(Text(N_("handoff.stale")),
                                        await self._card(s, current, now))
-                    await self.schedule.enroll_in(s, cohort_id, req.telegram_id, req.chat_id,
-                                                  req.id, now)
+                    await self.schedule.enroll_in(s, cohort_id, req.person, req.id, now)
             await repo.change_request(
                 s, req, action=action, status=decision.status, owner_id=decision.owner_id,
                 owner_name=decision.owner_name, actor_id=actor_id, actor_name=actor_name, now=now)
             if decision.tell_resident:
-                await repo.add_outbox(s, kind="resident_claimed", chat_id=req.chat_id,
+                await repo.add_outbox(s, kind="resident_claimed", chat=req.person,
                                       payload={"request_id": req.id, "name": actor_name},
                                       due_at=now, request_id=req.id)
             card = await self._card(s, await self._view(s, req), now)
@@ -205,14 +204,16 @@ class HandoffService:
             reqs = [view(r) for r in await repo.open_requests(s)]
         return handoff.open_list(reqs, self.clock())
 
-    async def resident_blocked(self, chat_id: int) -> None:
-        """Telegram answered 403 for this chat: mark the resident, refresh the card, tell the
-        staff chat (once)."""
-        if chat_id < 0:  # the staff chat itself: nobody to mark, the log says it
-            log.error("the bot cannot write to the staff chat")
-            return
+    async def resident_blocked(self, chat: int | str) -> None:
+        """The platform refused for good (Telegram's 403 for a chat id; a person's key from
+        another channel): mark the resident, refresh the card, tell the staff chat (once)."""
+        if isinstance(chat, int):
+            if chat < 0:  # Telegram's group ids: the staff chat itself, nobody to mark
+                log.error("the bot cannot write to the staff chat")
+                return
+            chat = person_key("telegram", chat)
         async with self.db.transaction() as s:
-            changed = await repo.mark_unreachable(s, chat_id, self.clock(),
+            changed = await repo.mark_unreachable(s, chat, self.clock(),
                                                   self.settings.staff_chat_id)
         if changed:
             self._kick()
@@ -268,10 +269,10 @@ class HandoffService:
         return notice
 
     async def _relay(self, s, req: ContactRequest, text: str, actor_name: str) -> Text | None:
-        if await repo.resident_unreachable(s, req.telegram_id):
+        if await repo.resident_unreachable(s, req.person):
             return Text(N_("handoff.relay_unreachable"), {"id": req.id})
         now = self.clock()
-        await repo.add_outbox(s, kind="relay_to_resident", chat_id=req.chat_id,
+        await repo.add_outbox(s, kind="relay_to_resident", chat=req.person,
                               payload={"request_id": req.id, "text": text, "name": actor_name},
                               due_at=now, request_id=req.id)
         await repo.touch(s, req.id, now)
@@ -294,7 +295,7 @@ class HandoffService:
                     outcome_days=self.settings.outcome_alert_days,
                     digest_at=parse_clock(self.settings.digest_time)):
                 payload = {"request_id": due.request_id} if due.request_id else {}
-                if await repo.add_outbox(s, kind=f"staff_{due.kind}", chat_id=staff,
+                if await repo.add_outbox(s, kind=f"staff_{due.kind}", chat=group_key(staff),
                                          payload=payload, due_at=now, key=due.key,
                                          request_id=due.request_id):
                     queued += 1

@@ -173,7 +173,7 @@ class ScheduleService:
     # ------------------------------------------------------------------ planning
 
     def _reminders(self, sessions: list[tuple[int, datetime]],
-                   people: list[tuple[int, int, int | None]], now: datetime
+                   people: list[tuple[int, str, int | None]], now: datetime
                    ) -> list[dict[str, Any]]:
         """The reminder rows for sessions (id, start) and enrollments (id, chat, request), as
         outbox columns. Pure work, run in a thread: a cohort's whole schedule times its
@@ -181,12 +181,12 @@ class ScheduleService:
         out = []
         for session_id, starts in sessions:
             due = sched.plan_reminders(starts, self.offsets, self.quiet, self.tz, now)
-            for enrollment_id, chat_id, request_id in people:
+            for enrollment_id, chat, request_id in people:
                 for name, at in due:
                     # the key names the enrollment, not the person: a sent reminder's row keeps
                     # its key (so it is never planned twice) and nothing that points at someone
                     out.append({
-                        "kind": "reminder", "chat_id": chat_id, "due_at": at,
+                        "kind": "reminder", "chat": chat, "due_at": at,
                         "payload": {"session_id": session_id, "enrollment_id": enrollment_id},
                         "key": f"reminder:{session_id}:{enrollment_id}:{name}:"
                                f"{int(starts.timestamp())}",
@@ -199,7 +199,7 @@ class ScheduleService:
         transaction: planned off the event loop, written PLAN_BATCH rows a query. Returns how
         many were new."""
         sessions = [(r.id, repo.as_utc(r.starts_at)) for r in rows if not r.cancelled]
-        enrolled = [(e.id, e.chat_id, e.request_id) for e in people]
+        enrolled = [(e.id, e.person, e.request_id) for e in people]
         if not sessions or not enrolled:
             return 0
         planned = await asyncio.to_thread(self._reminders, sessions, enrolled, now)
@@ -219,7 +219,7 @@ class ScheduleService:
     async def _tell(self, s, row: ProgrammeSession, people: list[Enrollment], now: datetime,
                     *, cancelled: bool, old_start: datetime | None) -> None:
         for enr in people:
-            await repo.add_outbox(s, kind="session_changed", chat_id=enr.chat_id,
+            await repo.add_outbox(s, kind="session_changed", chat=enr.person,
                                   payload={"session_id": row.id, "cancelled": cancelled,
                                            "old_start": old_start.isoformat() if old_start
                                            else None},
@@ -312,11 +312,11 @@ class ScheduleService:
         async with self.db.transaction() as s:
             return [(c.id, c.name) for c in await store.cohorts(s, site)]
 
-    async def enroll_in(self, s, cohort_id: int, telegram_id: int, chat_id: int,
-                        request_id: int | None, now: datetime) -> int:
+    async def enroll_in(self, s, cohort_id: int, person: str, request_id: int | None,
+                        now: datetime) -> int:
         """Inside the caller's transaction: enroll and plan the reminders. Returns how many."""
-        enr, changed = await store.enroll(s, cohort_id=cohort_id, telegram_id=telegram_id,
-                                          chat_id=chat_id, request_id=request_id, now=now)
+        enr, changed = await store.enroll(s, cohort_id=cohort_id, person=person,
+                                          request_id=request_id, now=now)
         if not changed:
             return 0
         return await self._plan(s, await store.sessions_of(s, cohort_id), [enr], now)
@@ -333,15 +333,14 @@ class ScheduleService:
             if cohort is None:
                 return Text(N_("schedule.no_such_cohort"), {"cohort": cohort_name})
             if leave:
-                left = await store.leave(s, cohort.id, req.telegram_id, now)
+                left = await store.leave(s, cohort.id, req.person, now)
                 if left is None:
                     return Text(N_("schedule.not_enrolled"), {"id": request_id,
                                                               "cohort": cohort.name})
                 ids = [r.id for r in await store.sessions_of(s, cohort.id)]
-                await store.withdraw(s, ids, chat_id=left.chat_id)
+                await store.withdraw(s, ids, chat=left.person)
                 return Text(N_("schedule.left"), {"id": request_id, "cohort": cohort.name})
-            planned = await self.enroll_in(s, cohort.id, req.telegram_id, req.chat_id, req.id,
-                                           now)
+            planned = await self.enroll_in(s, cohort.id, req.person, req.id, now)
             if req.status != "enrolled":
                 await repo.change_request(s, req, action="enrolled", status="enrolled",
                                           owner_id=req.owner_id, owner_name=req.owner_name,
@@ -352,7 +351,7 @@ class ScheduleService:
 
     # ------------------------------------------------------------------ participants
 
-    async def answer(self, telegram_id: int, session_id: int, answer: str) -> Text:
+    async def answer(self, person: str, session_id: int, answer: str) -> Text:
         """Pridem / Ne morem priti. "Ne morem priti" is told to the staff chat, on the card,
         in one message per person and session: a changed answer edits it (NOTICE_SETTLE
         later, so a person tapping back and forth costs the group one edit, not one message
@@ -361,7 +360,7 @@ class ScheduleService:
             now = self.clock()
             row = await store.get_session(s, session_id)
             enrolled = None if row is None else next(
-                (e for e in await store.enrollments_of(s, telegram_id)
+                (e for e in await store.enrollments_of(s, person)
                  if e.cohort_id == row.cohort_id), None)
             if enrolled is None:
                 return Text(N_("reminder.not_yours"))
@@ -369,11 +368,11 @@ class ScheduleService:
             reply = sched.answer_reply(view, answer, now)
             if row.cancelled or view.starts_at <= now:
                 return reply
-            before = await store.set_attendance(s, session_id, telegram_id, answer, now)
+            before = await store.set_attendance(s, session_id, person, answer, now)
             if enrolled.request_id is not None:
                 await repo.touch(s, enrolled.request_id, now)
             staff = self.settings.staff_chat_id
-            shown = await attendance_store.notice_shown(s, session_id, telegram_id)
+            shown = await attendance_store.notice_shown(s, session_id, person)
             if answer != before and staff is not None and (answer == "no" or shown):
                 await attendance_store.queue_notice(
                     s, session_id=session_id, enrollment_id=enrolled.id,
@@ -382,7 +381,7 @@ class ScheduleService:
         self._kick()
         return reply
 
-    async def upcoming(self, telegram_id: int) -> Say:
+    async def upcoming(self, person: str) -> Say:
         async with self.db.transaction() as s:
-            rows = [session_view(r) for r in await store.sessions_for(s, telegram_id)]
+            rows = [session_view(r) for r in await store.sessions_for(s, person)]
         return sched.upcoming(rows, self.clock(), self.tz)

@@ -46,8 +46,8 @@ async def _sealed(url: str) -> list[str]:
     """Every answer sealed in the request and the conversation of the first resident."""
     db = Database(url)
     async with db.transaction() as s:
-        [req] = await repo.requests_of(s, 7001)
-        talk = await repo.conversation(s, 7002)
+        [req] = await repo.requests_of(s, "telegram:7001")
+        talk = await repo.conversation(s, "telegram:7002")
     await db.dispose()
     return [req.sensitive, talk.state["answers"][SEALED]]
 

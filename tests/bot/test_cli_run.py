@@ -82,10 +82,10 @@ def test_retention_and_access_log_by_hand(tmp_path, monkeypatch, capsys):
     async def seed():
         db = Database(url)
         async with db.transaction() as s:
-            rid, _ = await repo.create_request(s, telegram_id=5, chat_id=5, answers={},
+            rid, _ = await repo.create_request(s, person="telegram:5", answers={},
                                                now=old, staff_chat_id=None)
-            await repo.save_state(s, 5, 5, {"step": "done"}, old)
-            await repo.save_state(s, 6, 6, {"step": "consent"}, old + timedelta(days=300))
+            await repo.save_state(s, "telegram:5", {"step": "done"}, old)
+            await repo.save_state(s, "telegram:6", {"step": "consent"}, old + timedelta(days=300))
             await erasure.log_access(s, rid, 9001, "Mojca", "sensitive", old)
         await db.dispose()
         return rid
@@ -157,7 +157,7 @@ def test_outbox_failed_lists_and_retry_queues_again(tmp_path, monkeypatch, capsy
     async def seed():
         db = Database(url)
         async with db.transaction() as s:
-            await repo.add_outbox(s, kind="staff_new_request", chat_id=-100, due_at=now,
+            await repo.add_outbox(s, kind="staff_new_request", chat="group:-100", due_at=now,
                                   payload={"request_id": 7}, request_id=7)
         async with db.transaction() as s:
             [row] = await repo.pending_outbox(s)

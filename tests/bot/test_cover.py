@@ -5,6 +5,7 @@ history row it leaves, and the no-outcome reminder addressed to everyone while s
 from datetime import date, datetime, timezone
 
 from storage import cover, repo
+from storage.models import group_key
 
 from .conftest import COORD_A, COORD_B, STAFF, STRANGER
 from .test_handlers import complete_intake
@@ -136,7 +137,7 @@ async def test_reminders_go_to_everyone_while_she_is_away_and_to_her_after_nazaj
     assert not any(b.startswith("Predaj →") for b in buttons)
     # a reminder now names her again
     async with h.db.transaction() as s:
-        await repo.add_outbox(s, kind="staff_no_outcome", chat_id=STAFF, due_at=h.now,
+        await repo.add_outbox(s, kind="staff_no_outcome", chat=group_key(STAFF), due_at=h.now,
                               payload={"request_id": 1}, request_id=1, key="no_outcome:again")
     await h.outbox.run_once()
     assert said(h).startswith("⏰ Mojca, prošnja št. 1 je pri vas")

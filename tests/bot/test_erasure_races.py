@@ -17,6 +17,7 @@ from bot.runtime.outbox import MAX_ATTEMPTS
 from bot.runtime.retention import RetentionService
 from storage import inbox as store
 from storage import repo
+from storage.models import group_key, person_key
 
 from .conftest import COORD_A, KEY, NOW, STAFF
 from .test_handlers import U, complete_intake
@@ -96,7 +97,7 @@ async def test_the_answer_on_origin_never_reaches_the_file_in_the_clear(h):
     await inbox.receive_batch([raw_tap(U, 9101, data)])
     await inbox.idle()
     async with h.db.transaction() as s:  # answered, and kept sealed in the conversation
-        state = (await repo.conversation(s, U)).state
+        state = (await repo.conversation(s, person_key("telegram", U))).state
     assert state["step"] != "sensitive" and "sensitive_sealed" in state["answers"]
     held = database_bytes(h)
     assert data.encode() not in held  # the button's data names the question and the answer
@@ -110,10 +111,11 @@ async def test_a_webhook_update_is_stored_sealed_and_replayed_from_the_seal(h):
     await inbox.receive([raw_text(U, 9201, "/start")])  # stored; its process dies here
     async with h.db.transaction() as s:
         [(stored,)] = (await s.execute(
-            __import__("sqlalchemy").text("SELECT payload FROM inbox WHERE update_id = 9201"))
+            __import__("sqlalchemy").text(
+                "SELECT payload FROM inbox WHERE event = 'telegram:9201'"))
         ).all()
     assert NAME_IN_TELEGRAM not in stored and "/start" not in stored
-    assert await inbox.drain(U) == 1  # another process handles it from the seal
+    assert await inbox.drain(person_key("telegram", U)) == 1  # another process, from the seal
     assert h.session.sent(U)[0].text.startswith("Pozdravljeni")
 
 
@@ -255,7 +257,7 @@ async def test_a_failed_row_is_blanked_after_the_stated_time(h):
     assert counts.blanked_failed == 1
     async with h.db.transaction() as s:
         [row] = await repo.failed_outbox(s)
-    assert row.chat_id is None and row.payload == {} and row.blanked_at is not None
+    assert row.chat is None and row.payload == {} and row.blanked_at is not None
     assert b"raje zve" not in database_bytes(h)
 
 def test_outbox_failed_says_what_is_kept_and_retry_says_a_blanked_row_is_gone(
@@ -273,7 +275,7 @@ def test_outbox_failed_says_what_is_kept_and_retry_says_a_blanked_row_is_gone(
         db = Database(url)
         async with db.transaction() as s:
             for n in (1, 2):
-                await repo.add_outbox(s, kind="relay_to_staff", chat_id=STAFF, due_at=NOW,
+                await repo.add_outbox(s, kind="relay_to_staff", chat=group_key(STAFF), due_at=NOW,
                                       payload={"request_id": n, "text": "raje zvečer"},
                                       request_id=n)
         async with db.transaction() as s:

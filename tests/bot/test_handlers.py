@@ -6,6 +6,7 @@ from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter, Teleg
 from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 
 from storage import repo
+from storage.models import person_key
 
 from .conftest import STAFF, STRANGER
 
@@ -80,7 +81,7 @@ async def test_whole_intake_reaches_the_staff_chat_once(h):
     await h.outbox.run_once()
     assert len(h.session.sent(STAFF)) == 1
     async with h.db.transaction() as s:
-        assert len(await repo.requests_of(s, U)) == 1
+        assert len(await repo.requests_of(s, person_key("telegram", U))) == 1
 
 
 async def test_a_tap_is_answered_but_the_next_answer_does_not_wait_for_that(h):
@@ -107,7 +108,7 @@ async def test_double_tap_on_confirm_yields_one_request(h):
     await h.tap(U, confirm)
     await h.tap(U, confirm)
     async with h.db.transaction() as s:
-        assert len(await repo.requests_of(s, U)) == 1
+        assert len(await repo.requests_of(s, person_key("telegram", U))) == 1
     assert "že oddana" in h.session.sent(U)[-1].text
 
 
@@ -119,7 +120,7 @@ async def test_repeated_update_is_handled_once(h):
     after = len(h.session.sent(U))
     await h.feed(update)  # Telegram delivers it again
     assert len(h.session.sent(U)) == after > before
-    state = await h.service.current_step(U)
+    state = await h.service.current_step(person_key("telegram", U))
     assert state.step == "dsp"
 
 
@@ -133,7 +134,7 @@ async def test_phone_step_offers_share_button_and_checks_owner(h):
     assert "svojo številko" in again.text and "Na katero številko" in again.text
     assert isinstance(again.reply_markup, ReplyKeyboardMarkup)
     await h.contact(U, "+38631000111", owner=U)
-    assert (await h.service.current_step(U)).step == "call_time"
+    assert (await h.service.current_step(person_key("telegram", U))).step == "call_time"
 
 
 async def test_an_answer_gets_one_message_with_the_next_question(h):
@@ -188,7 +189,7 @@ async def test_forged_callback_changes_nothing(h):
     await h.text(U, "/start")
     await h.tap(U, "s|summary|confirm")
     await h.tap(U, "garbage")
-    assert (await h.service.current_step(U)).step == "consent"
+    assert (await h.service.current_step(person_key("telegram", U))).step == "consent"
     assert sum("ne velja več" in m.text for m in h.session.sent(U)) == 2
 
 
@@ -232,4 +233,4 @@ async def test_delete_tells_staff_without_personal_data(h):
     notice = h.session.sent(STAFF)[-1].text
     assert "umaknjena" in notice and "041" not in notice and "Ana" not in notice
     async with h.db.transaction() as s:
-        assert await repo.requests_of(s, U) == []
+        assert await repo.requests_of(s, person_key("telegram", U)) == []

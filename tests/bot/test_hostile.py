@@ -150,7 +150,7 @@ async def run_batch(raw_updates):
                 if not events:
                     assert req is None or req.status == before
                 requests = (await s.execute(select(ContactRequest))).scalars().all()
-                assert all(r.telegram_id == U for r in requests)
+                assert all(r.person == f"telegram:{U}" for r in requests)
                 assert (await s.execute(select(Attendance))).scalars().all() == []
         finally:
             logging.getLogger("korak").removeHandler(errors)

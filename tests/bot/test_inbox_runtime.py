@@ -20,6 +20,7 @@ from bot.runtime.inbox import Inbox
 from bot.runtime.webhook import InboxRequestHandler
 from storage import inbox as store
 from storage import repo
+from storage.models import group_key, person_key
 
 from .conftest import STAFF
 from .test_handlers import U
@@ -36,7 +37,7 @@ def update(uid, update_id, text):
 
 async def steps(h, uid=U):
     async with h.db.transaction() as s:
-        return (await repo.conversation(s, uid)).state
+        return (await repo.conversation(s, person_key("telegram", uid))).state
 
 
 async def test_a_batch_a_killed_process_had_taken_is_handled_after_the_restart(h):
@@ -66,7 +67,8 @@ async def test_a_polled_batch_is_handled_and_then_forgotten(h):
     await inbox.flush()
     async with h.db.transaction() as s:
         assert await store.batches(s) == []
-        assert await store.handled(s, [201, 202]) == {201, 202}
+        assert await store.handled(s, ["telegram:201", "telegram:202"]) == {
+            "telegram:201", "telegram:202"}
 
 
 async def test_a_failed_batch_store_raises_so_nothing_is_confirmed(h, monkeypatch):
@@ -164,7 +166,7 @@ async def test_one_person_s_updates_stay_in_order_across_processes(h):
     ups = [update(U, 600 + i, t) for i, t in enumerate(texts)]
     for i, u in enumerate(ups):
         await (a if i % 2 == 0 else b).receive([u])
-    await asyncio.gather(*(inbox.drain(U) for inbox in (a, b, b, a)))
+    await asyncio.gather(*(inbox.drain(person_key("telegram", U)) for inbox in (a, b, b, a)))
     assert seen == [600, 601, 602, 603]
 
 
@@ -202,7 +204,7 @@ async def test_health_readiness_and_metrics(h):
         assert (await answer.json())["checks"]["staff_chat"] == "cannot post (forbidden)"
         paused[0] = None
         async with h.db.transaction() as s:  # a staff message due 10 minutes ago
-            await repo.add_outbox(s, kind="staff_digest", chat_id=STAFF, payload={},
+            await repo.add_outbox(s, kind="staff_digest", chat=group_key(STAFF), payload={},
                                   due_at=h.now - timedelta(minutes=10))
         await health.watch()  # the next tick sees it
         checks = (await (await client.get("/readyz")).json())["checks"]

@@ -14,6 +14,7 @@ from bot import logs
 from bot.runtime.retention import RetentionService
 from storage import erasure, repo
 from storage.db import Database
+from storage.models import person_key
 
 from .conftest import COORD_A, COORD_B, STAFF, STRANGER
 
@@ -62,7 +63,7 @@ async def test_the_card_hides_the_answer_and_opens_it_for_the_one_who_presses(h)
     await h.press(U, "Da, lahko vprašate")
     await h.press(U, "Da")
     # in the middle of the questions the answer is stored sealed
-    [(state,)] = await raw(h, f"SELECT state FROM resident WHERE telegram_id = {U}")
+    [(state,)] = await raw(h, f"SELECT state FROM resident WHERE person = 'telegram:{U}'")
     assert '"sensitive"' not in state and "sensitive_sealed" in state
     await h.press(U, "Preskoči")
     await h.text(U, NAME)
@@ -131,7 +132,7 @@ async def test_izbrisi_edits_every_staff_message_that_ever_showed_the_person(h):
                   "request_event", "access_log"):
         for row in await raw(h, f"SELECT * FROM {table}"):
             assert NAME not in str(row) and "987654" not in str(row) and SAID not in str(row)
-    assert await raw(h, f"SELECT * FROM inbox WHERE telegram_id = {U}") == []
+    assert await raw(h, f"SELECT * FROM inbox WHERE person = 'telegram:{U}'") == []
     # not even in the file's free space or its write-ahead log (secure_delete, scrub)
     path = h.settings.database_url.split("///", 1)[1]
     held = b"".join(open(p, "rb").read() for p in (path, path + "-wal")
@@ -149,7 +150,7 @@ async def test_a_card_waiting_for_the_group_is_not_posted_once_the_request_is_er
         h.clock += seconds
         if not erased:  # the resident erases while the card waits for the group's turn
             async with h.db.transaction() as s:
-                erased.append(await erasure.erase_person(s, U, h.now, STAFF))
+                erased.append(await erasure.erase_person(s, person_key("telegram", U), h.now, STAFF))
 
     for _ in range(3):  # the group's allowance is used up
         h.sender._bucket(STAFF).wait_time()
@@ -169,7 +170,7 @@ async def test_a_card_sent_just_as_the_request_was_erased_is_cleared_and_not_rem
         result = await send(bot, method, timeout)
         if isinstance(method, SendMessage) and method.chat_id == STAFF and NAME in method.text:
             async with h.db.transaction() as s:  # the erasure lands while the card is sent
-                await erasure.erase_person(s, U, h.now, STAFF)
+                await erasure.erase_person(s, person_key("telegram", U), h.now, STAFF)
         return result
 
     h.session.make_request = erase_during_the_send
@@ -265,7 +266,7 @@ async def test_the_database_file_and_folder_are_private(tmp_path):
     db = Database(f"sqlite:///{tmp_path}/new/korak.db")
     await db.create_all()
     async with db.transaction() as s:
-        await repo.save_state(s, 1, 1, {"step": "consent"}, datetime.now(timezone.utc))
+        await repo.save_state(s, "telegram:1", {"step": "consent"}, datetime.now(timezone.utc))
     folder = tmp_path / "new"
     assert oct(folder.stat().st_mode & 0o777) == "0o700"
     for name in ("korak.db", "korak.db-wal"):

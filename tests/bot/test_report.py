@@ -36,7 +36,7 @@ from .conftest import COORD_A, COORD_B, KEY, STAFF, STRANGER, Harness
 PNG = b"\x89PNG\r\n\x1a\n"
 PAGE = (1240, 1754)  # A4 at 150 dpi
 DECEMBER = Period.parse("2026-12")
-PRIVATE = [*NAMES.values(), "+38641", "Upam na delo", str(tid(7)), str(tid(10))]
+PRIVATE = [*NAMES.values(), "+38641", "Upam na delo", tid(7).split(":")[1], tid(10).split(":")[1]]
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from datetime import datetime, timezone
 
 from storage import repo
 from storage import schedule as store
+from storage.models import person_key
 
 from .conftest import COORD_A, STAFF
 from .test_handlers import U
@@ -83,7 +84,7 @@ async def test_reminder_arrives_on_time_with_buttons_and_not_coming_tells_the_st
     await h.tap(U, buttons["✅ Pridem"])
     assert h.session.sent(U)[-1].text == "Hvala! Se vidimo."
     async with h.db.transaction() as s:
-        assert await store.attendance(s, 1) == {U: "yes"}
+        assert await store.attendance(s, 1) == {person_key("telegram", U): "yes"}
     assert await h.outbox.run_once() == 0  # nothing is sent twice
 
 

@@ -183,7 +183,7 @@ async def test_a_full_programme_for_ten_participants_is_planned_and_fits_one_rep
     async with h.db.transaction() as s:
         cohort = await store.create_cohort(s, "SG 2027/1", "slovenj-gradec", NOW)
         for n in range(10):
-            await store.enroll(s, cohort_id=cohort.id, telegram_id=500 + n, chat_id=500 + n,
+            await store.enroll(s, cohort_id=cohort.id, person=f"telegram:{500 + n}",
                                request_id=None, now=NOW)
     # morning and afternoon sessions on weekdays from January: the most a cohort may hold
     days = [d for d in (date(2027, 1, 4) + timedelta(days=i) for i in range(400))

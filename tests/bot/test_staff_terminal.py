@@ -10,6 +10,7 @@ from bot.config import Settings
 from bot.staff.terminal import TERMINAL_COLLEAGUE, staff_chat
 from storage import repo
 from storage.db import Database
+from storage.models import person_key
 
 # consent, place, "yes that one", no DSP, registered, skip sensitive, skip hopes, name, phone,
 # any time, confirm
@@ -65,14 +66,14 @@ async def test_a_request_from_korak_chat_is_a_card_a_coordinator_works_in_the_te
 
     db = Database(url)
     async with db.transaction() as s:
-        [req] = await repo.requests_of(s, TERMINAL_USER)
+        [req] = await repo.requests_of(s, person_key("telegram", TERMINAL_USER))
         rows = await repo.pending_outbox(s)
     await db.dispose()
     assert req.status == "claimed" and req.owner_id == TERMINAL_COLLEAGUE
     assert req.owner_name == "Mojca"
     relays = [r for r in rows if r.kind == "relay_to_resident"]
-    assert [(r.chat_id, r.payload["text"], r.payload["name"]) for r in relays] == [
-        (TERMINAL_USER, "Pokličem vas jutri dopoldne.", "Ana (vi)")]
+    assert [(r.chat, r.payload["text"], r.payload["name"]) for r in relays] == [
+        (person_key("telegram", TERMINAL_USER), "Pokličem vas jutri dopoldne.", "Ana (vi)")]
     assert {r.kind for r in rows} == {"relay_to_resident", "resident_claimed"}  # no staff chat
     assert not (tmp_path / "bot.db").exists()  # the bot's database was never opened
 

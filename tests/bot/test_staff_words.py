@@ -10,6 +10,7 @@ from aiogram.types import LinkPreviewOptions
 from dialogs.replies import COMMAND_SLASH
 from storage import attendance as attendance_store
 from storage import erasure, repo
+from storage.models import person_key
 
 from .conftest import STAFF
 from .test_handlers import U, to_name_step
@@ -97,8 +98,8 @@ async def test_the_notice_names_her_plainly_and_erasure_edits_it(h):
     assert f"{COMMAND_SLASH}odsotna" in notice.text
     mid = h.session.message_id_of[id(notice)]
     async with h.db.transaction() as s:
-        assert await attendance_store.notice_shown(s, 1, U) == (STAFF, mid)
-        await erasure.erase_person(s, U, h.now, STAFF)
+        assert await attendance_store.notice_shown(s, 1, person_key("telegram", U)) == (STAFF, mid)
+        await erasure.erase_person(s, person_key("telegram", U), h.now, STAFF)
     await h.outbox.run_once()
     assert mid in {e.message_id for e in h.session.edits(STAFF)
                    if "umaknjena" in e.text}

@@ -26,7 +26,7 @@ async def test_terminal_chat_completes_an_intake(tmp_path):
     assert "Vaša prošnja je oddana" in text
     db = Database(url)
     async with db.transaction() as s:
-        [req] = await repo.requests_of(s, 1)
+        [req] = await repo.requests_of(s, "telegram:1")
     assert req.site == "radlje-ob-dravi" and req.answers["call_time"] == "any"
     assert req.answers["work"] == "registered" and req.answers["hopes"] is None
     assert not (tmp_path / "bot.db").exists()  # the bot's database was never opened
@@ -58,6 +58,6 @@ async def test_terminal_chat_draws_the_conversation_as_whatsapp_and_viber_do(tmp
             assert "  11)" not in text.split("V kateri občini")[1].split("\n\n")[0]
         db = Database(url)
         async with db.transaction() as s:
-            [req] = await repo.requests_of(s, 1)
+            [req] = await repo.requests_of(s, f"{channel}:1")
         assert req.site == "radlje-ob-dravi" and req.answers["work"] == "registered"
         await db.dispose()

@@ -167,8 +167,8 @@ def check_no_answer_lost(db, residents):
         assert all(r.furthest < 0 for r in residents)  # killed before it set anything up
         return
     stored = {uid: json.loads(state).get("step", "idle")
-              for uid, state in db_rows(db, "SELECT telegram_id, state FROM resident")}
-    requests = {uid for (uid,) in db_rows(db, "SELECT telegram_id FROM contact_request")}
+              for uid, state in db_rows(db, "SELECT CAST(substr(person, 10) AS INTEGER), state FROM resident")}
+    requests = {uid for (uid,) in db_rows(db, "SELECT CAST(substr(person, 10) AS INTEGER) FROM contact_request")}
     for r in residents:
         if r.furthest < 0 or r.uid in requests:
             continue
@@ -243,7 +243,7 @@ def test_intake_and_handoff_through_a_faulty_bot_api(emulator, tmp_path):
         log.close()
     # every kind of fault happened, and nothing was doubled or lost
     assert all(stats[k] > 0 for k in ("429", "5xx", "slow", "drop", "repeat")), stats
-    rows = db_rows(db, "SELECT telegram_id, status, owner_id FROM contact_request")
+    rows = db_rows(db, "SELECT CAST(substr(person, 10) AS INTEGER), status, owner_id FROM contact_request")
     assert sorted(uid for uid, _, _ in rows) == [7300, 7301, 7302, 7303]
     assert {(status, owner) for _, status, owner in rows} == {("claimed", COORD)}
     events = db_rows(db, "SELECT request_id, action FROM request_event")
@@ -296,7 +296,7 @@ def test_sigkill_at_random_moments(emulator, tmp_path):
             time.sleep(0.05)
         intake_kills = bot.kills
         uids = sorted(r.uid for r in residents)
-        rows = db_rows(db, "SELECT id, telegram_id FROM contact_request ORDER BY id")
+        rows = db_rows(db, "SELECT id, CAST(substr(person, 10) AS INTEGER) FROM contact_request ORDER BY id")
         assert sorted(uid for _, uid in rows) == uids, "a request is missing or doubled"
         for (answers,) in db_rows(db, "SELECT answers FROM contact_request"):
             a = json.loads(answers)

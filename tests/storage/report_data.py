@@ -51,8 +51,8 @@ def local(day, hour, minute=0, month=12, year=2026):
 
 
 def tid(n):
-    """Telegram ids that no report may show."""
-    return 7_770_000 + n
+    """Residents (Telegram ids) that no report may show."""
+    return f"telegram:{7_770_000 + n}"
 
 
 LONG = {"dsp": "yes", "dsp_duration": "long", "work": "neither"}
@@ -65,7 +65,7 @@ async def _request(s, sealer, n, site, municipality, at, answers, sensitive=None
     full = {**answers, "site": site, "municipality": municipality, "place": municipality,
             "name": NAMES[n], "phone": f"+3864100{n:04d}", "hopes": f"Upam na delo {n}",
             "sensitive_consent": "yes" if sensitive else "no"}
-    rid, _ = await repo.create_request(s, telegram_id=tid(n), chat_id=tid(n), answers=full,
+    rid, _ = await repo.create_request(s, person=tid(n), answers=full,
                                        now=at, staff_chat_id=None,
                                        sensitive=sealer.seal(sensitive) if sensitive else None)
     return rid
@@ -126,8 +126,7 @@ async def build(db, sealer):
             await s.flush()
             sessions[n] = row.id
         for e, n, day in ((1, 7, 1), (2, 10, 1), (3, 11, 1), (4, 12, 5)):
-            enr, _ = await store.enroll(s, cohort_id=cohort.id, telegram_id=tid(n),
-                                        chat_id=tid(n), request_id=ids[n], now=local(day, 8))
+            enr, _ = await store.enroll(s, cohort_id=cohort.id, person=tid(n), request_id=ids[n], now=local(day, 8))
             enrolled[e] = enr.id
         await store.leave(s, cohort.id, tid(11), local(6, 8))
         s1, s2 = sessions[1], sessions[2]
@@ -141,7 +140,7 @@ async def build(db, sealer):
             await marks.mark(s, s2, enrolled[e], "present", COORD, local(10, 13))
         for session_id, e, offset in ((s1, 1, 1), (s1, 2, 1), (s1, 3, 1), (s1, 1, 2),
                                       (s2, 1, 1), (s2, 2, 1)):
-            await repo.add_outbox(s, kind="reminder", chat_id=tid(7), due_at=local(1, 8),
+            await repo.add_outbox(s, kind="reminder", chat=tid(7), due_at=local(1, 8),
                                   payload={"session_id": session_id,
                                            "enrollment_id": enrolled[e]},
                                   key=f"reminder:{session_id}:{enrolled[e]}:{offset}",

@@ -3,6 +3,7 @@ absences ending by themselves, a handover kept as a history row, and names for t
 
 from datetime import date, datetime, timedelta, timezone
 
+from storage.models import person_key
 from storage import cover, erasure, repo
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
@@ -13,7 +14,7 @@ MOJCA, BREDA, ANA = 9001, 9002, 9003
 
 async def claimed(db, uid, owner=MOJCA, name="Mojca", card=None):
     async with db.transaction() as s:
-        rid, _ = await repo.create_request(s, telegram_id=uid, chat_id=uid, answers=ANSWERS,
+        rid, _ = await repo.create_request(s, person=person_key("telegram", uid), answers=ANSWERS,
                                            now=NOW, staff_chat_id=-100)
         req = await repo.get_request(s, rid, lock=True)
         await repo.change_request(s, req, action="claim", status="claimed", owner_id=owner,
@@ -113,7 +114,7 @@ async def test_erasing_the_person_takes_the_handover_rows_along(db):
         await cover.hand_over(s, req, to_id=BREDA, to_name="Breda", actor_id=BREDA,
                               actor_name="Breda", now=NOW)
     async with db.transaction() as s:
-        await erasure.erase_person(s, 41, NOW, -100)
+        await erasure.erase_person(s, "telegram:41", NOW, -100)
     async with db.transaction() as s:
         assert await repo.history(s, rid) == []
         assert await cover.last_handover(s, rid) is None

@@ -30,7 +30,7 @@ class FakeSender:
 async def test_two_dispatchers_in_one_process_send_each_row_once(db):
     async with db.transaction() as s:
         for i in range(120):
-            await repo.add_outbox(s, kind="staff_request_deleted", chat_id=-100 - i % 7,
+            await repo.add_outbox(s, kind="staff_request_deleted", chat=f"group:{-100 - i % 7}",
                                   payload={"id": i}, due_at=NOW)
     texts = Texts(ROOT / "locales")
     a, b = FakeSender(0.001), FakeSender(0.001)
@@ -73,7 +73,7 @@ async def test_two_processes_send_each_row_once(pg_db):
     from .conftest import PG_URL
     async with pg_db.transaction() as s:
         for i in range(200):
-            await repo.add_outbox(s, kind="staff_request_deleted", chat_id=-100 - i % 9,
+            await repo.add_outbox(s, kind="staff_request_deleted", chat=f"group:{-100 - i % 9}",
                                   payload={"id": i}, due_at=NOW)
     procs = [subprocess.Popen([sys.executable, "-c", WORKER, PG_URL, pg_db.schema],
                               cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -94,7 +94,7 @@ async def test_two_processes_send_each_row_once(pg_db):
 
 async def test_a_row_taken_over_after_its_lease_is_not_sent_by_the_slow_one(db):
     async with db.transaction() as s:
-        await repo.add_outbox(s, kind="staff_request_deleted", chat_id=-100, payload={"id": 1},
+        await repo.add_outbox(s, kind="staff_request_deleted", chat="group:-100", payload={"id": 1},
                               due_at=NOW)
         [row] = await repo.claim_due(s, NOW)
         lease = repo.as_utc(row.claimed_until)
@@ -109,7 +109,7 @@ async def test_a_reminder_interrupted_mid_send_is_not_repeated_but_a_card_is(db)
     from storage.models import Outbox
     async with db.transaction() as s:
         for kind in ("reminder", "staff_request_deleted"):
-            await repo.add_outbox(s, kind=kind, chat_id=-100, due_at=NOW,
+            await repo.add_outbox(s, kind=kind, chat="group:-100", due_at=NOW,
                                   payload={"id": 1, "session_id": 1, "telegram_id": 5})
         rows = await repo.claim_due(s, NOW)
         for row in rows:  # the dispatcher got as far as sending, then the process died
@@ -148,7 +148,7 @@ async def test_a_send_that_waited_its_turn_past_the_lease_is_not_made_twice(db):
     from bot.runtime.outbox import LEASE
 
     async with db.transaction() as s:
-        await repo.add_outbox(s, kind="staff_request_deleted", chat_id=-100, payload={"id": 1},
+        await repo.add_outbox(s, kind="staff_request_deleted", chat="group:-100", payload={"id": 1},
                               due_at=NOW)
     clock = [NOW]
     texts = Texts(ROOT / "locales")
@@ -180,10 +180,10 @@ async def test_a_slow_chat_holds_up_only_itself(db):
     other chats after them. The others do not wait for the group."""
     async with db.transaction() as s:
         for i in range(3):
-            await repo.add_outbox(s, kind="staff_request_deleted", chat_id=-100,
+            await repo.add_outbox(s, kind="staff_request_deleted", chat="group:-100",
                                   payload={"id": i}, due_at=NOW - timedelta(minutes=1))
         for i in range(30):
-            await repo.add_outbox(s, kind="staff_request_deleted", chat_id=-200 - i,
+            await repo.add_outbox(s, kind="staff_request_deleted", chat=f"group:{-200 - i}",
                                   payload={"id": 100 + i}, due_at=NOW)
     sender = SlowChatSender(-100, 0.3)
     sent = await OutboxDispatcher(db, Texts(ROOT / "locales"), sender, lambda: NOW,

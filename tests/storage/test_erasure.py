@@ -11,7 +11,7 @@ from dialogs.intake import STEPS
 from storage import erasure, repo
 from storage import schedule as store
 from storage.models import (AccessLog, Attendance, ContactRequest, Enrollment, Outbox,
-                            Inbox, RequestEvent, Resident, StaffMessage)
+                            Inbox, RequestEvent, Resident, StaffMessage, group_key, person_key)
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
 STAFF = -100
@@ -24,10 +24,11 @@ async def person_with_everything(db, uid, *, at=NOW, enrolled_until=None):
     copy made by /prosnja and a relayed message), a sent and an unsent outbox row, an access
     log row, an enrollment with attendance and a reminder, and two handled updates."""
     async with db.transaction() as s:
-        await repo.first_time(s, uid * 10, at, uid)
-        await repo.first_time(s, uid * 10 + 1, at, uid)
-        await repo.save_state(s, uid, uid, {"step": "done", "answers": {}}, at)
-        rid, _ = await repo.create_request(s, telegram_id=uid, chat_id=uid, answers=ANSWERS,
+        me = person_key("telegram", uid)
+        await repo.first_time(s, f"telegram:{uid * 10}", at, me)
+        await repo.first_time(s, f"telegram:{uid * 10 + 1}", at, me)
+        await repo.save_state(s, me, {"step": "done", "answers": {}}, at)
+        rid, _ = await repo.create_request(s, person=person_key("telegram", uid), answers=ANSWERS,
                                            now=at, staff_chat_id=STAFF, sensitive="sealed")
         req = await repo.get_request(s, rid)
         await repo.change_request(s, req, action="claim", status="claimed", owner_id=77,
@@ -35,7 +36,7 @@ async def person_with_everything(db, uid, *, at=NOW, enrolled_until=None):
         await repo.remember_staff_message(s, STAFF, uid * 100, rid, card=True)
         await repo.remember_staff_message(s, STAFF, uid * 100 + 1, rid, card=True)  # /prosnja
         await repo.remember_staff_message(s, STAFF, uid * 100 + 2, rid)  # a relayed message
-        await repo.add_outbox(s, kind="relay_to_resident", chat_id=uid, due_at=at,
+        await repo.add_outbox(s, kind="relay_to_resident", chat=me, due_at=at,
                               payload={"request_id": rid, "text": "Pokličem jutri",
                                        "name": "Mojca"}, request_id=rid)
         await erasure.log_access(s, rid, 77, "Mojca", "sensitive", at)
@@ -47,10 +48,10 @@ async def person_with_everything(db, uid, *, at=NOW, enrolled_until=None):
                                    updated_at=at)
         s.add(session)
         await s.flush()
-        enr, _ = await store.enroll(s, cohort_id=cohort.id, telegram_id=uid, chat_id=uid,
+        enr, _ = await store.enroll(s, cohort_id=cohort.id, person=person_key("telegram", uid),
                                     request_id=rid, now=at)
-        await store.set_attendance(s, session.id, uid, "yes", at)
-        await repo.add_outbox(s, kind="reminder", chat_id=uid, due_at=at + timedelta(days=2),
+        await store.set_attendance(s, session.id, me, "yes", at)
+        await repo.add_outbox(s, kind="reminder", chat=me, due_at=at + timedelta(days=2),
                               payload={"session_id": session.id, "enrollment_id": enr.id},
                               key=f"reminder:{session.id}:{enr.id}:x:1", request_id=rid)
     # the staff notice of the new request is sent: its row is done with
@@ -73,32 +74,30 @@ async def test_izbrisi_takes_everything_about_the_person_and_nothing_of_others(d
     gone = await person_with_everything(db, 4)
     kept = await person_with_everything(db, 5)
     async with db.transaction() as s:
-        assert await erasure.erase_person(s, 4, NOW, STAFF) == 1
-    for model, column in ((Resident, "telegram_id"), (ContactRequest, "telegram_id"),
-                          (Enrollment, "telegram_id"), (Attendance, "telegram_id"),
-                          (Inbox, "telegram_id")):
-        assert await rows_of(db, model, **{column: 4}) == [], model.__name__
-        assert await rows_of(db, model, **{column: 5}) != [], model.__name__
+        assert await erasure.erase_person(s, "telegram:4", NOW, STAFF) == 1
+    for model in (Resident, ContactRequest, Enrollment, Attendance, Inbox):
+        assert await rows_of(db, model, person="telegram:4") == [], model.__name__
+        assert await rows_of(db, model, person="telegram:5") != [], model.__name__
     for model in (RequestEvent, StaffMessage, AccessLog, Outbox):
         assert await rows_of(db, model, request_id=gone) == [], model.__name__
         assert await rows_of(db, model, request_id=kept) != [], model.__name__
     # nothing is waiting for the person's chat
-    assert await rows_of(db, Outbox, chat_id=4) == []
+    assert await rows_of(db, Outbox, chat="telegram:4") == []
     # one row edits every message that showed the request, then tells the staff chat
     [erase] = [r for r in await rows_of(db, Outbox, kind="staff_request_deleted")]
-    assert erase.request_id is None and erase.chat_id == STAFF
+    assert erase.request_id is None and erase.chat == group_key(STAFF)
     assert erase.payload == {"id": gone, "messages": [[STAFF, 400], [STAFF, 401], [STAFF, 402]],
                              "notice": True, "reason": "person"}
 
 
 async def test_a_request_number_is_never_given_out_again(db):
     async with db.transaction() as s:
-        first, _ = await repo.create_request(s, telegram_id=1, chat_id=1, answers=ANSWERS,
+        first, _ = await repo.create_request(s, person="telegram:1", answers=ANSWERS,
                                              now=NOW, staff_chat_id=STAFF)
     async with db.transaction() as s:
-        await erasure.erase_person(s, 1, NOW, STAFF)
+        await erasure.erase_person(s, "telegram:1", NOW, STAFF)
     async with db.transaction() as s:
-        second, _ = await repo.create_request(s, telegram_id=2, chat_id=2, answers=ANSWERS,
+        second, _ = await repo.create_request(s, person="telegram:2", answers=ANSWERS,
                                               now=NOW, staff_chat_id=STAFF)
     assert second > first
 
@@ -118,8 +117,8 @@ async def test_an_idle_request_is_erased_once_by_retention_and_a_busy_one_is_kep
         assert not await erasure.erase_if_idle(s, idle, cutoff, NOW, STAFF, STEPS)
         assert not await erasure.erase_if_idle(s, busy, cutoff, NOW, STAFF, STEPS)
     assert await rows_of(db, ContactRequest, id=idle) == []
-    assert await rows_of(db, Resident, telegram_id=6) == []  # their last request: forgotten
-    assert await rows_of(db, Inbox, telegram_id=6) == []
+    assert await rows_of(db, Resident, person="telegram:6") == []  # their last request: gone
+    assert await rows_of(db, Inbox, person="telegram:6") == []
     assert {r.id for r in await rows_of(db, ContactRequest)} == {busy, recent}
     [erase] = await rows_of(db, Outbox, kind="staff_request_deleted")
     assert erase.payload["reason"] == "retention" and not erase.payload["notice"]
@@ -150,52 +149,54 @@ async def test_unfinished_conversations_go_and_a_fresh_one_stays(db):
     }
     async with db.transaction() as s:
         for uid, (state, at) in states.items():
-            await repo.save_state(s, uid, uid, state, at)
-            await repo.first_time(s, uid, at, uid)
+            await repo.save_state(s, person_key("telegram", uid), state, at)
+            await repo.first_time(s, f"telegram:{uid}", at, person_key("telegram", uid))
         # 5 has a request and left a new conversation half-way: reset, not deleted
-        await repo.save_state(s, 5, 5, {"step": "work", "answers": {"consent": True}},
+        await repo.save_state(s, "telegram:5", {"step": "work", "answers": {"consent": True}},
                               NOW - timedelta(days=40))
-        await repo.create_request(s, telegram_id=5, chat_id=5, answers=ANSWERS,
+        await repo.create_request(s, person="telegram:5", answers=ANSWERS,
                                   now=NOW - timedelta(days=40), staff_chat_id=None)
     async with db.transaction() as s:
         stored = await erasure.conversations_before(s, limits.unconsented)
-    fates = {c.telegram_id: rules.resident_fate(c.state, c.updated_at, c.has_requests, limits)
+    fates = {int(c.person.split(":")[1]): rules.resident_fate(c.state, c.updated_at,
+                                                               c.has_requests, limits)
              for c in stored}
     assert fates == {1: ("delete", "unconsented"), 3: ("delete", "idle_intake"),
                      5: ("reset", "idle_intake"), 4: None, 6: ("delete", "unconsented")}
     for conv in stored:
-        fate = fates[conv.telegram_id]
+        fate = fates[int(conv.person.split(":")[1])]
         if fate:
             async with db.transaction() as s:
                 assert await erasure.drop_conversation(
-                    s, conv.telegram_id, conv.updated_at + timedelta(microseconds=1), fate[0])
-    assert {r.telegram_id for r in await rows_of(db, Resident)} == {2, 4, 5}
-    assert [r.state["answers"] for r in await rows_of(db, Resident, telegram_id=5)] == [{}]
-    assert {r.telegram_id for r in await rows_of(db, Inbox)} == {2, 4}
+                    s, conv.person, conv.updated_at + timedelta(microseconds=1), fate[0])
+    assert {r.person for r in await rows_of(db, Resident)} == {
+        "telegram:2", "telegram:4", "telegram:5"}
+    assert [r.state["answers"] for r in await rows_of(db, Resident, person="telegram:5")] == [{}]
+    assert {r.person for r in await rows_of(db, Inbox)} == {"telegram:2", "telegram:4"}
 
 
 async def test_a_conversation_touched_after_it_was_read_is_not_dropped(db):
     async with db.transaction() as s:
-        await repo.save_state(s, 1, 1, {"step": "consent"}, NOW - timedelta(days=2))
+        await repo.save_state(s, "telegram:1", {"step": "consent"}, NOW - timedelta(days=2))
     async with db.transaction() as s:
         [conv] = await erasure.conversations_before(s, NOW - timedelta(days=1))
     async with db.transaction() as s:  # the person writes again meanwhile
-        await repo.save_state(s, 1, 1, {"step": "place"}, NOW)
+        await repo.save_state(s, "telegram:1", {"step": "place"}, NOW)
     async with db.transaction() as s:
         assert not await erasure.drop_conversation(
-            s, 1, conv.updated_at + timedelta(microseconds=1), "delete")
-    assert len(await rows_of(db, Resident, telegram_id=1)) == 1
+            s, "telegram:1", conv.updated_at + timedelta(microseconds=1), "delete")
+    assert len(await rows_of(db, Resident, person="telegram:1")) == 1
 
 
 async def test_update_ids_and_sent_rows_are_pruned_after_a_week(db):
     async with db.transaction() as s:
-        await repo.first_time(s, 1, NOW - timedelta(days=8), 1)
-        await repo.first_time(s, 2, NOW - timedelta(days=6), 1)
-        await repo.add_outbox(s, kind="staff_digest", chat_id=STAFF, payload={},
+        await repo.first_time(s, "telegram:1", NOW - timedelta(days=8), "telegram:1")
+        await repo.first_time(s, "telegram:2", NOW - timedelta(days=6), "telegram:1")
+        await repo.add_outbox(s, kind="staff_digest", chat=group_key(STAFF), payload={},
                               due_at=NOW - timedelta(days=8), key="digest:old")
-        await repo.add_outbox(s, kind="staff_digest", chat_id=STAFF, payload={},
+        await repo.add_outbox(s, kind="staff_digest", chat=group_key(STAFF), payload={},
                               due_at=NOW - timedelta(days=2), key="digest:new")
-        s.add(Outbox(kind="relay_to_staff", chat_id=STAFF, payload={"text": "old korak"},
+        s.add(Outbox(kind="relay_to_staff", chat=group_key(STAFF), payload={"text": "old korak"},
                      due_at=NOW - timedelta(days=2), sent_at=NOW - timedelta(days=2)))
     async with db.transaction() as s:
         for row in await repo.pending_outbox(s):
@@ -210,22 +211,22 @@ async def test_update_ids_and_sent_rows_are_pruned_after_a_week(db):
         assert await erasure.prune_processed(s, limits.processed) == 1
         assert await erasure.prune_sent(s, limits.sent) == 1
         assert await erasure.blank_sent(s) == 1
-    assert [r.update_id for r in await rows_of(db, Inbox)] == [2]
+    assert [r.event for r in await rows_of(db, Inbox)] == ["telegram:2"]
     left = await rows_of(db, Outbox)
     assert sorted(r.key or "" for r in left) == ["", "digest:new"]
-    assert all(r.chat_id is None and r.payload == {} for r in left)
+    assert all(r.chat is None and r.payload == {} for r in left)
 
 
 async def test_a_finished_row_keeps_neither_chat_nor_text(db):
     async with db.transaction() as s:
-        await repo.add_outbox(s, kind="relay_to_resident", chat_id=12, due_at=NOW,
+        await repo.add_outbox(s, kind="relay_to_resident", chat="telegram:12", due_at=NOW,
                               payload={"request_id": 1, "text": "041 555 666", "name": "Mojca"},
                               request_id=1)
     async with db.transaction() as s:
         [row] = await repo.pending_outbox(s)
         await repo.finish_outbox(s, row.id, NOW, error="forbidden")
     [row] = await rows_of(db, Outbox)
-    assert (row.chat_id, row.payload, row.request_id) == (None, {}, 1)
+    assert (row.chat, row.payload, row.request_id) == (None, {}, 1)
     assert row.sent_at is not None and row.last_error == "forbidden"
 
 
@@ -246,7 +247,7 @@ async def test_a_failing_statement_does_not_carry_its_values_into_the_error(db):
                                  "FOR EACH ROW EXECUTE FUNCTION refuse()"))
     try:
         async with db.transaction() as s:
-            await repo.add_outbox(s, kind="relay_to_staff", chat_id=STAFF, due_at=NOW,
+            await repo.add_outbox(s, kind="relay_to_staff", chat=group_key(STAFF), due_at=NOW,
                                   payload={"request_id": 1, "text": "Pokličite 041 555 777"})
             await s.flush()
     except Exception as exc:  # noqa: BLE001
@@ -266,11 +267,12 @@ async def test_erased_words_leave_the_sqlite_file_and_its_log(tmp_path):
     async with db.transaction() as s:
         for uid in range(20, 40):
             answers = {**ANSWERS, "name": f"Oseba{uid} Priimek", "hopes": f"upanje {uid}"}
-            await repo.create_request(s, telegram_id=uid, chat_id=uid, answers=answers,
+            await repo.create_request(s, person=person_key("telegram", uid), answers=answers,
                                       now=NOW, staff_chat_id=STAFF)
-            await repo.save_state(s, uid, uid, {"step": "done", "answers": answers}, NOW)
+            await repo.save_state(s, person_key("telegram", uid),
+                                  {"step": "done", "answers": answers}, NOW)
     async with db.transaction() as s:
-        await erasure.erase_person(s, 31, NOW, STAFF)
+        await erasure.erase_person(s, "telegram:31", NOW, STAFF)
     await db.scrub()
     files = [tmp_path / "korak.db", tmp_path / "korak.db-wal"]
     held = b"".join(p.read_bytes() for p in files if p.exists())

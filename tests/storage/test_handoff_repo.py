@@ -5,6 +5,7 @@ and deletion taking the history along."""
 import asyncio
 from datetime import datetime, timezone
 
+from storage.models import person_key
 from storage import repo
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
@@ -13,7 +14,7 @@ ANSWERS = {"site": "radlje-ob-dravi", "municipality": "Muta", "name": "Ana"}
 
 async def new_request(db, uid=9):
     async with db.transaction() as s:
-        rid, _ = await repo.create_request(s, telegram_id=uid, chat_id=uid, answers=ANSWERS,
+        rid, _ = await repo.create_request(s, person=person_key("telegram", uid), answers=ANSWERS,
                                            now=NOW, staff_chat_id=-100)
         return rid
 
@@ -37,7 +38,7 @@ async def test_changes_bump_the_version_and_keep_history(db):
 async def test_keyed_outbox_row_is_written_once_even_by_two_planners(db):
     async def plan():
         async with db.transaction() as s:
-            return await repo.add_outbox(s, kind="staff_digest", chat_id=-100, payload={},
+            return await repo.add_outbox(s, kind="staff_digest", chat="group:-100", payload={},
                                          due_at=NOW, key="digest:2026-11-26")
 
     results = await asyncio.gather(plan(), plan(), plan())
@@ -65,16 +66,16 @@ async def test_staff_messages_point_to_their_request(db):
 async def test_unreachable_is_reported_once_and_cleared_when_they_write_again(db):
     rid = await new_request(db)
     async with db.transaction() as s:
-        await repo.save_state(s, 9, 9, {"step": "done"}, NOW)
+        await repo.save_state(s, "telegram:9", {"step": "done"}, NOW)
     async with db.transaction() as s:
-        assert await repo.mark_unreachable(s, 9, NOW, -100)
-        assert not await repo.mark_unreachable(s, 9, NOW, -100)
+        assert await repo.mark_unreachable(s, "telegram:9", NOW, -100)
+        assert not await repo.mark_unreachable(s, "telegram:9", NOW, -100)
         notices = [r for r in await repo.pending_outbox(s) if r.kind == "staff_unreachable"]
         assert [n.payload["request_id"] for n in notices] == [rid]
-        assert await repo.resident_unreachable(s, 9)
+        assert await repo.resident_unreachable(s, "telegram:9")
     async with db.transaction() as s:
-        await repo.save_state(s, 9, 9, {"step": "done"}, NOW)
-        assert not await repo.resident_unreachable(s, 9)
+        await repo.save_state(s, "telegram:9", {"step": "done"}, NOW)
+        assert not await repo.resident_unreachable(s, "telegram:9")
 
 
 async def test_coordinators_table(db):

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from storage.models import person_key
 from storage import keys, repo
 from storage.crypto import Sealer, generate_key
 
@@ -16,10 +17,10 @@ async def _answers(db, key: str, *, telegram_id: int = 7001, now=NOW) -> None:
     """A request and a conversation in progress, each with its answer sealed with `key`."""
     sealer = Sealer(key)
     async with db.transaction() as s:
-        await repo.create_request(s, telegram_id=telegram_id, chat_id=telegram_id,
+        await repo.create_request(s, person=person_key("telegram", telegram_id),
                                   answers={"name": "Zofka"}, now=now, staff_chat_id=None,
                                   sensitive=sealer.seal("yes"))
-        await repo.save_state(s, telegram_id + 1, telegram_id + 1, sealer.seal_state(
+        await repo.save_state(s, person_key("telegram", telegram_id + 1), sealer.seal_state(
             {"step": "hopes", "answers": {"sensitive": "no"}}), now)
 
 
@@ -60,9 +61,9 @@ async def test_reseal_seals_every_answer_and_the_canary_with_the_new_key(db):
     await _check(db, NEW)  # the old key can go
     new = Sealer(NEW)
     async with db.transaction() as s:
-        [req] = await repo.requests_of(s, 7001)
+        [req] = await repo.requests_of(s, "telegram:7001")
         assert new.open(req.sensitive) == "yes"
-        talk = await repo.conversation(s, 7002)
+        talk = await repo.conversation(s, "telegram:7002")
         assert new.open_state(talk.state)["answers"]["sensitive"] == "no"
 
 
@@ -74,6 +75,6 @@ async def test_reseal_changes_nothing_when_a_key_is_missing_for_some_answers(db)
             await keys.reseal(s, Sealer(f"{NEW},{OLD}"), NOW)
     assert refused.value.count == 2  # the request and the conversation sealed with LOST
     async with db.transaction() as s:
-        [req] = await repo.requests_of(s, 7001)
+        [req] = await repo.requests_of(s, "telegram:7001")
         assert Sealer(OLD).open(req.sensitive) == "yes"  # still sealed with the old key
     assert await _canary(db) is None  # not even the canary was written

@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.pool import Pool
 from sqlmodel import SQLModel
 
-from storage import migrate, repo
+from storage import inbox, migrate, repo
 from storage.crypto import KeyMissing, Sealer, generate_key
 from storage.db import Database
 
@@ -170,7 +170,7 @@ async def test_a_release_0_1_database_is_upgraded_with_nothing_lost(bare):
     assert (await migrate.status(bare)).up_to_date
     assert await _differences(bare) == []
     async with bare.transaction() as s:
-        [req] = await repo.requests_of(s, 7001)
+        [req] = await repo.requests_of(s, "telegram:7001")
         assert (req.status, req.owner_name, req.card_message_id) == ("enrolled", "Mojca", 55)
         assert req.answers["name"] == "Zofka Testna" and req.answers["phone"] == "+38631222333"
         # the sensitive answer is sealed, and the group that gave it away is gone
@@ -179,7 +179,7 @@ async def test_a_release_0_1_database_is_upgraded_with_nothing_lost(bare):
         assert req.activity_at is not None
         assert [e.action for e in await repo.history(s, 1)] == ["claim", "contacted", "enrolled"]
         assert (await repo.request_of_staff_message(s, -100777, 61)).id == 1
-        talk = await repo.conversation(s, 7002)
+        talk = await repo.conversation(s, "telegram:7002")
         assert talk.state["step"] == "hopes" and talk.state["answers"]["municipality"] == "Muta"
         assert "sensitive" not in talk.state["answers"]
         assert sealer.open_state(talk.state)["answers"]["sensitive"] == "no"
@@ -189,9 +189,13 @@ async def test_a_release_0_1_database_is_upgraded_with_nothing_lost(bare):
         assert (pending.kind, pending.payload, pending.request_id) == (
             "reminder", {"session_id": 2, "enrollment_id": 1}, 1)
         assert pending.key.startswith("reminder:2:1:")
+        # keys are a channel and an address now: the reminder goes to the Telegram person, the
+        # update handled before is known by its channel's key
+        assert pending.chat == "telegram:7001"
+        assert await inbox.handled(s, ["telegram:1", "viber:1"]) == {"telegram:1"}
     # a sent row keeps no chat and no payload; the reminder sent keeps its (new) key, so it is
     # not planned again
-    sent = await _exec(bare, "SELECT chat_id, payload, key, request_id FROM outbox "
+    sent = await _exec(bare, "SELECT chat, payload, key, request_id FROM outbox "
                              "WHERE sent_at IS NOT NULL ORDER BY id")
     assert [(r[0], r[3]) for r in sent] == [(None, 1), (None, 1)]
     assert all(json.loads(r[1]) == {} if isinstance(r[1], str) else r[1] == {} for r in sent)
@@ -206,7 +210,7 @@ async def test_a_request_number_is_never_given_out_again_after_the_upgrade(bare)
                       "(-100777, 70, 2)")
     await migrate.upgrade(bare, sealer=Sealer(generate_key()))
     async with bare.transaction() as s:
-        rid, created = await repo.create_request(s, telegram_id=7003, chat_id=7003,
+        rid, created = await repo.create_request(s, person="telegram:7003",
                                                  answers={"name": "X"}, now=T0,
                                                  staff_chat_id=None)
     assert created and rid == 3
@@ -258,7 +262,7 @@ async def test_an_upgraded_sqlite_file_keeps_no_plain_answer_where_secure_delete
         release.close()
         await migrate.upgrade(db, sealer=Sealer(generate_key()))
         async with db.transaction() as s:
-            [req] = await repo.requests_of(s, 7001)
+            [req] = await repo.requests_of(s, "telegram:7001")
             assert req.answers["name"] == "Zofka Testna"  # the rest is still there
     finally:
         await db.dispose()

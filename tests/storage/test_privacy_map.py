@@ -55,13 +55,13 @@ async def test_izbrisi_leaves_nothing_that_points_at_the_person_in_any_mapped_co
     rid = await person_with_everything(db, 4)
     other = await person_with_everything(db, 5)
     async with db.transaction() as s:
-        await erasure.erase_person(s, 4, NOW, STAFF)
-    assert await _values_left(db, "person", 4) == []
+        await erasure.erase_person(s, "telegram:4", NOW, STAFF)
+    assert await _values_left(db, "person", "telegram:4") == []
     assert await _values_left(db, "request", rid) == []
     # the map is not vacuous: the other person is found everywhere the map points
-    found = dict(await _values_left(db, "person", 5))
-    assert {"resident.telegram_id", "contact_request.telegram_id", "enrollment.telegram_id",
-            "attendance.telegram_id", "inbox.telegram_id"} <= set(found)
+    found = dict(await _values_left(db, "person", "telegram:5"))
+    assert {"resident.person", "contact_request.person", "enrollment.person",
+            "attendance.person", "inbox.person"} <= set(found)
     assert {"request_event.request_id", "staff_message.request_id", "access_log.request_id",
             "outbox.request_id", "enrollment.request_id"} <= {
         n for n, _ in await _values_left(db, "request", other)}
@@ -72,5 +72,5 @@ async def test_retention_leaves_nothing_that_points_at_an_idle_request(db):
     rid = await person_with_everything(db, 6, at=old, enrolled_until=old + timedelta(days=3))
     async with db.transaction() as s:
         assert await erasure.erase_if_idle(s, rid, NOW - timedelta(days=365), NOW, STAFF, STEPS)
-    assert await _values_left(db, "person", 6) == []
+    assert await _values_left(db, "person", "telegram:6") == []
     assert await _values_left(db, "request", rid) == []

@@ -215,8 +215,9 @@ async def test_erasing_a_participant_queues_an_edit_of_every_list_that_showed_th
         await erasure.erase_person(s, tid(10), NOW, -100)
     async with db.transaction() as s:
         rows = [r for r in await repo.pending_outbox(s) if r.kind == marks.KIND]
-        assert sorted((r.chat_id, r.payload["session_id"], r.payload["refresh"], r.request_id)
-                      for r in rows) == [(-100, s1, True, None), (-100, s2, True, None)]
+        assert sorted((r.chat, r.payload["session_id"], r.payload["refresh"], r.request_id)
+                      for r in rows) == [("group:-100", s1, True, None),
+                                         ("group:-100", s2, True, None)]
         assert await s.get(Attendance, (s1, tid(10))) is None
     # and a report of December not counted before no longer counts them
     r = await service(db, Sealer(generate_key())).build(DECEMBER)

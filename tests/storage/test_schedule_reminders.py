@@ -12,7 +12,7 @@ NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
 
 
 def row(n: int) -> dict:
-    return {"kind": "reminder", "chat_id": 500 + n, "due_at": NOW, "key": f"reminder:{n}",
+    return {"kind": "reminder", "chat": f"telegram:{500 + n}", "due_at": NOW, "key": f"reminder:{n}",
             "payload": {"session_id": n, "enrollment_id": 1}, "topic": f"session:{n}",
             "request_id": None}
 
@@ -25,5 +25,5 @@ async def test_a_batch_queues_only_keys_never_queued(db):
         assert await store.add_reminders(s, []) == 0
     async with db.transaction() as s:
         found = (await s.execute(select(Outbox).order_by(Outbox.key))).scalars().all()
-    assert [(o.key, o.chat_id, o.payload["session_id"], o.attempts) for o in found] == [
-        (f"reminder:{n}", 500 + n, n, 0) for n in range(5)]
+    assert [(o.key, o.chat, o.payload["session_id"], o.attempts) for o in found] == [
+        (f"reminder:{n}", f"telegram:{500 + n}", n, 0) for n in range(5)]
