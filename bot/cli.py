@@ -19,8 +19,8 @@ from dialogs.schedule import site_from_name
 
 from storage.db import Database
 
-from bot.config import Settings
-from bot.database import Refused, open_database
+from bot.config import ROOT, Settings, named_env_file
+from bot.database import COMMAND_WAIT_SECONDS, Refused, open_database
 from bot.i18n import Texts
 
 
@@ -41,7 +41,9 @@ def _on_database(settings: Settings, texts: Texts,
     """Run a command's work on the database, opened (made when new, refused with one line when
     behind) and closed again."""
     async def run() -> int:
-        db = await open_database(settings, texts)
+        # a command finds the database the bot made: it never makes one (wrong folder, wrong
+        # DATABASE_URL), and waits only a while for a server that is not up
+        db = await open_database(settings, texts, create=False, wait=COMMAND_WAIT_SECONDS)
         try:
             return await work(db)
         finally:
@@ -115,13 +117,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             return cmd_chat(args)
         print(_texts(settings)("cli.no_token"), file=sys.stderr)
         return 2
+    from bot import logs
     from bot.app import run_bot
-    from bot.database import sealer
+    from bot.database import Stopped, check_token, sealer
 
     try:
         sealer(settings)  # refused before anything starts when DATA_KEY is missing
+        check_token(settings)  # and when BOT_TOKEN is not a token at all
+        logs.setup(settings.log_format, settings.log_level,
+                   secrets=(settings.bot_token, settings.webhook_secret))
+        logs.starting(settings, "setup" if settings.staff_chat_id is None
+                      else "webhook" if args.webhook else "polling")
         asyncio.run(run_bot(settings, webhook=args.webhook))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Stopped):
         pass
     except Refused as exc:
         print(str(exc), file=sys.stderr)
@@ -278,11 +286,12 @@ def cmd_db(args: argparse.Namespace, out: TextIO | None = None) -> int:
     async def run() -> int:
         from storage import keys, migrate
         from storage.crypto import KeyMissing
-        from storage.db import Database
 
-        from bot.database import sealer_or_none
+        from bot.database import reach, sealer_or_none
 
-        db = Database(settings.database_url)
+        # `upgrade` makes a new database; `current` only looks at one that is there
+        db, _ = await reach(settings, texts, create=args.action == "upgrade", empty=True,
+                            wait=COMMAND_WAIT_SECONDS)
         try:
             if args.action == "current":
                 found = await migrate.status(db)
@@ -624,7 +633,60 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "text", None) == ["-"]:
         args.json = True
-    return args.func(args)
+    return dispatch(args)
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Run a command. What stops it is said in one line on stderr (exit 2), never as a
+    traceback: a settings file or setting that is wrong, a database that refuses, a bot token
+    Telegram does not take, a refusal of the command's own (Refused); Ctrl+C ends it quietly."""
+    texts = Texts(ROOT / "locales")
+    named = named_env_file()
+    if named is not None and (not named.exists() or named.is_dir()):  # /dev/null: no file
+        print(texts("cli.env_file_missing", file=str(named)), file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except Refused as exc:
+        print(str(exc), file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        line = _one_line(exc, texts)
+        if line is None:
+            raise
+        print(line, file=sys.stderr)
+    return 2
+
+
+def _one_line(exc: Exception, texts: Texts) -> str | None:
+    """The line for what an operator must fix, or None (a fault of korak's: the traceback)."""
+    from aiogram.exceptions import TelegramNotFound, TelegramUnauthorizedError
+    from aiogram.methods import GetMe
+    from pydantic import ValidationError
+
+    from bot.database import refusal_or_none, settings_source
+
+    if isinstance(exc, ValidationError) and exc.title == Settings.__name__:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+                             for e in exc.errors(include_input=False, include_url=False))
+        return texts("cli.bad_settings", problems=problems, env=_settings_file())
+    try:
+        settings = Settings()
+    except Exception:
+        return None
+    if isinstance(exc, TelegramUnauthorizedError) or (
+            isinstance(exc, TelegramNotFound) and isinstance(exc.method, GetMe)):
+        return texts("cli.token_refused", env=settings_source(settings))
+    refused = refusal_or_none(exc, settings, texts)
+    return None if refused is None else str(refused)
+
+
+def _settings_file() -> str:
+    from bot.config import find_env_file
+
+    found = find_env_file()
+    return str(found) if found is not None and found.is_file() else "okolje, brez datoteke .env"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,18 +1,95 @@
-"""Settings from the environment and `.env` (every one is documented in .env.example)."""
+"""Settings from the environment and a `.env` file (every one is documented in .env.example).
+
+The `.env` is looked for in this order, and the first found is read (the environment still
+wins over it):
+1. the file KORAK_ENV_FILE names;
+2. `.env` in the working folder;
+3. `.env` in the install's folder, the project's root beside pyproject.toml.
+So a `korak` command run from cron or another folder reads the project's settings, not none.
+Relative paths in the settings (the SQLite files, REPORT_EMBLEM_FILE) are taken from the
+folder of the `.env` that was read (without one: from the working folder), never from wherever
+the command happens to run."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
+ENV_FILE_VARIABLE = "KORAK_ENV_FILE"
+
+
+def named_env_file() -> Path | None:
+    """The file KORAK_ENV_FILE names (which may not exist: `korak` refuses that in one line)."""
+    named = os.environ.get(ENV_FILE_VARIABLE, "").strip()
+    return Path(named).expanduser().absolute() if named else None
+
+
+def find_env_file() -> Path | None:
+    """The settings file to read: KORAK_ENV_FILE, `.env` in the working folder, then `.env` in
+    the install's folder (only for a checkout, where pyproject.toml is beside it)."""
+    named = named_env_file()
+    if named is not None:
+        return named
+    here = Path.cwd() / ".env"
+    if here.is_file():
+        return here.absolute()
+    if (ROOT / "pyproject.toml").is_file() and (ROOT / ".env").is_file():
+        return ROOT / ".env"
+    return None
+
+
+def resolve_sqlite_url(url: str, base: Path) -> str:
+    """A SQLite URL with a relative file made absolute against `base`; any other URL as it is."""
+    if not url.lower().startswith("sqlite"):
+        return url
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url  # refused with one line where the database is opened
+    name = parsed.database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return url
+    path = Path(name).expanduser()
+    if path.is_absolute():
+        return url
+    return parsed.set(database=str(base / path)).render_as_string(hide_password=False)
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # the `.env` that was read (None: the environment alone)
+    _env_path: Path | None = PrivateAttr(default=None)
+
+    def __init__(self, **values: Any) -> None:
+        """`_env_file` as pydantic-settings takes it (None: no file); by default the one
+        find_env_file picks. Relative paths are then made absolute (the module's doc)."""
+        if "_env_file" not in values:
+            values["_env_file"] = find_env_file()
+        env_file = values["_env_file"]
+        super().__init__(**values)
+        found = (Path(env_file).absolute() if isinstance(env_file, (str, Path))
+                 and Path(env_file).is_file() else None)
+        self._env_path = found
+        base = found.parent if found is not None else Path.cwd()
+        self.database_url = resolve_sqlite_url(self.database_url, base)
+        self.chat_database_url = resolve_sqlite_url(self.chat_database_url, base)
+        if self.report_emblem_file is not None and not self.report_emblem_file.is_absolute():
+            self.report_emblem_file = base / self.report_emblem_file.expanduser()
+        if not self.locales_dir.is_absolute():
+            self.locales_dir = base / self.locales_dir
+
+    @property
+    def env_path(self) -> Path | None:
+        """The `.env` these settings were read from; None: none was."""
+        return self._env_path
 
     bot_token: str | None = None
     # the key that seals the sensitive answer (`korak keygen`); older keys after it, comma

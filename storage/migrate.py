@@ -23,6 +23,7 @@ from sqlalchemy.pool import NullPool
 
 from .db import Database
 
+log = logging.getLogger("korak.db")
 HERE = Path(__file__).resolve().parent
 BASELINE = "0001"  # korak 0.1's schema
 # columns korak 0.1 added while it still used create_all: a database made before them lacks
@@ -129,6 +130,12 @@ async def upgrade(db: Database, **extra: Any) -> Status:
     before = await _run(db, _upgrade, extra)
     if db.sync_engine is not None and not before.up_to_date:
         _vacuum(db)
+    # one line for the whole upgrade (Alembic's own, a line a step, are kept quiet: bot/logs.py)
+    if before.empty:
+        log.info("database made at revision %s", before.head, extra={"event": "schema"})
+    elif not before.up_to_date:
+        log.info("database upgraded from %s to %s", before.current or "0.1", before.head,
+                 extra={"event": "schema"})
     return before
 
 
@@ -144,7 +151,7 @@ def _vacuum(db: Database) -> None:
         finally:
             connection.close()
     except (OperationalError, sqlite3.OperationalError):  # in use elsewhere: the upgrade stands
-        logging.getLogger("korak.db").warning(
+        log.warning(
             "database in use: not vacuumed after the upgrade (what it replaced is zeroed, and "
             "leaves the write-ahead log at its next checkpoint)")
     finally:

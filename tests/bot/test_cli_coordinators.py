@@ -10,6 +10,8 @@ def korak(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # no .env from elsewhere
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/k.db")
     monkeypatch.setenv("COORDINATOR_IDS", "111")
+    assert cli.main(["db", "upgrade"]) == 0  # only run and db upgrade make a database
+    capsys.readouterr()
 
     def run(*argv):
         code = cli.main(["coordinators", *argv])

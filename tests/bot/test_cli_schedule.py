@@ -16,6 +16,8 @@ def korak(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # no .env from elsewhere
     url = f"sqlite+aiosqlite:///{tmp_path}/k.db"
     monkeypatch.setenv("DATABASE_URL", url)
+    assert cli.main(["db", "upgrade"]) == 0  # only run and db upgrade make a database
+    capsys.readouterr()
     day = date.today() + timedelta(days=5)
     (tmp_path / "urnik.csv").write_text(
         "datum;zacetek;konec;naslov;kraj\n"
