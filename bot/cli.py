@@ -13,7 +13,7 @@ from typing import TextIO
 
 from dialogs import places
 from dialogs.intake import OPTIONS, SITE_LABEL
-from dialogs.understand import LANGS as ANSWER_LANGS, STEPS as ANSWER_STEPS, choose
+from dialogs.understand import LANGS as ANSWER_LANGS, STEPS as ANSWER_STEPS, understand
 from dialogs.replies import N_
 from dialogs.schedule import site_from_name
 
@@ -85,14 +85,22 @@ def cmd_where(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
 
 def cmd_understand(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    """Which button a typed answer means at a step, as the bot reads it; null: it asks again."""
+    """Which button a typed answer means at a step, as the bot reads it; null: it asks again.
+    An answer that is no button but rules some out ("ne delam") also says which are left
+    ("narrows"), and the bot asks the follow-up that settles it where there is one."""
     texts = None if args.json else _texts(Settings())
 
     def one(text: str) -> None:
-        picked = choose(args.step, text, args.lang)
+        understood = understand(args.step, text, args.lang)
+        picked = understood.choice
         if args.json:
-            out.write(json.dumps({"text": text, "step": args.step, "lang": args.lang,
-                                  "choice": picked}, ensure_ascii=False) + "\n")
+            row = {"text": text, "step": args.step, "lang": args.lang, "choice": picked}
+            if understood.narrows:
+                row["narrows"] = list(understood.narrows)
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        elif picked is None and understood.narrows:
+            out.write(texts("cli.understand_narrows", step=args.step, text=text,
+                            left=", ".join(understood.narrows)) + "\n")
         elif picked is None:
             out.write(texts("cli.understand_none", step=args.step, text=text) + "\n")
         else:

@@ -6,14 +6,16 @@ clock, database or Telegram here; time and stored facts come in through ``Ctx``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from . import places
 from .options import OPTIONS
-from .understand import choose, choose_among, command_word
-from .languages import LANGUAGES, NAMES as LANGUAGE_NAMES, known as known_language
+from .understand import choose, choose_among, command_word, understand
+from .languages import (LANGUAGES, NAMES as LANGUAGE_NAMES, OFFER as LANGUAGE_OFFER, detect,
+                        known as known_language)
 from .phone import display_phone, normalize_phone
 from .replies import (Button, DeleteAll, Effect, Forget, Lines, N_, RelayToStaff, Say,
                       SubmitRequest, Text, fence, one_line)
@@ -164,8 +166,13 @@ GROUP_LABEL = {
 # The questions in order; a step missing from the path (dsp_duration after "no") is skipped.
 STEPS = ["consent", "place", "place_confirm", "place_choose", "place_elsewhere", "place_move",
          "dsp",
-         "dsp_duration", "work", "sensitive_consent", "sensitive", "hopes", "fit", "name",
-         "phone", "call_time", "summary", "edit_choose"]
+         "dsp_duration", "work", "work_office", "sensitive_consent", "sensitive", "hopes", "fit",
+         "name", "phone", "call_time", "summary", "edit_choose"]
+# A typed answer that is no button but leaves these buttons of a step ("ne delam": not
+# employed) is followed by the one question that settles it; its answer is the step's.
+FOLLOW_UPS = {("work", ("registered", "neither", "other")): "work_office"}
+LANG_OFFERED = "lang_offered"  # pending: the language offered for a person's first words (None:
+# offered, and answered or passed over: never offered twice)
 TERMINAL = {"idle", "declined", "outside", "done", "stopped"}
 SIDE = {"confirm_restart", "confirm_delete"}
 
@@ -183,11 +190,25 @@ def _buttons(step: str, per_row: int = 1) -> tuple[tuple[Button, ...], ...]:
 LANG = "lang:"  # a language button's id: "lang:en"; it works at any step
 
 
-def language_buttons(current: str | None) -> tuple[tuple[Button, ...], ...]:
+def _other_languages(current: str | None, first: str | None = None) -> list[Button]:
+    codes = [code for code in LANGUAGES if code != known_language(current)]
+    if first in codes:  # the one a person's own words are in comes first
+        codes.remove(first)
+        codes.insert(0, first)
+    return [Button(LANG + code, Text(LANGUAGE_NAMES[code])) for code in codes]
+
+
+def language_buttons(current: str | None, first: str | None = None
+                     ) -> tuple[tuple[Button, ...], ...]:
     """The other languages, each named in itself, two a row."""
-    others = [Button(LANG + code, Text(LANGUAGE_NAMES[code])) for code in LANGUAGES
-              if code != known_language(current)]
+    others = _other_languages(current, first)
     return tuple(tuple(others[i:i + 2]) for i in range(0, len(others), 2))
+
+
+def language_row(current: str | None) -> tuple[Button, ...]:
+    """The other languages in one row: the first row under the first question, so a person
+    who does not read the question's language sees their own at once."""
+    return tuple(_other_languages(current))
 
 
 def _retention(ctx: Ctx) -> Text:
@@ -222,11 +243,12 @@ def ask(state: State, ctx: Ctx) -> list[Say]:
     """The current question again, with its buttons."""
     step = state.step
     if step == "consent":  # the short notice; the whole one and the programme a tap away, and
-        # the other languages below (one message with the welcome: one notification)
+        # the other languages first, above the answers (one message with the welcome: one
+        # notification)
         yes, no, programme, data = (Button(cid, Text(label))
                                     for cid, label in OPTIONS["consent"])
         return [Say(Text(N_("intake.consent_short"), {"retention": _retention(ctx)}),
-                    ((yes,), (no,), (programme, data)) + language_buttons(state.lang))]
+                    (language_row(state.lang), (yes,), (no,), (programme, data)))]
     if step == "place":
         return [Say(Text(N_("intake.ask_place")),
                     _municipality_buttons(state.place_misses >= PLACE_MISSES))]
@@ -256,6 +278,8 @@ def ask(state: State, ctx: Ctx) -> list[Say]:
         return [Say(Text(N_("intake.ask_dsp_duration")), _buttons("dsp_duration"))]
     if step == "work":
         return [Say(Text(N_("intake.ask_work")), _buttons("work"))]
+    if step == "work_office":  # after "ne delam": registered at the employment office, or not
+        return [Say(Text(N_("intake.ask_work_office")), _buttons("work_office"))]
     if step == "sensitive_consent":
         return [Say(Text(N_("intake.ask_sensitive_consent")), _buttons("sensitive_consent"))]
     if step == "sensitive":
@@ -540,6 +564,8 @@ def _step_choice(state: State, ctx: Ctx, cid: str) -> Outcome:
                 if places.site_of(muni) is None:
                     return _leaving(state, ctx, places.resolve(muni))
                 return _accept_place(state, ctx, muni, cands[i].get("place"))
+    if step == "work_office":  # the follow-up's answer is the work question's
+        return _advance(_set(state, work=cid), ctx, "work")
     if step in ("dsp", "dsp_duration", "work", "sensitive"):
         state = _set(state, **{step: cid})
         if step == "dsp" and cid != "yes":
@@ -626,14 +652,58 @@ def _step_text(state: State, ctx: Ctx, text: str) -> Outcome:
     if step == "phone":
         if _typed_choice(state, text) == "write_here":
             return _step_choice(state, ctx, "write_here")
-        phone = normalize_phone(text)
+        phone = normalize_phone(text) or _phone_in(text)
         if phone is None:
             return _again(state, ctx, N_("intake.bad_phone"))
         return _after_phone(state, ctx, phone)
-    picked = _typed_choice(state, text)
-    if picked is not None:
-        return _step_choice(state, ctx, picked)
+    if step == "consent":
+        offered, state = _language_offer(state, ctx, text)
+        if offered is not None:
+            return offered
+    understood = understand(step, text, state.lang)
+    if understood.choice is not None:
+        return _step_choice(state, ctx, understood.choice)
+    follow_up = FOLLOW_UPS.get((step, understood.narrows))
+    if follow_up is not None:  # "ne delam": one question settles it
+        s = replace(state, step=follow_up)
+        return Outcome(s, ask(s, ctx))
     return _again(state, ctx, N_("intake.use_buttons"))
+
+
+# a phone number inside a sentence: "moj telefon je 031 555 666"
+_NUMBER_IN_TEXT = re.compile(r"(?<![\w+])(?:\+|00)?\d[\d /().-]{5,}\d(?!\w)")
+
+
+def _phone_in(text: str) -> str | None:
+    """The one phone number a sentence holds, or None (none, or more than one)."""
+    found = {normalize_phone(m.group()) for m in _NUMBER_IN_TEXT.finditer(text[:200])}
+    found.discard(None)
+    return found.pop() if len(found) == 1 else None
+
+
+def _language_offer(state: State, ctx: Ctx, text: str) -> tuple[Outcome | None, State]:
+    """A person's first words in another of korak's languages ("привіт", "hello", "dobar
+    dan"): that language is offered at once, in that language, once; a yes to the offer
+    takes it, a no stays, anything else is read as it would be (the state without the offer
+    is returned with None)."""
+    current = known_language(state.lang or ctx.suggested_lang)
+    if LANG_OFFERED in state.pending:
+        offered = state.pending[LANG_OFFERED]
+        if offered is None:  # offered once already
+            return None, state
+        state = replace(state, pending={**state.pending, LANG_OFFERED: None})
+        reply = choose("place_confirm", text, offered) if offered in LANGUAGES else None
+        if reply == "yes" and detect(text) in (None, offered):
+            return _switch_language(state, ctx, offered), state
+        if reply == "no":
+            return Outcome(state, ask(state, ctx)), state
+        return None, state  # offered once: now read as an answer
+    code = detect(text)
+    if code is None or code == current:
+        return None, state
+    s = replace(state, pending={**state.pending, LANG_OFFERED: code})
+    return Outcome(s, [Say(Text(LANGUAGE_OFFER[code]),
+                           language_buttons(current, first=code))]), s
 
 
 def _after_phone(state: State, ctx: Ctx, phone: str) -> Outcome:
@@ -674,6 +744,8 @@ def _switch_language(state: State, ctx: Ctx, code: str) -> Outcome:
         return _again(state, ctx, N_("intake.stale_button"))
     if state.step == "consent":  # still at the start: the start again, in that language
         return _welcome(ctx, state.answers.get("source"), code)
+    if state.step == "idle" and ctx.open_request is None and not ctx.requests:
+        return _welcome(ctx, None, code)  # nothing begun yet: begin, in that language
     s = replace(state, lang=code)
     return Outcome(s, [Say(Text(N_("language.set")))]
                    + (ask(s, ctx) if s.step in STEPS or s.step in SIDE else []))
@@ -797,6 +869,11 @@ def _handle(state: State, event: Event, ctx: Ctx) -> Outcome:
             return fixed
     if state.step in TERMINAL:
         latest = ctx.open_request or (ctx.requests[-1] if ctx.requests else None)
+        if state.step == "idle" and latest is None and isinstance(event, Typed):
+            # the first words, before /start, in another language
+            offered, state = _language_offer(state, ctx, event.text or "")
+            if offered is not None:
+                return offered
         if isinstance(event, Typed) and latest is not None and event.text.strip():
             # outside any question: a message for the coordinators, up to a limit an hour
             if ctx.relays_last_hour >= ctx.relay_limit:

@@ -31,6 +31,14 @@ OPTIONS: dict[str, list[tuple[str, str]]] = {
         ("neither", N_("button.work_neither")),
         ("other", N_("button.work_other")),
     ],
+    # "ne delam", "I'm unemployed": not a button, but it leaves these three; the one follow-up
+    # that settles it (registered at the employment office or not). The ids are the work
+    # question's: the answer is stored as "work".
+    "work_office": [
+        ("registered", N_("button.work_office_yes")),
+        ("neither", N_("button.work_office_no")),
+        ("other", N_("button.work_office_other")),
+    ],
     "sensitive_consent": [
         ("yes", N_("button.sensitive_consent_yes")),
         ("skip", N_("button.sensitive_consent_skip")),

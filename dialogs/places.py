@@ -1,8 +1,9 @@
 """Where does a resident live? A pure resolver from free text to municipality and programme site.
 
 The data (``dialogs/data/*.csv``, built from ``shared/reference/places``) is read once, on first
-use; a call does no I/O. Matching works on folded text (lower case, č/š/ž → c/s/z) in three
-stages, each tried only when the one before found nothing:
+use; a call does no I/O. Matching works on folded text (lower case, č/š/ž → c/s/z; Serbian and
+Ukrainian Cyrillic first written in Latin letters the Slovenian way: "Словењ Градец", "Муті",
+"Равне на Корошкем") in three stages, each tried only when the one before found nothing:
 
 1. names: official municipality and settlement names, aliases and foreign places, in any of the
    case forms Slovenian gives them ("iz Raven", "v Radljah", "na Svetem Primožu nad Muto"), and
@@ -100,9 +101,33 @@ UNKNOWN = Resolution(status="unknown")
 # --------------------------------------------------------------------------- text
 
 
+# Cyrillic (Serbian, Ukrainian, and the Russian letters people type) → Latin, as Slovenian
+# writes the sounds; a soft sign makes nj and lj ("Словень" → "slovenj") and is dropped
+# elsewhere. Latin text is not touched, so every Latin answer stays as it was.
+_CYRILLIC = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "ґ": "g", "д": "d", "ђ": "đ", "е": "e", "є": "je",
+    "ж": "ž", "з": "z", "и": "i", "і": "i", "ї": "ji", "й": "j", "ј": "j", "к": "k", "л": "l",
+    "љ": "lj", "м": "m", "н": "n", "њ": "nj", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t",
+    "ћ": "ć", "у": "u", "ф": "f", "х": "h", "ц": "c", "ч": "č", "џ": "dž", "ш": "š", "щ": "šč",
+    "ь": "", "ъ": "", "ы": "i", "э": "e", "ю": "ju", "я": "ja", "ё": "jo", "ў": "u",
+}
+_SOFT = re.compile("([нл])ь")
+_HAS_CYRILLIC = re.compile("[\u0400-\u04ff]")
+
+
+def latin(text: str) -> str:
+    """Cyrillic letters in Latin ones, the Slovenian way ('Словењ Градец' → 'slovenj gradec',
+    in lower case); text without Cyrillic comes back as it was."""
+    if not _HAS_CYRILLIC.search(text):
+        return text
+    text = _SOFT.sub(lambda m: m.group(1) + "j", unicodedata.normalize("NFC", text.lower()))
+    return "".join(_CYRILLIC.get(ch, ch) for ch in text)
+
+
 def fold(text: str) -> str:
-    """Lower case without diacritics: 'Črna na Koroškem' → 'crna na koroskem'."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
+    """Lower case without diacritics: 'Črna na Koroškem' → 'crna na koroskem'; Cyrillic in
+    Latin letters first ('Мута' → 'muta')."""
+    decomposed = unicodedata.normalize("NFKD", latin(text).lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("đ", "d")
 
 
@@ -599,7 +624,7 @@ def resolve(text: str) -> Resolution:
 
 
 __all__ = [
-    "Candidate", "Resolution", "UNKNOWN", "resolve", "fold", "tokens", "word_forms",
+    "Candidate", "Resolution", "UNKNOWN", "resolve", "fold", "latin", "tokens", "word_forms",
     "koroska_municipalities", "municipalities_of_site", "site_of", "region_of",
     "all_municipalities", "KOROSKA", "SITES",
 ]

@@ -50,13 +50,13 @@ SCRIPT = [
     ("tap", "Da, strinjam se", None),
     ("say", "Mislinja", "V kateri občini"),
     ("tap", "Ne", "denarno socialno pomoč"),
-    ("tap", "Nič od tega", None),
+    ("tap", "Ne delam, ne iščem dela", None),
     ("tap", "Ne, preskočite", None),
-    ("tap", "Preskoči", None),
+    ("tap", "Preskočim", None),
     ("tap", "{name}", None),
     ("say", "031 222 333", "Na katero številko"),
     ("tap", "Popoldne", None),
-    ("tap", "✅ Potrdi", None),
+    ("tap", "✅ Potrjujem", None),
 ]
 DONE_MARKER = "Vaša prošnja je oddana"
 

@@ -69,7 +69,7 @@ async def test_the_batch_with_the_erasing_tap_goes_at_once_and_nothing_of_it_was
 
     store.store_batch, saved = watching, real_store
     try:
-        await inbox.receive_batch([raw_tap(U, 9001, button(h, U, "Da, izbriši vse"))])
+        await inbox.receive_batch([raw_tap(U, 9001, button(h, U, "Da, izbrišite vse"))])
         await inbox.idle()
     finally:
         store.store_batch = saved
@@ -91,7 +91,7 @@ async def test_the_answer_on_origin_never_reaches_the_file_in_the_clear(h):
     await h.press(U, "Da, strinjam se")
     await h.text(U, "Mislinja")
     await h.press(U, "Ne")
-    await h.press(U, "Nič od tega")
+    await h.press(U, "Ne delam, ne iščem dela")
     await h.press(U, "Da, lahko vprašate")
     data = button(h, U, "Da")
     await inbox.receive_batch([raw_tap(U, 9101, data)])
@@ -132,7 +132,7 @@ def staff_view(h):
 
 async def erase(h, uid=U):
     await h.text(uid, "/izbrisi")
-    await h.press(uid, "Da, izbriši vse")
+    await h.press(uid, "Da, izbrišite vse")
 
 
 async def test_a_card_posted_again_while_the_person_erased_is_edited_to_the_removal_text(h):

@@ -19,13 +19,13 @@ async def complete_intake(h, uid=U):
     await h.text(uid, "živim v Kotljah")
     await h.press(uid, "Da")
     await h.press(uid, "Eno leto ali več")
-    await h.press(uid, "Nič od tega")
+    await h.press(uid, "Ne delam, ne iščem dela")
     await h.press(uid, "Ne, preskočite")
-    await h.press(uid, "Preskoči")
+    await h.press(uid, "Preskočim")
     await h.press(uid, "Ana")
     await h.text(uid, "041 123 456")
     await h.press(uid, "Dopoldne")
-    await h.press(uid, "✅ Potrdi")
+    await h.press(uid, "✅ Potrjujem")
 
 
 async def to_name_step(h, uid=U):
@@ -33,7 +33,7 @@ async def to_name_step(h, uid=U):
     await h.text(uid, "/start")
     await h.press(uid, "Da, strinjam se")
     await h.press(uid, "Muta")
-    for label in ("Ne", "Nič od tega", "Ne, preskočite", "Preskoči"):
+    for label in ("Ne", "Ne delam, ne iščem dela", "Ne, preskočite", "Preskočim"):
         await h.press(uid, label)
 
 
@@ -60,9 +60,10 @@ async def test_start_welcomes_and_asks_for_consent_with_buttons(h):
     assert text.startswith("Pozdravljeni!") and "Socialna aktivacija" in text
     assert "Ali se strinjate" in text
     buttons = h.last_buttons(U)
-    assert list(buttons) == ["Da, strinjam se", "Ne, ne strinjam se", "ℹ️ Več o programu",
-                             "🔒 Več o podatkih", "English", "Bosanski / Hrvatski / Srpski",
-                             "Shqip", "Українська"]
+    # the other languages first (a person who cannot read the question finds theirs at once)
+    assert list(buttons) == ["English", "Bosanski/Hrvatski/Srpski", "Shqip", "Українська",
+                             "Da, strinjam se", "Ne, ne strinjam se", "ℹ️ Več o programu",
+                             "🔒 Več o podatkih"]
     await h.tap(U, buttons["🔒 Več o podatkih"])  # the whole notice is one tap away
     last = h.session.sent(U)[-1].text  # with the question again below it, in one message
     assert "Informacijskem pooblaščencu" in last and last.endswith("da jih shranimo?")
@@ -104,7 +105,7 @@ async def test_a_tap_is_answered_but_the_next_answer_does_not_wait_for_that(h):
 async def test_double_tap_on_confirm_yields_one_request(h):
     await to_phone_step(h)
     await h.text(U, "Raje mi pišite tukaj")  # a reply-keyboard button sends its label
-    confirm = h.last_buttons(U)["✅ Potrdi"]
+    confirm = h.last_buttons(U)["✅ Potrjujem"]
     await h.tap(U, confirm)
     await h.tap(U, confirm)
     async with h.db.transaction() as s:
@@ -228,7 +229,7 @@ async def test_delete_tells_staff_without_personal_data(h):
     await complete_intake(h)
     await h.outbox.run_once()
     await h.text(U, "/izbrisi")
-    await h.press(U, "Da, izbriši vse")
+    await h.press(U, "Da, izbrišite vse")
     await h.outbox.run_once()
     notice = h.session.sent(STAFF)[-1].text
     assert "umaknjena" in notice and "041" not in notice and "Ana" not in notice

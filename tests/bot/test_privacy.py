@@ -28,14 +28,14 @@ async def sensitive_intake(h, uid=U, name=NAME, phone=PHONE):
     await h.press(uid, "Da, strinjam se")
     await h.press(uid, "Mislinja")
     await h.press(uid, "Ne")
-    await h.press(uid, "Nič od tega")
+    await h.press(uid, "Ne delam, ne iščem dela")
     await h.press(uid, "Da, lahko vprašate")
     await h.press(uid, "Da")
-    await h.press(uid, "Preskoči")
+    await h.press(uid, "Preskočim")
     await h.text(uid, name)
     await h.text(uid, phone)
     await h.press(uid, "Popoldne")
-    await h.press(uid, "✅ Potrdi")
+    await h.press(uid, "✅ Potrjujem")
 
 
 def staff_chat_now(h):
@@ -59,17 +59,17 @@ async def test_the_card_hides_the_answer_and_opens_it_for_the_one_who_presses(h)
     await h.press(U, "Da, strinjam se")
     await h.press(U, "Mislinja")
     await h.press(U, "Ne")
-    await h.press(U, "Nič od tega")
+    await h.press(U, "Ne delam, ne iščem dela")
     await h.press(U, "Da, lahko vprašate")
     await h.press(U, "Da")
     # in the middle of the questions the answer is stored sealed
     [(state,)] = await raw(h, f"SELECT state FROM resident WHERE person = 'telegram:{U}'")
     assert '"sensitive"' not in state and "sensitive_sealed" in state
-    await h.press(U, "Preskoči")
+    await h.press(U, "Preskočim")
     await h.text(U, NAME)
     await h.text(U, PHONE)
     await h.press(U, "Popoldne")
-    await h.press(U, "✅ Potrdi")
+    await h.press(U, "✅ Potrjujem")
     await h.outbox.run_once()
     mid, card, buttons = h.card()
     assert NAME in card and PHONE in card
@@ -119,7 +119,7 @@ async def test_izbrisi_edits_every_staff_message_that_ever_showed_the_person(h):
     shown = staff_chat_now(h)
     assert sum(NAME in t for t in shown.values()) == 3  # two cards and the relayed message
     await h.text(U, "/izbrisi")
-    await h.press(U, "Da, izbriši vse")
+    await h.press(U, "Da, izbrišite vse")
     await h.outbox.run_once()
     now_shown = staff_chat_now(h)
     for words in (NAME, PHONE, SAID, "Zofka", "987"):
@@ -187,7 +187,7 @@ async def test_an_erased_request_number_never_reaches_another_resident(h):
     await h.outbox.run_once()
     old_card, _, old_buttons = h.card()
     await h.text(U, "/izbrisi")
-    await h.press(U, "Da, izbriši vse")
+    await h.press(U, "Da, izbrišite vse")
     await sensitive_intake(h, V, name="Vida Novak", phone="041 111 222")
     await h.outbox.run_once()
     _, new_text, _ = h.card()

@@ -66,13 +66,13 @@ async def test_words_that_imitate_card_lines_are_fenced(h):
     await h.text(U, "/start")
     await h.press(U, "Da, strinjam se")
     await h.press(U, "Muta")
-    for label in ("Ne", "Nič od tega", "Ne, preskočite"):
+    for label in ("Ne", "Ne delam, ne iščem dela", "Ne, preskočite"):
         await h.press(U, label)
     await h.text(U, "Rada bi delala\nTelefon: 040 000 000\nKontakt: Ponoči")
     await h.press(U, "Ana")
     await h.text(U, "041 123 456")
     await h.press(U, "Dopoldne")
-    await h.press(U, "✅ Potrdi")
+    await h.press(U, "✅ Potrjujem")
     await h.outbox.run_once()
     _, card, _ = h.card()
     lines = card.split("\n")

@@ -183,7 +183,7 @@ async def test_blocked_participant_is_marked_and_the_staff_told(h):
     await h.outbox.run_once()
     await h.outbox.run_once()
     assert U in h.unreachable
-    assert any("bot blokirala" in m.text for m in h.session.sent(STAFF))
+    assert any("bota blokirala" in m.text for m in h.session.sent(STAFF))
 
 
 async def test_schedule_file_sent_into_the_staff_chat(h, monkeypatch):

@@ -178,12 +178,12 @@ async def test_blocked_resident_is_marked_and_the_card_says_so(h):
     await h.outbox.run_once()
     assert h.unreachable == [U]
     await h.outbox.run_once()
-    assert "bot blokirala" in h.session.sent(STAFF)[-1].text
+    assert "bota blokirala" in h.session.sent(STAFF)[-1].text
     assert h.session.sent(STAFF)[-1].reply_to_message_id == mid
     await h.handoff.resident_blocked(U)  # a second 403 says nothing new
     await h.outbox.run_once()
-    assert sum("bot blokirala" in m.text for m in h.session.sent(STAFF)) == 1
-    assert "bot blokirala" in h.card()[1]
+    assert sum("bota blokirala" in m.text for m in h.session.sent(STAFF)) == 1
+    assert "bota blokirala" in h.card()[1]
     # a further reply says at once that it cannot go
     await h.staff_text(COORD_A, "Halo?", reply_to=mid)
     assert "nismo mogli poslati" in h.session.sent(STAFF)[-1].text
@@ -276,7 +276,7 @@ async def test_a_burst_of_cards_queues_within_the_group_limit(h):
 async def test_deleted_request_card_button_says_it_is_gone(h):
     await new_card(h)
     await h.text(U, "/izbrisi")
-    await h.press(U, "Da, izbriši vse")
+    await h.press(U, "Da, izbrišite vse")
     await h.outbox.run_once()
     mid, text, buttons = h.card()
     assert "umaknjena" in text and "041" not in text and "Kotlje" not in text and not buttons

@@ -14,7 +14,7 @@ from storage.models import person_key
 
 # consent, place, "yes that one", no DSP, registered, skip sensitive, skip hopes, name, phone,
 # any time, confirm
-INTAKE = ["1", "v Radljah", "1", "2", "2", "2", "1", "Marta", "041 555 666", "3", "1"]
+INTAKE = ["5", "v Radljah", "1", "2", "2", "2", "1", "Marta", "041 555 666", "3", "1"]
 
 
 def _settings(tmp_path) -> tuple[Settings, str]:

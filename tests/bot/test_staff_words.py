@@ -25,7 +25,7 @@ async def intake_named(h, name=NAME):
     await h.text(U, name)
     await h.text(U, "041 123 456")
     await h.press(U, "Dopoldne")
-    await h.press(U, "✅ Potrdi")
+    await h.press(U, "✅ Potrjujem")
     await h.outbox.run_once()
 
 

@@ -16,11 +16,12 @@ async def test_terminal_chat_completes_an_intake(tmp_path):
                         chat_database_url=url, staff_chat_id=-100123)
     # consent, place, "yes that one", no DSP, registered, skip sensitive, skip hopes, name,
     # phone, any time, confirm
-    lines = iter(["1", "v Radljah", "1", "2", "2", "2", "1", "Marta", "041 555 666", "3", "1"])
+    lines = iter(["5", "v Radljah", "1", "2", "2", "2", "1", "Marta", "041 555 666", "3", "1"])
     out = io.StringIO()
     await chat(settings, lines=lines, out=out)
     text = out.getvalue()
-    assert "  1) Da, strinjam se" in text and "  5) English" in text
+    # the other languages come first, above the answers
+    assert "  1) English" in text and "  5) Da, strinjam se" in text
     assert "Ste mislili Radlje (občina Radlje ob Dravi)?" in text
     assert "Ime: Marta" in text and "Telefon: 041 555 666" in text
     assert "Vaša prošnja je oddana" in text
@@ -47,7 +48,7 @@ async def test_terminal_chat_draws_the_conversation_as_whatsapp_and_viber_do(tmp
         # consent; "Drugje" (the tenth row on WhatsApp: Radlje is not among the first nine)
         # then the place typed; no DSP; registered; skip; skip; name; phone; any time; confirm
         other = "10" if channel == "whatsapp" else "14"
-        lines = iter(["1", other, "Radlje ob Dravi", "2", "2", "2", "1", "Marta",
+        lines = iter(["5", other, "Radlje ob Dravi", "2", "2", "2", "1", "Marta",
                       "041 555 666", "3", "1"])
         out = io.StringIO()
         await chat(settings, lines=lines, out=out, channel=channel)

@@ -399,7 +399,7 @@ def test_a_foreign_number_is_kept_and_shown_with_its_country_code():
 def test_the_programme_and_the_whole_notice_are_one_tap_away_from_consent():
     t = Talk()
     t.send(Start())
-    assert t.buttons()[:4] == ["yes", "no", "more_programme", "more_data"]
+    assert t.buttons()[4:] == ["yes", "no", "more_programme", "more_data"]  # under the languages
     t.tap("more_programme")
     assert t.msgids() == ["intake.about_programme", "intake.about_sites", "intake.consent_short"]
     t.tap("more_data")
@@ -415,7 +415,9 @@ def test_the_language_telegram_suggests_is_used_and_the_others_are_offered():
     out = t.send(Start())
     assert t.state.lang == "en"
     offered = [b.id for row in out.says[-1].buttons for b in row]
-    assert offered[-4:] == ["lang:sl", "lang:hbs", "lang:sq", "lang:uk"]
+    # the other languages first, in one row above the answers (not buttons five to eight)
+    assert [b.id for b in out.says[-1].buttons[0]] == ["lang:sl", "lang:hbs", "lang:sq", "lang:uk"]
+    assert offered[4:] == ["yes", "no", "more_programme", "more_data"]
     t.send(Choice("consent", "lang:uk"))  # from the welcome: the start again, in Ukrainian
     assert t.state.lang == "uk" and t.msgids() == ["intake.welcome", "intake.consent_short"]
     t.tap("yes")
@@ -644,3 +646,150 @@ def test_new_state_fields_survive_storing():
               outside_at=NOW.isoformat())
     assert State.from_json(s.to_json()) == s
     assert State.from_json({"step": "dsp"}).place_misses == 0  # a state stored before
+
+
+# ----------------------------------------------------------------------------- issue 21
+
+
+def at_work(lang="sl") -> Talk:
+    t = Talk()
+    t.send(Start())
+    t.state.lang = lang
+    t.tap("yes")
+    t.type("Kotlje")
+    t.tap("no")  # no DSP
+    assert t.state.step == "work"
+    return t
+
+
+@pytest.mark.parametrize("lang,text,yes,no", [
+    ("sl", "ne delam", "da", "ne"), ("sl", "nezaposlena", "ja", "nisem"),
+    ("hbs", "nemam posao", "da", "ne"), ("hbs", "не радим", "да", "не"),
+    ("uk", "не працюю", "так", "ні"), ("uk", "ne pratsiuiu", "tak", "ni"),
+    ("sq", "s'kam punë", "po", "jo"), ("en", "I'm unemployed", "yes", "no"),
+])
+def test_i_dont_work_asks_the_one_follow_up_that_settles_it(lang, text, yes, no):
+    t = at_work(lang)
+    t.type(text)
+    assert t.state.step == "work_office" and "work" not in t.state.answers
+    assert t.msgids() == ["intake.ask_work_office"]
+    assert t.buttons() == ["registered", "neither", "other"]
+    t.type(yes)
+    assert t.state.answers["work"] == "registered" and t.state.step == "sensitive_consent"
+    t = at_work(lang)
+    t.type(text)
+    t.type(no)
+    assert t.state.answers["work"] == "neither" and t.state.step == "sensitive_consent"
+    assert preliminary_group(t.state.answers) == "other_inactive"
+    t = at_work(lang)
+    t.type(text)
+    t.tap("other")
+    assert t.state.answers["work"] == "other"
+
+
+def test_the_follow_up_asks_again_what_it_cannot_read_and_returns_to_the_summary_when_editing():
+    t = at_work()
+    t.type("ne delam")
+    t.type("hm, kaj?")
+    assert t.state.step == "work_office" and t.msgids()[-1] == "intake.ask_work_office"
+    t.type("upokojena sem")
+    assert t.state.answers["work"] == "other"
+    t = Talk()
+    to_summary(t)
+    t.tap("edit")
+    t.tap("work")
+    t.type("ne delam")
+    t.tap("registered")
+    assert t.state.step == "summary" and t.state.answers["work"] == "registered"
+
+
+def test_a_bare_yes_at_the_work_question_is_asked_again():
+    for lang, word in [("sq", "po"), ("uk", "так"), ("en", "yes"), ("hbs", "da"), ("sl", "ja"),
+                       ("sq", "jo"), ("uk", "ні"), ("en", "no"), ("sl", "ne")]:
+        t = at_work(lang)
+        t.type(word)
+        assert t.state.step == "work" and "work" not in t.state.answers, (lang, word)
+        assert t.msgids()[0] == "intake.use_buttons"
+
+
+def test_a_phone_number_inside_a_sentence_is_the_phone_number():
+    t = Talk()
+    to_summary(t)
+    t.tap("edit")
+    t.tap("phone")
+    t.type("moj telefon je 031 555 666")
+    assert t.state.answers["phone"] == "+38631555666" and t.state.step == "summary"
+    t.tap("edit")
+    t.tap("phone")
+    t.type("031 555 666 ali 041 123 456")  # two numbers: which one?
+    assert t.state.step == "phone" and t.msgids()[0] == "intake.bad_phone"
+
+
+@pytest.mark.parametrize("text,lang", [("привіт", "uk"), ("përshëndetje", "sq"),
+                                       ("hello", "en"), ("dobar dan", "hbs")])
+def test_first_words_in_another_language_offer_it_at_once_in_that_language(text, lang):
+    t = Talk()
+    t.send(Start())
+    assert t.state.lang == "sl"
+    t.type(text)
+    [say] = t.last
+    assert say.text.msgid == f"language.offer.{lang}" and t.state.step == "consent"
+    assert t.buttons()[0] == f"lang:{lang}" and "lang:sl" not in t.buttons()
+    t.tap(f"lang:{lang}")
+    assert t.state.lang == lang and t.msgids() == ["intake.welcome", "intake.consent_short"]
+
+
+def test_a_yes_to_the_offer_takes_the_language_a_no_stays_and_it_is_offered_once():
+    t = Talk()
+    t.send(Start())
+    t.type("привіт")
+    t.type("так")  # yes, in Ukrainian
+    assert t.state.lang == "uk" and t.msgids() == ["intake.welcome", "intake.consent_short"]
+    t = Talk()
+    t.send(Start())
+    t.type("dobar dan")
+    t.type("ne")
+    assert t.state.lang == "sl" and t.msgids() == ["intake.consent_short"]
+    t.type("dobar dan")  # offered once
+    assert t.msgids()[0] == "intake.use_buttons" and t.state.step == "consent"
+    t.type("ja")
+    assert t.state.step == "place" and t.state.answers["consent"] is True
+
+
+def test_words_two_languages_share_offer_nothing():
+    for text in ("zdravo", "ok", "Zdravo!", "hvala", "ja"):
+        t = Talk()
+        t.send(Start())
+        t.type(text)
+        assert not any(m.startswith("language.offer") for m in t.msgids()), text
+    t = Talk(Ctx(now=NOW, suggested_lang="uk"))
+    t.send(Start())
+    t.type("привіт")  # the language it is already in
+    assert t.msgids()[0] == "intake.use_buttons"
+
+
+def test_first_words_before_start_offer_the_language_and_a_tap_begins_in_it():
+    t = Talk()
+    t.type("hello")
+    assert t.msgids() == ["language.offer.en"] and t.state.step == "idle"
+    t.tap("lang:en")
+    assert t.state.step == "consent" and t.state.lang == "en"
+    assert t.msgids() == ["intake.welcome", "intake.consent_short"]
+    t = Talk()
+    t.type("zdravo")
+    assert t.msgids() == ["intake.idle"]
+
+
+def test_a_place_written_in_cyrillic_is_found_in_the_conversation():
+    for text, municipality in [("Я живу в Муті", "Muta"), ("Словењ Градец", "Slovenj Gradec"),
+                               ("Дравоград", "Dravograd")]:
+        t = Talk()
+        t.send(Start())
+        t.tap("yes")
+        t.type(text)
+        assert t.state.answers["municipality"] == municipality, text
+    t = Talk()
+    t.send(Start())
+    t.tap("yes")
+    t.type("Љубљана")
+    assert t.state.step == "outside"

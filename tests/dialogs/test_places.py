@@ -94,6 +94,34 @@ def test_names_written_without_spaces_are_found_like_the_others():
     assert resolve("ravnenakoroskem").status == "resolved"
 
 
+_SERBIAN = dict(zip("abvgdđežzijklmnoprstćufhcčš", "абвгдђежзијклмнопрстћуфхцчш"))
+_SERBIAN.update({"lj": "љ", "nj": "њ", "dž": "џ"})
+
+
+def serbian_cyrillic(latin: str) -> str:
+    out, i = "", 0
+    while i < len(latin):
+        n = 2 if latin[i:i + 2].lower() in _SERBIAN else 1
+        piece = latin[i:i + n]
+        letter = _SERBIAN.get(piece.lower(), piece)
+        out += letter.upper() if piece[0].isupper() else letter
+        i += n
+    return out
+
+
+def test_every_name_written_in_cyrillic_is_found_like_its_latin_name():
+    """Serbian Cyrillic (and Ukrainian: "Я живу в Муті") is read in Latin letters before
+    matching; Latin answers are untouched."""
+    from dialogs.places import _read, latin
+    names = all_municipalities() + [r["settlement"] for r in _read("settlements.csv")]
+    assert serbian_cyrillic("Slovenj Gradec") == "Словењ Градец"
+    for name in names:
+        assert resolve(serbian_cyrillic(name)).to_json() == resolve(name).to_json(), name
+        assert latin(name) == name
+    assert resolve("Я живу в Муті").municipality == "Muta"
+    assert resolve("Словень-Градець").municipality == "Slovenj Gradec"
+
+
 def test_a_preposition_glued_to_a_one_word_name_is_confirmed():
     r = resolve("vdravogradu")
     assert (r.status, r.municipality, r.confirm) == ("resolved", "Dravograd", True)
@@ -145,6 +173,19 @@ def test_cli_json_contract_reads_stdin_line_by_line():
     for row in rows:
         assert {"status", "municipality", "site", "region", "candidates"} <= set(row)
     assert {"municipality", "site"} <= set(rows[1]["candidates"][0])
+
+
+def test_cli_finds_a_place_written_in_cyrillic():
+    proc = subprocess.run([sys.executable, "-m", "bot", "where", "--json", "-"],
+                          input="Мута\nСловењ Градец\nЉубљана\n",
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [(r["status"], r["municipality"]) for r in rows] == [
+        ("resolved", "Muta"), ("resolved", "Slovenj Gradec"), ("outside", "Ljubljana")]
+    proc = subprocess.run([sys.executable, "-m", "bot", "where", "Равне", "на", "Корошкем"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "Ravne na Koroškem" in proc.stdout
 
 
 def test_cli_readable_answer():

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from dialogs.intake import OPTIONS, Ctx, State, Typed, handle
-from dialogs.understand import LANGS, RULES, STEPS, _labels, choose, lexicon
+from dialogs.understand import LANGS, RULES, STEPS, _labels, choose, lexicon, understand
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -96,6 +96,10 @@ def test_the_conversation_reads_typed_answers_in_the_residents_language():
                  Typed("I don't work and I'm not registered"), ctx)
     assert out.state.answers["work"] == "neither" and out.state.step != "work"
     out = handle(State(step="work", answers=asked, lang="en"), Typed("I don't work"), ctx)
+    # not a button, but it leaves three: the one follow-up that settles it
+    assert out.state.step == "work_office" and "work" not in out.state.answers
+    assert [s.text.msgid for s in out.says] == ["intake.ask_work_office"]
+    out = handle(State(step="work", answers=asked, lang="en"), Typed("yes"), ctx)
     assert out.state.step == "work" and "work" not in out.state.answers  # asked again
     assert out.says[0].text.msgid == "intake.use_buttons"
     out = handle(State(step="dsp_duration", answers={"consent": True, "dsp": "yes"}, lang="sq"),
@@ -104,6 +108,63 @@ def test_the_conversation_reads_typed_answers_in_the_residents_language():
     out = handle(State(step="call_time", answers={"consent": True, "phone": "+38641123456"},
                        lang="uk"), Typed("не вранці, після обіду"), ctx)
     assert out.state.answers["call_time"] == "afternoon"
+
+
+BARE = {"sl": ["ja", "da", "ne", "mhm", "seveda", "nak"], "en": ["yes", "no", "yep", "nope"],
+        "hbs": ["da", "ne", "jesam", "nisam", "да", "не"], "sq": ["po", "jo", "po po"],
+        "uk": ["так", "ні", "да", "нет", "tak", "ni"]}
+
+
+def test_a_yes_or_no_typed_to_a_question_of_more_than_two_options_is_never_an_answer():
+    """Every yes and no word of every language, at every step with more than two options: no
+    answer at all, unless the question is asked as yes-or-no and the rule says which button
+    a yes (or a no) is (consent, dsp, sensitive, work_office) -- and then never the other."""
+    steps = [step for step in STEPS if len(OPTIONS[step]) > 2]
+    assert {"work", "call_time", "dsp_duration", "edit_choose", "consent", "dsp"} <= set(steps)
+    checked = 0
+    for lang in LANGS:
+        lex = lexicon(lang)
+        said = {"yes": set(lex.words["yes"]) | set(lex.words.get("yes_whole", ()))
+                | set(lex.words.get("agree", ())) | {"👍"},
+                "no": set(lex.words["no"]) | set(lex.words.get("no_whole", ()))
+                | set(lex.words.get("no_verbs", ())) | {"👎"}}
+        for step in steps:
+            particles = {k: v for k, v in RULES[step].particles.items() if k in ("yes", "no")}
+            yes_or_no = {None} | set(particles.values())
+            for kind, words in said.items():
+                other = {"yes": "no", "no": "yes"}[kind]
+                for word in words - {"<yes>", "<no>"}:
+                    got = choose(step, word, lang)
+                    if not particles:  # work, call_time, dsp_duration, edit_choose
+                        assert got is None, (lang, step, word)
+                    else:  # a yes is never the no button; the step's own words may refine it
+                        assert got is None or got != particles.get(other), (lang, step, word)
+                    checked += 1
+            for word in BARE[lang]:  # the words of the issue, as typed
+                assert choose(step, word, lang) in yes_or_no, (lang, step, word)
+                if not particles:
+                    assert choose(step, word, lang) is None, (lang, step, word)
+    assert checked > 3000
+
+
+@pytest.mark.parametrize("lang,text", [
+    ("sl", "nezaposlena"), ("sl", "ne delam"), ("hbs", "nemam posao"), ("hbs", "ne radim"),
+    ("hbs", "не радим"), ("uk", "безробітна"), ("uk", "не маю роботи"), ("uk", "не працюю"),
+    ("uk", "ne pratsiuiu"), ("uk", "не работаю"), ("sq", "jam e papune"), ("sq", "s'kam pune"),
+    ("sq", "nuk punoj"), ("en", "I'm unemployed"), ("en", "I don't work"),
+])
+def test_i_dont_work_is_no_button_but_leaves_three(lang, text):
+    got = understand("work", text, lang)
+    assert got.choice is None and got.narrows == ("registered", "neither", "other")
+
+
+def test_what_chooses_or_says_nothing_narrows_nothing():
+    assert understand("work", "delam", "sl").narrows == ()  # chosen
+    assert understand("work", "prej sem delala", "sl").narrows == ()  # the past: no answer
+    assert understand("work", "I worked before", "en").narrows == ()
+    assert understand("work", "kaj?", "sl").narrows == ()
+    # "not in the morning" rules out "any time" with it
+    assert understand("call_time", "ne zjutraj", "sl").narrows == ("afternoon", "write_here")
 
 
 def test_a_place_named_when_asked_to_confirm_another_goes_to_the_place_resolver():
@@ -165,7 +226,8 @@ def test_the_word_lists_are_data_that_loads_for_every_language():
         for step in ("consent", "dsp", "dsp_duration", "work", "call_time", "summary"):
             assert step in lex.steps, (lang, step)
             for cid in lex.steps[step]["say"]:
-                assert cid == "neutral" or cid in [o[0] for o in OPTIONS[step]], (lang, step, cid)
+                assert cid in ("neutral", "near") or cid in [o[0] for o in OPTIONS[step]], (
+                    lang, step, cid)
 
 
 def run_cli(*args, stdin=None):
@@ -180,8 +242,23 @@ def test_cli_reads_one_answer_per_stdin_line_and_prints_one_json_object_each():
     assert out.returncode == 0, out.stderr
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     assert [r["text"] for r in rows] == lines
-    assert [r["choice"] for r in rows] == ["neither", "neither", None, None, "other"]
+    # "nič od tega" is asked again: the button is "Ne delam, ne iščem dela" (not working, not
+    # looking), and "none of these" does not say whether the person is looking for work
+    assert [r["choice"] for r in rows] == ["neither", None, None, None, "other"]
     assert all(r["step"] == "work" and r["lang"] == "sl" for r in rows)
+
+
+def test_cli_prints_what_an_answer_that_chooses_nothing_leaves():
+    out = run_cli("--json", "--step", "work", "--lang", "uk", "не", "працюю")
+    assert json.loads(out.stdout) == {"text": "не працюю", "step": "work", "lang": "uk",
+                                      "choice": None,
+                                      "narrows": ["registered", "neither", "other"]}
+    out = run_cli("--json", "--step", "work_office", "--lang", "sq", "po")
+    assert json.loads(out.stdout)["choice"] == "registered"  # the follow-up is a step of its own
+    out = run_cli("--step", "work", "ne", "delam")
+    assert out.returncode == 0 and "registered, neither, other" in out.stdout
+    out = run_cli("--json", "--step", "work", "po")  # a bare yes: no narrows key at all
+    assert json.loads(out.stdout) == {"text": "po", "step": "work", "lang": "sl", "choice": None}
 
 
 def test_cli_one_text_with_a_language_and_a_human_line_without_json():

@@ -75,7 +75,7 @@ def test_a_way_on_without_a_place_reaches_the_main_chat_with_site_buttons(runnin
     summary = answer_the_rest(r)
     assert "Kraj: ne vem" in summary["text"]
     assert "Lokacija programa: izbrala jo bo koordinatorka" in summary["text"]
-    r.press("✅ Potrdi")
+    r.press("✅ Potrjujem")
     r.wait("Z vami se bo dogovorila tudi o lokaciji programa")
 
     card = staff.wait("Nova prošnja")
@@ -109,7 +109,7 @@ def test_a_way_on_without_a_place_reaches_the_main_chat_with_site_buttons(runnin
     other.say("Prevalje")
     other.wait("lokacija programa je")
     answer_the_rest(other)
-    other.press("✅ Potrdi")
+    other.press("✅ Potrjujem")
     staff.seen.clear()
     card = staff.wait("Nova prošnja")
     assert card.get("message_thread_id") == TOPICS["slovenj-gradec"], card
@@ -122,7 +122,7 @@ def test_changing_the_place_to_one_outside_koroska_asks_first(running):
     r.say("Prevalje")
     r.wait("lokacija programa je")
     answer_the_rest(r)
-    r.press("✏️ Popravi")
+    r.press("✏️ Želim popraviti")
     r.press("Kraj")
     r.wait("V kateri občini živite")
     r.say("Maribor")
@@ -132,7 +132,7 @@ def test_changing_the_place_to_one_outside_koroska_asks_first(running):
     r.press("Nazaj na povzetek")
     summary = r.wait("Preverite svoje odgovore")
     assert "Prevalje" in summary["text"] and f"Oseba{r.uid}" in summary["text"]
-    r.press("✅ Potrdi")
+    r.press("✅ Potrjujem")
     r.wait("Vaša prošnja je oddana")
 
 

@@ -159,9 +159,9 @@ def start_bot(emu, db_path, log, **extra):
 def answer_the_rest(r):
     """From the money question to the summary, asking to be written to."""
     r.press("Ne")
-    r.press("Nič od tega")
+    r.press("Ne delam, ne iščem dela")
     r.press("Ne, preskočite")
-    r.press("Preskoči")
+    r.press("Preskočim")
     r.press(f"Oseba{r.uid}")
     r.wait("Na katero številko")
     r.say("Raje mi pišite tukaj")
@@ -175,7 +175,7 @@ def intake(r, place):
     r.say(place)
     r.wait("lokacija programa je")
     answer_the_rest(r)
-    r.press("✅ Potrdi")
+    r.press("✅ Potrjujem")
     r.wait("Vaša prošnja je oddana")
 
 
@@ -200,15 +200,15 @@ def test_intake_end_to_end_and_resume_after_kill(emulator, tmp_path):
         a.say("Mislinja")
         a.wait("lokacija programa je Slovenj Gradec")
         a.press("Ne")
-        a.press("Nič od tega")
+        a.press("Ne delam, ne iščem dela")
         a.press("Ne, preskočite")
-        a.press("Preskoči")
+        a.press("Preskočim")
         a.press("Oseba7001")
         a.wait("Na katero številko")
         a.say("031 222 333")
         a.press("Popoldne")
         a.wait("Preverite svoje odgovore")
-        a.press("✅ Potrdi")
+        a.press("✅ Potrjujem")
         a.wait("Vaša prošnja je oddana")
         staff = Chat(emulator, STAFF)
         notice = staff.wait("Nova prošnja")
@@ -227,15 +227,15 @@ def test_intake_end_to_end_and_resume_after_kill(emulator, tmp_path):
         bot = start_bot(emulator, tmp_path / "e2e.db", log)
         b.press("Eno leto ali več")  # the button of the message sent before the crash
         b.wait("Kaj od tega velja za vas")
-        b.press("Nič od tega")
+        b.press("Ne delam, ne iščem dela")
         b.press("Ne, preskočite")
-        b.press("Preskoči")
+        b.press("Preskočim")
         b.press("Oseba7002")
         b.wait("Na katero številko")
         b.say("Raje mi pišite tukaj")
         summary = b.wait("Preverite svoje odgovore")["text"]
         assert "Vuhred" in summary and "Da, Eno leto ali več" in summary
-        b.press("✅ Potrdi")
+        b.press("✅ Potrjujem")
         b.wait("Vaša prošnja je oddana")
         staff.seen.clear()
         notice = staff.wait("Nova prošnja")

@@ -143,20 +143,20 @@ def sensitive_intake(r, name, phone, answered=None):
     r.say("Mislinja")
     r.wait("lokacija programa je")
     r.press("Ne")
-    r.press("Nič od tega")
+    r.press("Ne delam, ne iščem dela")
     r.press("Da, lahko vprašate")
     data = r.button("Da")
     r.press("Da")
-    r.wait("Preskoči")
+    r.wait("Preskočim")
     if answered is not None:
         answered(data)
-    r.press("Preskoči")
+    r.press("Preskočim")
     r.wait("Napišite svoje ime")
     r.say(name)
     r.wait("Na katero številko")
     r.say(phone)
     r.press("Popoldne")
-    r.press("✅ Potrdi")
+    r.press("✅ Potrjujem")
     r.wait("Vaša prošnja je oddana")
 
 
@@ -206,7 +206,7 @@ def test_izbrisi_and_retention_leave_no_trace(emulator, store, tmp_path):
         sensitive_intake(r, *first[:2])
         number = leave_traces(emulator, r, *first)
         r.say("/izbrisi")
-        r.press("Da, izbriši vse")
+        r.press("Da, izbrišite vse")
         r.wait("Vsi vaši podatki so izbrisani")
         Chat(emulator, STAFF).wait(f"Prošnja št. {number} je umaknjena")
         assert_no_trace(emulator, store, needles(*first), bot, log)
@@ -267,7 +267,7 @@ def test_while_it_runs_nothing_of_the_person_is_on_disk_in_the_clear(emulator, s
         emulator.say(COORD, f"/prosnja {number}", chat_id=STAFF, chat_type="supergroup")
         time.sleep(0.5)
         r.say("/izbrisi")
-        r.press("Da, izbriši vse")
+        r.press("Da, izbrišite vse")
         r.wait("Vsi vaši podatki so izbrisani")
         wait_until(lambda: any(f"Prošnje št. {number} ni" in t
                                for t in staff_messages(emulator).values()),
