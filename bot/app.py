@@ -33,6 +33,9 @@ from bot.channels.sender import Sender
 from bot.channels.telegram import TelegramFront, make_bot, make_dispatcher
 from bot.clock import utcnow
 from bot.config import Settings
+from bot.channels.base import Refused as ChannelRefused
+from bot.channels.viber import ViberChannel
+from bot.channels.whatsapp import WhatsApp
 from bot.database import Refused, open_database, sealer
 from bot.i18n import Texts
 from bot.residents.intake import IntakeService
@@ -41,6 +44,7 @@ from bot.runtime.health import Health, Metrics, serve
 from bot.runtime.inbox import ALLOWED, Inbox, poll
 from bot.runtime.outbox import OutboxDispatcher
 from bot.runtime.retention import RetentionService
+from bot.runtime.channels import MAX_BODY, ChannelDoor
 from bot.runtime.webhook import InboxRequestHandler
 from bot.staff.attendance import AttendanceService
 from bot.staff.chat import StaffChat
@@ -83,6 +87,8 @@ class Wired:
     retention: RetentionService
     staff: StaffChat
     attendance: AttendanceService | None = None  # attendance lists after sessions
+    service: IntakeService | None = None  # the residents' conversation (every channel)
+    schedule: ScheduleService | None = None
 
 
 def wire(settings: Settings, db: Database, texts: Texts, sender: Sender, sealer: Sealer,
@@ -106,7 +112,40 @@ def wire(settings: Settings, db: Database, texts: Texts, sender: Sender, sealer:
     reporting = ReportingFront(report, attendance,
                                handoff.is_coordinator, sender, texts, settings)
     return Wired(make_dispatcher(front, reporting.router, staff.router, participants.router),
-                 outbox, handoff, retention, staff_chat, attendance)
+                 outbox, handoff, retention, staff_chat, attendance, service, schedule)
+
+
+def make_channels(settings: Settings) -> dict[str, Any]:
+    """The channels besides Telegram that are on (their settings set)."""
+    out: dict[str, Any] = {}
+    if settings.viber_auth_token:
+        out["viber"] = ViberChannel(settings.viber_auth_token, settings.viber_bot_name,
+                                    settings.viber_avatar_url, api_url=settings.viber_api_url)
+    if settings.whatsapp_token:
+        out["whatsapp"] = WhatsApp(settings.whatsapp_token,
+                                   settings.whatsapp_phone_number_id or "",
+                                   settings.whatsapp_app_secret or "",
+                                   settings.whatsapp_verify_token or "",
+                                   api_url=settings.whatsapp_api_url)
+    return out
+
+
+async def set_viber_webhook(channel: ViberChannel, url: str, texts: Texts) -> None:
+    """Viber's set_webhook at start, tried again until Viber answers (it checks the URL with a
+    signed callback at once, so the listener is up before this); a refusal that cannot pass
+    stops the start in one line."""
+    delay = 0.5
+    while True:
+        try:
+            await channel.set_webhook(url)
+            return
+        except ChannelRefused as exc:
+            if exc.kind != "retry":
+                raise Refused(texts("cli.viber_webhook_refused", why=exc.detail)) from exc
+            log.warning("Viber not reachable yet", extra={"event": "set_webhook",
+                                                          "error": exc.detail})
+            await asyncio.sleep(exc.retry_after or delay)
+            delay = min(delay * 2, 30.0)
 
 
 # Young objects are collected after this many allocations instead of Python's 700. Nearly all of
@@ -155,6 +194,11 @@ class Runtime:
             raise Refused(t("cli.webhook_needs"))
         if self.webhook and not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", s.webhook_secret or ""):
             raise Refused(t("cli.webhook_secret"))
+        if s.viber_auth_token and not s.viber_webhook_url:
+            raise Refused(t("cli.viber_needs"))
+        if s.whatsapp_token and not (s.whatsapp_phone_number_id and s.whatsapp_app_secret
+                                     and s.whatsapp_verify_token):
+            raise Refused(t("cli.whatsapp_needs"))
 
     async def run(self) -> None:
         settings, texts = self.settings, self.texts
@@ -176,6 +220,7 @@ class Runtime:
         db = await open_database(settings)
         bot = make_bot(settings)
         runners: list = []
+        channels: dict[str, Any] = {}
         try:
             await db.open_pool()
             metrics = Metrics()
@@ -185,6 +230,13 @@ class Runtime:
             staff = wired.staff
             await staff.load()
             inbox = Inbox(db, wired.dp, bot, utcnow, seal, on_handled=metrics.handled)
+            channels = make_channels(settings)
+            door = None
+            if channels:  # Viber and WhatsApp: the same inbox, service and outbox
+                door = ChannelDoor(db, inbox, wired.service, texts, seal, channels,
+                                   on_blocked=wired.handoff.resident_blocked,
+                                   schedule=wired.schedule, kick=wired.outbox.kick)
+                wired.outbox.channels = door
 
             async def alert(failing: list[str]) -> None:
                 if staff.id is not None:
@@ -224,12 +276,24 @@ class Runtime:
             await check_staff_chat(staff, bot, texts)
             await staff.check_members(bot, texts, sender)
             await staff.check_privacy(bot, texts, sender)
-            if self.webhook:  # the public listener: update paths, nothing else
-                updates = web.Application()
-                handler = InboxRequestHandler(wired.dp, bot, inbox, settings.webhook_secret)
-                handler.register(updates, path=urlsplit(settings.webhook_url).path or "/")
+            if self.webhook or door is not None:
+                # the public listener: update paths, nothing else (Telegram's in webhook mode,
+                # Viber's and WhatsApp's whenever they are on)
+                updates = web.Application(client_max_size=MAX_BODY)
+                if self.webhook:
+                    handler = InboxRequestHandler(wired.dp, bot, inbox, settings.webhook_secret)
+                    handler.register(updates, path=urlsplit(settings.webhook_url).path or "/")
+                if door is not None:
+                    door.register(updates)
                 host, port = listen_address(settings.webhook_listen)
-                runners.append(await serve(updates, host, port))
+                try:
+                    runners.append(await serve(updates, host, port))
+                except OSError as exc:
+                    raise Refused(texts("cli.listen_taken", listen=settings.webhook_listen,
+                                        error=exc.strerror or type(exc).__name__)) from exc
+                if "viber" in channels and settings.viber_webhook_url:
+                    await set_viber_webhook(channels["viber"], settings.viber_webhook_url, texts)
+            if self.webhook:
                 await persist(lambda: bot.set_webhook(
                     settings.webhook_url, secret_token=settings.webhook_secret,
                     allowed_updates=ALLOWED, drop_pending_updates=False), "setWebhook")
@@ -257,6 +321,8 @@ class Runtime:
         finally:
             for runner in runners:
                 await runner.cleanup()
+            for channel in channels.values():
+                await channel.close()
             await bot.session.close()
             await db.dispose()
 

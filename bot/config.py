@@ -115,6 +115,20 @@ class Settings(BaseSettings):
     # Telegram's limits shared by several processes (redis://host:6379/0); unset: this process
     # keeps them itself
     redis_url: str | None = None
+    # Viber (the REST Bot API; on when VIBER_AUTH_TOKEN is set): callbacks come to POST /viber on
+    # WEBHOOK_LISTEN, and VIBER_WEBHOOK_URL (public https) is set with Viber at start
+    viber_auth_token: str | None = None
+    viber_webhook_url: str | None = None
+    viber_api_url: str = "https://chatapi.viber.com/pa"
+    viber_bot_name: str = Field(default="korak", min_length=1, max_length=28)
+    viber_avatar_url: str | None = None
+    # WhatsApp Cloud API (on when WHATSAPP_TOKEN is set): Meta posts to /whatsapp on
+    # WEBHOOK_LISTEN (GET there answers its subscription check with WHATSAPP_VERIFY_TOKEN)
+    whatsapp_token: str | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_app_secret: str | None = None
+    whatsapp_verify_token: str | None = None
+    whatsapp_api_url: str = "https://graph.facebook.com/v23.0"
     staff_chat_id: int | None = None
     coordinator_ids: Annotated[list[int], NoDecode] = []
     timezone: str = "Europe/Ljubljana"

@@ -54,6 +54,9 @@ def actions_for(status: str) -> tuple[str, ...]:
     return ()
 
 
+# the platforms, as people name them (not translated)
+CHANNEL_NAMES = {"telegram": "Telegram", "viber": "Viber", "whatsapp": "WhatsApp"}
+
 @dataclass(frozen=True)
 class Request:
     """What the rules need to know about one request."""
@@ -70,6 +73,7 @@ class Request:
     answers: dict[str, Any] = field(default_factory=dict)
     resident_unreachable: bool = False
     has_sensitive: bool = False  # a sealed answer to the sensitive question is stored
+    channel: str = "telegram"  # where the person writes: telegram | viber | whatsapp
 
 
 @dataclass(frozen=True)
@@ -225,6 +229,9 @@ def card(req: Request, now: datetime, cover: Cover | None = None) -> Say:
             "changed": req.changed_at})
     lines: list[Any] = [Text(header, {"id": req.id, "status": status}),
                         Text(N_("handoff.card_body"), params)]
+    # where the person writes (a coordinator's reply goes back there)
+    lines.append(Text(N_("handoff.card_channel"), {"channel": CHANNEL_NAMES.get(
+        req.channel, req.channel)}))
     lang = req.answers.get("lang")
     if lang in LANGUAGE_NAMES:  # which language to expect: the person's messages come in it
         lines.append(Text(N_("handoff.card_language"), {"language": Text(LANGUAGE_NAMES[lang])}))

@@ -518,6 +518,23 @@ async def move_chat(session: AsyncSession, old_chat: int, new_chat: int) -> int:
     return result.rowcount or 0
 
 
+async def note_template_sent(session: AsyncSession, outbox_id: int) -> None:
+    """WhatsApp: the row's template went (outside the 24-hour window); its text waits for the
+    person to write, and the template is not sent again."""
+    row = await session.get(Outbox, outbox_id)
+    if row is not None:
+        row.payload = {**row.payload, "template_sent": True}
+        session.add(row)
+
+
+async def due_now(session: AsyncSession, chat: str, now: datetime) -> int:
+    """What waits for a person (WhatsApp's window closed) goes now: they just wrote."""
+    result = await session.execute(update(Outbox).where(
+        Outbox.chat == chat, Outbox.sent_at.is_(None), Outbox.failed_at.is_(None),
+        Outbox.due_at > now).values(due_at=now, claimed_until=None))
+    return result.rowcount or 0
+
+
 async def failed_outbox(session: AsyncSession) -> list[Outbox]:
     stmt = select(Outbox).where(Outbox.failed_at.is_not(None), Outbox.sent_at.is_(None)) \
         .order_by(Outbox.id)

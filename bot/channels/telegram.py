@@ -115,11 +115,16 @@ def card_markup(texts: Texts, say: Say, request_id: int) -> InlineKeyboardMarkup
 ANSWER_PREFIX = "a"
 
 
+def answer_token(session_id: int, answer: str) -> str:
+    """What Pridem / Ne morem priti under a reminder send, on every channel: "a|session|yes"."""
+    return f"{ANSWER_PREFIX}|{session_id}|{answer}"
+
+
 def reminder_markup(texts: Texts, say: Say, session_id: int) -> InlineKeyboardMarkup:
     """Pridem / Ne morem priti under a reminder: "a|session|yes"."""
     return InlineKeyboardMarkup(inline_keyboard=[
         [InlineKeyboardButton(text=texts.render(b.label),
-                              callback_data=f"{ANSWER_PREFIX}|{session_id}|{b.id}") for b in row]
+                              callback_data=answer_token(session_id, b.id)) for b in row]
         for row in say.buttons])
 
 

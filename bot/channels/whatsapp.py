@@ -329,6 +329,8 @@ def _reply_event(data: str | None, title: str | None, wa_id: str) -> Event:
     """A tapped reply button, list row or template quick reply: a choice token is the Choice
     it names ("this number" is the person's own number); anything else reads as its text."""
     parsed = parse_choice_token(data)
+    if parsed is None and data and data.startswith("a|"):
+        return Typed(data[:MAX_TYPED])  # Pridem / Ne morem priti under a reminder: its token
     if parsed is None:
         return Typed((title or data or "")[:MAX_TYPED])
     if parsed[1] == OWN_NUMBER:

@@ -203,6 +203,46 @@ class IntakeService:
         lang = out.state.lang or state.lang or from_telegram(person.language_code)
         return Handled(out.says, out.state.step, had_keyboard, lang)
 
+    async def unknown(self, person: str) -> bool:
+        """Nothing is stored about this person: no conversation and no request."""
+        async with self.db.transaction() as s:
+            talk = await repo.conversation(s, person)
+        return talk.state is None and not talk.requests
+
+    async def seen(self, update_id: str, person: str) -> None:
+        """An update that moves no conversation (a person blocking korak): marked handled."""
+        async with self.db.transaction() as s:
+            await repo.first_time(s, update_id, self.clock(), person)
+        marked_handled()
+
+    async def open_question(self, person: Person, update_id: str) -> Handled:
+        """The person opened the chat again (Viber's conversation_started): in the middle of
+        the intake they get the open question again; nothing changes."""
+        async with self.locks.lock(person.key):
+            async with self.db.transaction() as s:
+                now = self.clock()
+                talk = await repo.begin_update(s, update_id, person.key, now)
+                if talk is None:
+                    return Handled([], "", False)
+                state = State.from_json(self.sealer.open_state(talk.state))
+                says: list[Say] = []
+                if state.step in intake.STEPS or state.step in intake.SIDE:
+                    says = intake.ask(state, self._ctx(person, now, [], None))
+            marked_handled()
+        return Handled(says, state.step, False, state.lang or "sl")
+
+    async def last_wrote(self, person: str) -> datetime | None:
+        """When the person's conversation last moved: the last time they wrote (None: no
+        conversation is stored)."""
+        async with self.db.transaction() as s:
+            resident = await repo.get_resident(s, person)
+        return repo.as_utc(resident.updated_at) if resident is not None else None
+
+    async def language(self, person: str) -> str:
+        """The language the person chose (Slovenian when none)."""
+        async with self.db.transaction() as s:
+            return await repo.resident_lang(s, person) or "sl"
+
     async def current_step(self, person: str) -> State:
         async with self.db.transaction() as s:
             resident = await repo.get_resident(s, person)

@@ -14,7 +14,7 @@ from typing import Any
 from dialogs import handoff
 from dialogs import schedule as sched
 from dialogs.cover import no_outcome_reminder
-from dialogs.replies import N_, Text, fence, one_line
+from dialogs.replies import N_, Lines, Text, fence, one_line
 from storage import attendance as attendance_store
 from storage import erasure, repo
 from storage.erasure import Shown
@@ -22,8 +22,10 @@ from storage import schedule as schedule_store
 from storage.db import Database
 from storage.models import GROUP, group_key, person_key, split_key, telegram_chat
 
+from bot.channels.base import Address
 from bot.channels.sender import Sender, Undeliverable
-from bot.channels.telegram import MAX_TEXT, card_markup, reminder_markup
+from bot.channels.telegram import MAX_TEXT, answer_token, card_markup, reminder_markup
+from bot.channels.whatsapp import COORDINATOR_WROTE, REMINDER as REMINDER_TEMPLATE
 from bot.i18n import Texts
 from bot.runtime.background import Background
 from bot.staff import attendance
@@ -57,6 +59,12 @@ class Delivery:
     erased: int | None = None  # an edit to the removal text of this (erased) request
     sheet: tuple[int, int] | None = None  # the sent message shows (session, part) of a list
     notice: tuple[int, str] | None = None  # it tells the answer of (session, person)
+    # a person on Viber or WhatsApp: the buttons as (label, what a tap sends), and WhatsApp's
+    # template for outside the 24-hour window (its name, parameters, the person's language)
+    buttons: tuple[tuple[str, str], ...] = ()
+    template: tuple[str, dict[str, str], str] | None = None
+    row: int | None = None  # the outbox row it comes from
+    template_sent: bool = False  # the row's template went already: the text waits
 
     @property
     def chat_id(self) -> int:
@@ -84,11 +92,14 @@ _GONE_MESSAGE = ("message to edit not found", "message can't be edited",
 
 # asks the coordinators to delete an erased request's copies in a group that became a supergroup
 OLD_GROUP = "staff_old_group_copies"
+# WhatsApp refused a template: the staff chat is told once a template and language
+TEMPLATE_REFUSED = "staff_whatsapp_template"
 
 # erasure reasons → the text that replaces a message that showed the request
 REMOVED = {"person": N_("handoff.card_deleted"), "retention": N_("handoff.card_expired")}
 
 
+WINDOW_WAIT = timedelta(days=7)  # WhatsApp, outside the window: when the person writes, or then
 MAX_ATTEMPTS = 8  # then a row is failed: kept, listed by `korak outbox failed`
 # A claimed row is another dispatcher's to take once this runs out. Short, so the rows a killed
 # process held wait little; safe, because a dispatcher renews the lease right before each send
@@ -141,6 +152,7 @@ class OutboxDispatcher:
                  batch: int = 20, staff: StaffChat | None = None,
                  metrics: Any = None) -> None:
         self.db, self.texts, self.sender, self.clock = db, texts, sender, clock
+        self.channels: Any = None  # runtime.channels.ChannelDoor: Viber and WhatsApp
         self.staff = staff
         self.metrics = metrics  # health.Metrics: sent and failed by kind
         self.topics = topics or {}
@@ -275,7 +287,10 @@ class OutboxDispatcher:
         if not chat:
             return []
         try:
-            return await self._render(s, kind, chat, payload)
+            out = await self._render(s, kind, chat, payload)
+            for d in out:
+                d.row, d.template_sent = row_id, bool(payload.get("template_sent"))
+            return out
         except Exception:
             log.exception("outbox row could not be rendered", extra={"outbox_id": row_id})
             return []
@@ -334,12 +349,28 @@ class OutboxDispatcher:
                 await self._finish(row_id, sent=sent, release=True)
             return 0
         except Undeliverable as exc:
-            await self._undelivered(row_id, kind, d.chat, exc, attempts, sent)
+            await self._undelivered(row_id, kind, d.chat, exc, attempts, sent, d.template)
             return 0
         await self._finish(row_id, sent=sent)
         if self.metrics is not None:
             self.metrics.sent.labels(kind).inc()
         return 1
+
+    async def _tell_template(self, template: tuple[str, dict[str, str], str] | None,
+                             detail: str) -> None:
+        """WhatsApp refused a template (missing, not approved, paused): the staff chat is told
+        once a template and language, with Meta's reason."""
+        staff = self.staff.id if self.staff is not None else None
+        if staff is None:
+            return
+        name, lang = (template[0], template[2]) if template else ("?", "?")
+        async with self.db.transaction() as s:
+            await repo.add_outbox(s, kind=TEMPLATE_REFUSED, chat=group_key(staff),
+                                  due_at=self.clock(), key=f"{TEMPLATE_REFUSED}:{name}:{lang}",
+                                  payload={"template": name, "lang": lang,
+                                           "detail": detail[:200]})
+        log.error("WhatsApp refused a template", extra={"event": name, "error": detail[:200]})
+        self.kick()
 
     async def _ask_to_delete(self, stranded: dict[int, int], new_chat: int | None) -> None:
         """Copies of erased requests left in a group that became a supergroup: a notice in the
@@ -359,7 +390,8 @@ class OutboxDispatcher:
         self.kick()
 
     async def _undelivered(self, row_id: int, kind: str, chat: str, exc: Undeliverable,
-                           attempts: int, sent: list[Shown]) -> None:
+                           attempts: int, sent: list[Shown],
+                           template: tuple[str, dict[str, str], str] | None = None) -> None:
         """What becomes of a row Telegram would not take. The staff chat unreachable: the row
         waits (staff messages are paused until the bot can post there again); the group
         became a supergroup: followed, and the row goes again at once. A resident who blocked
@@ -380,6 +412,14 @@ class OutboxDispatcher:
                 return
         if not staff and exc.kind in ("forbidden", "chat_not_found"):
             await self._finish(row_id, error=exc.kind, sent=sent)
+            return
+        if exc.kind == "window":  # WhatsApp: it goes when the person next writes
+            await self._finish(row_id, error=exc.kind, sent=sent,
+                               retry_at=self.clock() + WINDOW_WAIT)
+            return
+        if exc.kind == "template":  # missing or not approved: failed, the staff chat told once
+            await self._finish(row_id, error=str(exc)[:200], sent=sent, failed=True)
+            await self._tell_template(template, exc.detail)
             return
         if attempts < MAX_ATTEMPTS:
             retry = self.clock() + timedelta(seconds=min(3600, 30 * 2 ** attempts))
@@ -413,6 +453,17 @@ class OutboxDispatcher:
     async def _send(self, d: Delivery, before=None) -> Shown | None:
         """Send or edit; returns what was sent or edited when it is about a request, for
         _finish to check (and record)."""
+        channel, address = split_key(d.chat)
+        if channel not in ("telegram", GROUP):  # a person on Viber or WhatsApp
+            if self.channels is None:
+                raise Undeliverable("invalid", f"{channel} is not on")
+            if d.edit is not None:
+                return None  # those platforms cannot edit a message: nothing to do
+            if before is not None:
+                await before()
+            await self.channels.deliver(Address(channel, address), d.text, d.buttons,
+                                        d.template, d.row, d.template_sent)
+            return None
         if d.edit is not None:
             await self.sender.edit_text(d.chat_id, d.edit, d.text, reply_markup=d.markup,
                                         before=before)
@@ -460,6 +511,8 @@ class OutboxDispatcher:
         t, now = self.texts, self.clock()
         if kind == "staff_request_deleted":
             return self._erased(chat, payload)
+        if kind == TEMPLATE_REFUSED:
+            return [Delivery(chat, t("staff.whatsapp_template_refused", **payload))]
         if kind == OLD_GROUP:
             return [Delivery(chat, t("staff.old_group_copies", id=payload["id"],
                                         count=payload["count"]))]
@@ -487,7 +540,12 @@ class OutboxDispatcher:
             theirs = t.lang(req.answers.get("lang"))
             texts = fit(lambda words: theirs("relay.from_coordinator", name=payload["name"],
                                              text=words), payload["text"])
-            return [Delivery(req.person, text, request=req.id) for text in texts]
+            # WhatsApp, days later: a template says a coordinator wrote; the words follow
+            # when the person answers
+            wrote = (COORDINATOR_WROTE.name, {"name": payload["name"]},
+                     req.answers.get("lang") or "sl")
+            return [Delivery(req.person, text, request=req.id, template=wrote)
+                    for text in texts]
         reply_to = req.card_message_id if req.card_chat_id == _group_id(chat) else None
         if kind == "relay_to_staff":  # the person's words fenced, so they cannot pass for ours
             name = one_line(req.answers.get("name") or "—")
@@ -570,9 +628,19 @@ class OutboxDispatcher:
             if enrolled is None or not enrolled.active or enrolled.person != chat:
                 return []
             say = sched.reminder(session, now, self.tz)
-            theirs = t.lang(await repo.resident_lang(s, chat))
-            return [Delivery(chat, theirs.render(say.text),
-                             reminder_markup(theirs, say, session.id),
+            lang = await repo.resident_lang(s, chat)
+            theirs = t.lang(lang)
+            if split_key(chat)[0] == "telegram":
+                return [Delivery(chat, theirs.render(say.text),
+                                 reminder_markup(theirs, say, session.id),
+                                 request=enrolled.request_id)]
+            # Viber and WhatsApp: the same two answers; WhatsApp's template outside the window
+            buttons = tuple((theirs.render(b.label), answer_token(session.id, b.id))
+                            for row in say.buttons for b in row)
+            params = {k: theirs.render(v) if isinstance(v, (Text, Lines)) else str(v)
+                      for k, v in say.text.params.items()}
+            return [Delivery(chat, theirs.render(say.text), buttons=buttons,
+                             template=(REMINDER_TEMPLATE.name, params, lang or "sl"),
                              request=enrolled.request_id)]
         if kind == "session_changed":
             old = payload.get("old_start")

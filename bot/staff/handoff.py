@@ -22,7 +22,7 @@ from storage import erasure, repo
 from storage import schedule as schedule_store
 from storage.crypto import Sealer
 from storage.db import Database
-from storage.models import ContactRequest, group_key, person_key
+from storage.models import ContactRequest, group_key, person_key, split_key
 
 from bot.config import Settings
 from bot.staff.cover import CoverService
@@ -42,7 +42,7 @@ def view(req: ContactRequest | repo.RequestRecord, unreachable: bool = False) ->
         changed_at=repo.as_utc(req.status_changed_at) or created, owner_id=req.owner_id,
         owner_name=req.owner_name, claimed_at=repo.as_utc(req.claimed_at), site=req.site,
         answers=req.answers, resident_unreachable=unreachable,
-        has_sensitive=req.sensitive is not None)
+        has_sensitive=req.sensitive is not None, channel=split_key(req.person)[0])
 
 
 def working_hours(settings: Settings) -> WorkingHours:

@@ -82,8 +82,16 @@ def test_card_shows_buttons_for_its_status_and_the_unreachable_note():
     assert max(len(row) for row in owned.buttons) == 2
     msgids = [t.msgid for t in owned.text.items]
     assert "handoff.card_owner" in msgids and msgids[-1] == "handoff.card_unreachable"
-    owner = owned.text.items[2]
+    owner = owned.text.items[msgids.index("handoff.card_owner")]
     assert owner.params["owner"] == "Ana" and owner.params["changed"] == NOW - timedelta(hours=1)
+
+
+def test_the_card_names_the_channel_the_person_writes_on():
+    for channel, name in (("telegram", "Telegram"), ("viber", "Viber"),
+                          ("whatsapp", "WhatsApp")):
+        lines = card(req(channel=channel), NOW).text.items
+        [said] = [t for t in lines if t.msgid == "handoff.card_channel"]
+        assert said.params["channel"] == name
 
 
 def test_card_shows_the_phone_as_a_coordinator_dials_it():
