@@ -107,11 +107,12 @@ class ViberPerson:
 
 
 class WhatsAppPerson:
-    def __init__(self, whatsapp, base, wa_id):
-        self.api, self.url, self.id = whatsapp, f"{base}/whatsapp", wa_id
+    def __init__(self, whatsapp, base, wa_id, name="Ana"):
+        self.api, self.url, self.id, self.name = whatsapp, f"{base}/whatsapp", wa_id, name
 
     def send(self, message):
-        headers, body = self.api.signed(self.api.message_webhook(self.id, message))
+        headers, body = self.api.signed(self.api.message_webhook(self.id, message,
+                                                                 name=self.name))
         status, answer = post(self.url, body, headers)
         assert status == 200, (status, answer)
 
@@ -273,3 +274,114 @@ def test_residents_on_viber_and_whatsapp_reach_the_coordinators_and_back(emulato
     for secret in ("031 222 333", "041 777 888", "01234567890A=", "38641555666",
                    "po 10. uri"):
         assert secret not in text, f"personal data in the log: {secret}"
+
+
+def whatsapp_intake(w, place="Prevalje"):
+    w.say("Dober dan")
+    w.press("Da, strinjam se")
+    w.wait("V kateri občini živite")
+    w.say(place)
+    w.wait("lokacija programa je")
+    w.press("Ne")
+    w.press("Ne delam, ne iščem dela")
+    w.press("Ne, preskočite")
+    w.press("Preskočim")
+    w.press(w.name)
+    w.wait("Na katero številko")
+    w.say("041 777 888")
+    w.press("Popoldne")
+    w.wait("Preverite svoje odgovore")
+    w.press("✅ Potrjujem")
+    w.wait("Vaša prošnja je oddana")
+
+
+def test_a_whatsapp_participant_gets_the_reminder_as_a_template_and_pridem_is_recorded(
+        emulator, fakes, tmp_path):
+    """The evening before, days after the person last wrote (the 24-hour window closed), the
+    reminder goes as the approved template with its quick replies; "Pridem" is recorded."""
+    from tests.e2e.test_e2e import enroll_for_a_session, evening_before
+
+    loop, viber, whatsapp = fakes
+    whatsapp.approved.add(("korak_reminder", "sl"))
+    listen = free_port()
+    base = f"http://127.0.0.1:{listen}"
+    shift = tmp_path / "clock-shift"
+    shift.write_text("0")
+    db = tmp_path / "channels.db"
+    log = open(tmp_path / "bot.log", "w")
+    bot = start_bot(emulator, db, log, KORAK_CLOCK_SHIFT_FILE=str(shift),
+                    **channel_env(listen, viber, whatsapp))
+    try:
+        wait_for(lambda: viber.webhook, "korak's listener")  # set once it listens
+        w = WhatsAppPerson(whatsapp, base, "38641555666", "Zofija")
+        whatsapp_intake(w)
+        staff = Chat(emulator, STAFF)
+        card = staff.wait("041 777 888")
+        card_id = card["message_id"]
+        emulator.tap(COORD, buttons_of(card)["Prevzamem"], chat_id=STAFF, message_id=card_id)
+        w.wait("v rokah")
+        day, _ = enroll_for_a_session(emulator, db, shift, tmp_path, card_id)
+        whatsapp.outside_window.add(w.id)  # Meta would fail anything but a template now
+        evening_before(shift, day)
+        sent = wait_for(lambda: next((b for b in w.messages() if b["type"] == "template"),
+                                     None), "the reminder template")
+        template = sent["template"]
+        assert template["name"] == "korak_reminder" and template["language"]["code"] == "sl"
+        params = [p["text"] for c in template["components"] if c["type"] == "body"
+                  for p in c["parameters"]]
+        assert "Uvodno srečanje" in params and "Slovenj Gradec, Meškova ulica 21" in params
+        payloads = [c["parameters"][0]["payload"] for c in template["components"]
+                    if c["type"] == "button"]
+        assert len(payloads) == 2 and payloads[0].endswith("|yes")
+        # no plain message went outside the window
+        assert not any(b["type"] != "template" for b in w.messages()
+                       if b is not sent and w.messages().index(b) > w.messages().index(sent))
+        whatsapp.outside_window.discard(w.id)  # the tap opens the window again
+        w.send({"type": "button", "button": {"payload": payloads[0], "text": "Pridem"}})
+        w.wait("Hvala! Se vidimo.")
+        assert wait_for(lambda: rows(db, "SELECT answer FROM attendance WHERE person = "
+                                         f"'whatsapp:{w.id}'"), "the answer") == [("yes",)]
+    finally:
+        stop(bot, log)
+    assert "Traceback" not in (tmp_path / "bot.log").read_text()
+
+
+def test_izbrisi_on_whatsapp_leaves_no_byte_of_the_person_and_a_kill_loses_nothing(
+        emulator, fakes, tmp_path):
+    """A process killed right after acknowledging a callback: the stored callback is handled
+    after the restart. After "izbriši" no byte of the person's number or name is in the
+    database file or its log."""
+    loop, viber, whatsapp = fakes
+    listen = free_port()
+    base = f"http://127.0.0.1:{listen}"
+    db = tmp_path / "channels.db"
+    log = open(tmp_path / "bot.log", "w")
+    env = channel_env(listen, viber, whatsapp)
+    bot = start_bot(emulator, db, log, **env)
+    try:
+        wait_for(lambda: viber.webhook, "korak's listener")  # set once it listens
+        w = WhatsAppPerson(whatsapp, base, "38640123987", "Kunigunda")
+        whatsapp_intake(w, place="Muta")
+        staff = Chat(emulator, STAFF)
+        staff.wait("041 777 888")
+        # acknowledged, then killed at once: nothing is lost
+        w.say("Imam še vprašanje o terminu.")
+        bot.send_signal(9)
+        bot.wait(10)
+        viber.webhook = None
+        bot = start_bot(emulator, db, log, **env)
+        # taken over once the dead process's claim on it runs out (bot/runtime/inbox.LEASE)
+        staff.wait("Imam še vprašanje o terminu.", timeout=120)
+        wait_for(lambda: viber.webhook, "korak's listener")
+
+        w.say("izbriši")
+        w.press("Da, izbrišite vse")
+        w.wait("podatki so izbrisani")
+        staff.wait("je umaknjena")
+        time.sleep(1.5)
+    finally:
+        stop(bot, log)
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("channels.db*"))
+    for secret in ("38640123987", "Kunigunda", "041 777 888", "+38641777888"):
+        assert secret.encode() not in stored, f"{secret} left in the database"
+    assert "Traceback" not in (tmp_path / "bot.log").read_text()
