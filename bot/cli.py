@@ -285,6 +285,15 @@ def cmd_keygen(_args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """korak doctor [--webhook] [--timeout S]: one line per check of the settings, the
+    database, Redis, the staff chat, the channels and the webhook (bot/doctor.py); exit code 0
+    when all pass, 1 otherwise."""
+    from bot import doctor
+
+    return doctor.main(out or sys.stdout, webhook=args.webhook, timeout=args.timeout)
+
+
 def cmd_db(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """korak db upgrade | current"""
     out = out or sys.stdout
@@ -522,6 +531,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from bot.bench import reminders
 
         return reminders.main(args)
+    if args.what == "load" and args.channel in ("viber", "whatsapp"):
+        from bot.bench import channels
+
+        return channels.main(args)
     if args.what == "load":
         from bot.bench import load
 
@@ -550,6 +563,13 @@ def main(argv: list[str] | None = None) -> int:
                           help="the coordinators' side: cards, buttons, replies, staff commands")
     chat_cmd.set_defaults(func=cmd_chat)
     sub.add_parser("keygen", help="print a new key for DATA_KEY").set_defaults(func=cmd_keygen)
+    doctor = sub.add_parser("doctor", help="check the settings, database, Redis, staff chat, "
+                            "channels and webhook: one line each")
+    doctor.add_argument("--webhook", action="store_true",
+                        help="check as for `korak run --webhook` (also when WEBHOOK_URL is set)")
+    doctor.add_argument("--timeout", type=float, default=5.0,
+                        help="seconds a network check may take (5)")
+    doctor.set_defaults(func=cmd_doctor)
     sub.add_parser("reseal", help="seal every sensitive answer again with DATA_KEY's first key"
                    ).set_defaults(func=cmd_reseal)
     ret = sub.add_parser("retention", help="erase what is past its keeping time (daily by itself)")
@@ -617,6 +637,10 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("what", choices=["places", "reminders", "load", "replicas"])
     bench.add_argument("--residents", type=int, default=None,
                        help="load (500), replicas (20): residents going through the intake")
+    bench.add_argument("--channel", choices=["telegram", "viber", "whatsapp"],
+                       default="telegram",
+                       help="load: residents on this channel (viber, whatsapp: compared with "
+                            "Telegram in the same run)")
     bench.add_argument("--rounds", type=int, default=20, help="places: passes over the test set")
     bench.add_argument("--count", type=int, default=10_000, help="reminders: how many")
     bench.add_argument("--database",

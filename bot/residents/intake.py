@@ -101,6 +101,9 @@ class IntakeService:
             intake_idle_days=self.settings.intake_idle_days,
             relays_last_hour=relays, relay_limit=self.settings.relay_per_hour,
             looks=looks, suggested_lang=from_telegram(person.language_code),
+            office_phone=self.settings.office_phone.strip(),
+            office_address=self.settings.office_address.strip(),
+            relay_on=self.settings.staff_chat_id is not None,
         )
 
     def _as_choice(self, asked: list[Say], state: State, event: Event) -> Event:
@@ -202,6 +205,14 @@ class IntakeService:
         log.info("step", extra={"step": out.state.step, "event": type(event).__name__})
         lang = out.state.lang or state.lang or from_telegram(person.language_code)
         return Handled(out.says, out.state.step, had_keyboard, lang)
+
+    async def glance(self, person: str) -> tuple[bool, datetime | None]:
+        """One read: whether nothing is stored about the person, and when they last wrote."""
+        async with self.db.transaction() as s:
+            resident = await repo.get_resident(s, person)
+            if resident is not None:
+                return False, repo.as_utc(resident.updated_at)
+            return not await repo.requests_of(s, person), None
 
     async def unknown(self, person: str) -> bool:
         """Nothing is stored about this person: no conversation and no request."""

@@ -267,13 +267,14 @@ class ChannelDoor:
                     inbound.address.channel, self.texts.lang(lang).render(reply)))
                 await self._window_open(key)
                 return False
-            if isinstance(event, Typed) and await self.service.unknown(key):
+            unknown, last = await self.service.glance(key)
+            if isinstance(event, Typed) and unknown:
                 event = Start()  # the first words of someone new start the conversation
             done = await self.service.handle_with_step(person, event, event_key)
+            if last is None or self.clock() - last >= WINDOW:
+                await self._window_open(key)  # the window was closed: what waited goes now
         if done.says:
             await self.reply(inbound.address, done)
-        if inbound.kind == "message":
-            await self._window_open(key)
         return False
 
     def _text_body(self, channel: str, text: str) -> dict[str, Any]:
