@@ -57,6 +57,12 @@ from bot.staff.setup import Direct, SetupFront
 
 log = logging.getLogger("korak")
 
+# Asked to stop, korak ends within STOP_SECONDS (Docker kills at 10): in-flight updates get
+# DRAIN_SECONDS to finish, then whatever still runs is cancelled (the inbox and the outbox keep
+# it for the next start)
+STOP_SECONDS = 4.0
+DRAIN_SECONDS = 2.5
+
 
 async def persist(call: Callable[[], Awaitable[Any]], what: str) -> Any:
     """A Bot API call at start, made until it answers: a 5xx, a 429 or a network error then
@@ -308,13 +314,18 @@ class Runtime:
             try:
                 if self.webhook:
                     await self.stopping.wait()
-                else:
-                    await poll(bot, inbox, self.stopping)
+                else:  # a long poll is not waited out: it is cancelled when asked to stop
+                    polling = asyncio.ensure_future(poll(bot, inbox, self.stopping))
+                    stop = asyncio.ensure_future(self.stopping.wait())
+                    await asyncio.wait([polling, stop], return_when=asyncio.FIRST_COMPLETED)
+                    for task in (polling, stop):
+                        task.cancel()
+                    await asyncio.gather(polling, stop, return_exceptions=True)
             finally:
                 catch_up.cancel()
                 scheduler.shutdown(wait=False)
-                try:  # what is being handled is finished, not cut off
-                    await asyncio.wait_for(inbox.idle(), timeout=20)
+                try:  # what is being handled is finished, not cut off; the inbox keeps the rest
+                    await asyncio.wait_for(inbox.idle(), timeout=DRAIN_SECONDS)
                     await inbox.flush()
                 except asyncio.TimeoutError:
                     log.warning("stopped with updates still being handled")
@@ -348,10 +359,23 @@ class Runtime:
             await bot.session.close()
 
     def _signals(self) -> None:
+        """SIGTERM or Ctrl+C: stop, within STOP_SECONDS whatever is going on (a long poll, a
+        Bot API that does not answer, a send in flight: the inbox and the outbox keep what is
+        not done for the next start); a second one: at once."""
         loop = asyncio.get_running_loop()
+        main = asyncio.current_task()
+
+        def asked() -> None:
+            if self.stopping.is_set():
+                log.warning("stopped at once (asked twice)")
+                os._exit(1)
+            self.stopping.set()
+            if main is not None:
+                loop.call_later(STOP_SECONDS, main.cancel)
+
         for sig in (signal.SIGTERM, signal.SIGINT):
             with suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, self.stopping.set)
+                loop.add_signal_handler(sig, asked)
 
     async def _staff_check(self, staff: StaffChat, bot: Bot) -> None:
         await staff.load()  # what another process learned about the staff chat
@@ -389,4 +413,11 @@ def listen_address(value: str) -> tuple[str, int]:
 
 
 async def run_bot(settings: Settings, *, webhook: bool = False) -> None:
-    await Runtime(settings, webhook=webhook).run()
+    runtime = Runtime(settings, webhook=webhook)
+    try:
+        await runtime.run()
+    except asyncio.CancelledError:
+        if not runtime.stopping.is_set():
+            raise
+        log.warning("stopped before the work in hand was done; the rest is kept for the "
+                    "next start")
