@@ -136,6 +136,10 @@ class Settings(BaseSettings):
     locale: str = "sl"
     controller_name: str = "Slokva, zavod za razvoj neizkoriščenih potencialov, so. p."
     controller_contact: str = "Meškova ulica 21, 2380 Slovenj Gradec"
+    # the programme's office: where residents are told to call or come (/pomoc, a declined
+    # consent, a message nobody can receive); no phone: the texts say only where to come
+    office_phone: str = ""
+    office_address: str = Field(default="Meškova ulica 21, 2380 Slovenj Gradec", min_length=1)
     retention_months: int = Field(default=12, ge=1)
     # the reports' co-financing acknowledgement (empty: the programme's own wording from the
     # catalog) and the emblem drawn beside it (an image file; unset: the text alone)

@@ -1,16 +1,20 @@
-"""Catalog texts: msgid + parameters → Slovenian sentence. Dates and plurals through Babel."""
+"""Catalog texts: msgid + parameters → a sentence in a person's language. Dates, times and
+plurals through Babel, each in the language's own format (the catalog's format.date,
+format.datetime and format.time); lengths of time through dialogs.durations, in the case the
+sentence needs."""
 
 from __future__ import annotations
 
 import copy
 import gettext
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime, format_timedelta
+from babel.dates import format_date, format_datetime, format_time
 
+from dialogs.durations import how_long
 from dialogs.languages import FORMAT_LOCALE, LANGUAGES
 from dialogs.replies import Lines, Text
 
@@ -44,8 +48,11 @@ class Texts:
         self._langs: dict[str, Texts] = {locale: self}
         self._date = self.catalog.gettext("format.date")
         self._datetime = self.catalog.gettext("format.datetime")
+        self._time = self.catalog.gettext("format.time")
         if self._date == "format.date":  # a catalog without formats
             self._date, self._datetime = "d. M. yyyy", "d. M. yyyy 'ob' H.mm"
+        if self._time == "format.time":
+            self._time = "H.mm"
 
     def lang(self, code: str | None) -> Texts:
         """These texts in the language `code` (unknown or None: this one)."""
@@ -62,6 +69,7 @@ class Texts:
             found.catalog = catalog
             found._date = catalog.gettext("format.date")
             found._datetime = catalog.gettext("format.datetime")
+            found._time = catalog.gettext("format.time")
             self._langs[code] = found
         return found
 
@@ -81,9 +89,10 @@ class Texts:
     def value(self, val: Any) -> Any:
         if isinstance(val, (Text, Lines)):
             return self.render(val)
-        if isinstance(val, timedelta):  # "3 ure", "2 dni"
-            return format_timedelta(max(val, timedelta(minutes=1)), threshold=1.5,
-                                    locale=self.format_locale)
+        if isinstance(val, timedelta):  # "3 ure", "2 dni": the accusative ("že 3 ure")
+            return self.render(how_long(val))
+        if isinstance(val, time):  # a time of day: "9.00", "9:00", "09:00", "9:00 p.d."
+            return format_time(val.replace(tzinfo=None), self._time, locale=self.format_locale)
         if isinstance(val, datetime):
             local = val.astimezone(self.tz) if val.tzinfo else val.replace(tzinfo=self.tz)
             return format_datetime(local, self._datetime, tzinfo=self.tz,

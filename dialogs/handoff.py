@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from typing import Any
 
 from .cover import GIVE, HANDOVER, Cover, card_extras, give_button
+from .durations import how_long_ago
 from .intake import SITE_LABEL, describe_for_staff
 from .languages import NAMES as LANGUAGE_NAMES
 from .places import SITES
@@ -259,11 +260,11 @@ def card(req: Request, now: datetime, cover: Cover | None = None) -> Say:
 
 
 def queue_line(req: Request, now: datetime) -> Text:
-    """One line of /odprte and of the digest."""
+    """One line of /odprte and of the digest: "… · oddana pred 3 urami"."""
     return Text(N_("handoff.queue_line"), {
         "id": req.id, "site": Text(_site(req.site)),
         "status": _status(req.status),
-        "owner": req.owner_name or "—", "waited": now - req.created_at})
+        "owner": req.owner_name or "—", "ago": how_long_ago(now - req.created_at)})
 
 
 def _status(status: str) -> Text:

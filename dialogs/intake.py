@@ -131,6 +131,11 @@ class Ctx:
     relay_limit: int = 20
     looks: tuple[Look, ...] = ()  # read for /moji_podatki only
     suggested_lang: str = "sl"  # from Telegram's language_code: first among the language buttons
+    # the programme's office, where texts tell a resident to call or come (OFFICE_PHONE,
+    # OFFICE_ADDRESS); without a phone the texts leave the call out
+    office_phone: str = ""
+    office_address: str = ""
+    relay_on: bool = True  # a staff chat is set: words outside the questions can be passed on
 
 
 @dataclass
@@ -154,6 +159,48 @@ REQUEST_STATUS = {
     "not_suitable": N_("request_status.not_suitable"),
     "unreachable": N_("request_status.unreachable"),
     "withdrawn": N_("request_status.withdrawn"),
+}
+# An answer as it reads inside a line ("Denarna socialna pomoč: da, manj kot eno leto"): the
+# summary, /moji_podatki and the staff card describe answers with these, never with the
+# buttons' labels (capitals mid-line). Every choice of these steps has one (a test checks).
+ANSWER_TEXT: dict[str, dict[str, str]] = {
+    "dsp": {"yes": N_("answer.dsp.yes"), "no": N_("answer.dsp.no"),
+            "dont_know": N_("answer.dsp.dont_know")},
+    "dsp_duration": {"short": N_("answer.dsp_duration.short"),
+                     "long": N_("answer.dsp_duration.long"),
+                     "dont_know": N_("answer.dsp_duration.dont_know")},
+    "work": {"employed": N_("answer.work.employed"), "registered": N_("answer.work.registered"),
+             "neither": N_("answer.work.neither"), "other": N_("answer.work.other")},
+    "sensitive": {"yes": N_("answer.sensitive.yes"), "no": N_("answer.sensitive.no"),
+                  "no_answer": N_("answer.sensitive.no_answer")},
+    "call_time": {"morning": N_("answer.call_time.morning"),
+                  "afternoon": N_("answer.call_time.afternoon"),
+                  "any": N_("answer.call_time.any"),
+                  "write_here": N_("answer.call_time.write_here")},
+}
+# "v podravski regiji": where a municipality is, said whole (the region names in
+# dialogs/data/municipalities.csv are bare nominatives, which no sentence can decline). Every
+# region there has one (a test checks); another would read "in another region".
+REGION_IN = {
+    "Gorenjska": N_("region.in.gorenjska"),
+    "Goriška": N_("region.in.goriska"),
+    "Jugovzhodna Slovenija": N_("region.in.jugovzhodna-slovenija"),
+    "Koroška": N_("region.in.koroska"),
+    "Obalno-kraška": N_("region.in.obalno-kraska"),
+    "Osrednjeslovenska": N_("region.in.osrednjeslovenska"),
+    "Podravska": N_("region.in.podravska"),
+    "Pomurska": N_("region.in.pomurska"),
+    "Posavska": N_("region.in.posavska"),
+    "Primorsko-notranjska": N_("region.in.primorsko-notranjska"),
+    "Savinjska": N_("region.in.savinjska"),
+    "Zasavska": N_("region.in.zasavska"),
+}
+# Texts that tell a resident to call or come to the programme's office, with the phone → the
+# same without it (OFFICE_PHONE not set)
+OFFICE_TEXT = {
+    N_("help.text"): N_("help.text_no_phone"),
+    N_("intake.consent_declined"): N_("intake.consent_declined_no_phone"),
+    N_("relay.no_staff"): N_("relay.no_staff_no_phone"),
 }
 GROUP_LABEL = {
     "long_term_dsp": N_("group.long_term_dsp"),
@@ -209,6 +256,20 @@ def language_row(current: str | None) -> tuple[Button, ...]:
     """The other languages in one row: the first row under the first question, so a person
     who does not read the question's language sees their own at once."""
     return tuple(_other_languages(current))
+
+
+def in_region(region: str | None) -> Text:
+    """Where a municipality is: "v podravski regiji" (unknown: "v drugi regiji")."""
+    return Text(REGION_IN.get(region or "", N_("region.in.other")))
+
+
+def office_text(msgid: str, ctx: Ctx) -> Text:
+    """A text that tells a resident to call or come: the office's phone and address from the
+    settings; without a phone, its variant that says only where to come."""
+    phone = ctx.office_phone.strip()
+    if phone:
+        return Text(msgid, {"office_phone": phone, "office_address": ctx.office_address})
+    return Text(OFFICE_TEXT[msgid], {"office_address": ctx.office_address})
 
 
 def _retention(ctx: Ctx) -> Text:
@@ -270,7 +331,7 @@ def ask(state: State, ctx: Ctx) -> list[Say]:
     if step == "place_move":  # a place outside Koroška chosen at the summary: asked first
         p = state.pending
         return [Say(Text(N_("intake.ask_move_outside"), {
-            "municipality": p.get("municipality") or "", "region": p.get("region") or ""}),
+            "municipality": p.get("municipality") or "", "in_region": in_region(p.get("region"))}),
             _buttons("place_move"))]
     if step == "dsp":
         return [Say(Text(N_("intake.ask_dsp")), _buttons("dsp"))]
@@ -311,15 +372,16 @@ def ask(state: State, ctx: Ctx) -> list[Say]:
     return [Say(Text(N_("intake.idle")))]
 
 
+def _answer(step: str, value: Any) -> Text:
+    """A choice as it reads inside a line: "da", "manj kot eno leto" (ANSWER_TEXT)."""
+    msgid = ANSWER_TEXT.get(step, {}).get(value) if isinstance(value, str) else None
+    return Text(msgid or N_("answer.none"))
+
+
 def describe(answers: dict[str, Any]) -> dict[str, Any]:
     """The answers as readable parameters, for the resident's own summary and /moji_podatki.
-    The coordinators' card uses describe_for_staff."""
-    def label(step: str, value: Any) -> Any:
-        for cid, msgid in OPTIONS.get(step, []):
-            if cid == value:
-                return Text(msgid)
-        return Text(N_("answer.none"))
-
+    The coordinators' card uses describe_for_staff. Choices read as answers (ANSWER_TEXT),
+    never as their buttons' labels."""
     place: Any = answers.get("place") or answers.get("municipality") or ""
     municipality: Any = answers.get("municipality") or ""
     site: Any = Text(SITE_LABEL.get(answers.get("site") or "", N_("answer.none")))
@@ -330,23 +392,23 @@ def describe(answers: dict[str, Any]) -> dict[str, Any]:
     if answers.get("sensitive_consent") != "yes":
         sensitive_text: Any = Text(N_("answer.not_asked"))
     else:
-        sensitive_text = label("sensitive", sensitive)
-    dsp = label("dsp", answers.get("dsp"))
-    if answers.get("dsp") == "yes":
+        sensitive_text = _answer("sensitive", sensitive)
+    dsp = _answer("dsp", answers.get("dsp"))
+    if answers.get("dsp") == "yes" and answers.get("dsp_duration"):
         dsp = Text(N_("answer.dsp_with_duration"), {
-            "answer": dsp, "duration": label("dsp_duration", answers.get("dsp_duration"))})
+            "answer": dsp, "duration": _answer("dsp_duration", answers.get("dsp_duration"))})
     phone = answers.get("phone")
     return {
         "place": place,
         "municipality": municipality,
         "site": site,
         "dsp": dsp,
-        "work": label("work", answers.get("work")),
+        "work": _answer("work", answers.get("work")),
         "sensitive": sensitive_text,
         "hopes": answers.get("hopes") or Text(N_("answer.none")),
         "name": answers.get("name") or "",
         "phone": display_phone(phone) if phone else Text(N_("answer.no_phone")),
-        "call_time": label("call_time", answers.get("call_time")),
+        "call_time": _answer("call_time", answers.get("call_time")),
         "group": Text(GROUP_LABEL[preliminary_group(answers)]),
     }
 
@@ -483,8 +545,11 @@ def _accept_place(state: State, ctx: Ctx, municipality: str | None, place: str |
 def _outside(state: State, ctx: Ctx, res: places.Resolution) -> Outcome:
     if res.municipality and res.region:
         msgid = N_("intake.outside_with_centre") if res.social_work_centre else N_("intake.outside")
-        text = Text(msgid, {"municipality": res.municipality, "region": res.region,
-                            "centre": res.social_work_centre or ""})
+        params: dict[str, Any] = {"municipality": res.municipality,
+                                  "in_region": in_region(res.region)}
+        if res.social_work_centre:
+            params["centre"] = res.social_work_centre
+        text = Text(msgid, params)
     else:
         text = Text(N_("intake.outside_unknown_region"))
     # Nothing is queued and nothing personal kept; only when, so a correction is understood.
@@ -529,8 +594,8 @@ def _step_choice(state: State, ctx: Ctx, cid: str) -> Outcome:
                 out = _accept_place(state, ctx, picked["municipality"], picked.get("place"))
                 return Outcome(out.state, thanks + out.says, out.effects)
             return Outcome(state, thanks + ask(state, ctx))
-        return Outcome(State(step="declined"), [Say(Text(N_("intake.consent_declined")))],
-                       [Forget()])
+        return Outcome(State(step="declined"),
+                       [Say(office_text(N_("intake.consent_declined"), ctx))], [Forget()])
     if step == "place":
         if cid == PLACE_OTHER:
             s = replace(state, step="place_elsewhere")
@@ -622,8 +687,8 @@ def _submit(state: State, ctx: Ctx) -> Outcome:
         msgid = (N_("intake.submitted_write_no_site") if msgid == "intake.submitted_write"
                  else N_("intake.submitted_call_no_site"))
     text = Text(msgid, {"site": Text(SITE_LABEL.get(site, N_("answer.none"))), "when": when})
-    return Outcome(State(step="done"), [Say(text), Say(Text(N_("intake.unit_address")))],
-                   [SubmitRequest(answers)])
+    address = Text(N_("intake.unit_address"), {"office_address": ctx.office_address})
+    return Outcome(State(step="done"), [Say(text), Say(address)], [SubmitRequest(answers)])
 
 
 def _step_text(state: State, ctx: Ctx, text: str) -> Outcome:
@@ -763,7 +828,7 @@ def _status(ctx: Ctx) -> Say:
 
 def _command(state: State, ctx: Ctx, name: str) -> Outcome:
     if name == "pomoc":
-        says = [Say(Text(N_("help.text")))]
+        says = [Say(office_text(N_("help.text"), ctx))]
         if state.step in STEPS or state.step in SIDE:
             says += _where(state, ctx)
         return Outcome(state, says)
@@ -802,7 +867,9 @@ def my_data(state: State, ctx: Ctx) -> list[Say]:
         return [Say(Text(N_("mydata.nothing")))]
     says = [Say(Text(N_("mydata.header")))]
     if in_progress and state.step != "done":
-        says.append(Say(Text(N_("mydata.in_progress"), describe(state.answers))))
+        lines = answered_lines(state.answers)
+        says.append(Say(Text(N_("mydata.in_progress"), {"lines": Lines(lines)}) if lines
+                        else Text(N_("mydata.consent_only"))))
     for req in ctx.requests:
         says.append(Say(Text(N_("mydata.request"), {
             "id": req.id, "date": req.created_at, **describe(req.answers),
@@ -817,6 +884,34 @@ def my_data(state: State, ctx: Ctx) -> list[Say]:
 
 
 LOOK_LINE = {"sensitive": N_("mydata.look_sensitive"), "card": N_("mydata.look_card")}
+
+# /moji_podatki before the request is sent: one line per question answered so far
+MYDATA_LINE = {
+    "place": N_("mydata.line.place"), "dsp": N_("mydata.line.dsp"),
+    "work": N_("mydata.line.work"), "sensitive": N_("mydata.line.sensitive"),
+    "hopes": N_("mydata.line.hopes"), "name": N_("mydata.line.name"),
+    "phone": N_("mydata.line.phone"), "call_time": N_("mydata.line.call_time"),
+}
+
+
+def answered_lines(answers: dict[str, Any]) -> tuple[Text, ...]:
+    """The answers given so far, one line each, in the questions' order: a question not yet
+    asked shows no line (no empty name, no "phone: none" before the phone was asked). A
+    skipped question was answered: it shows what was chosen ("—", "brez telefona")."""
+    described = describe(answers)
+    asked = {
+        "place": "site" in answers,
+        "dsp": answers.get("dsp") is not None,
+        "work": answers.get("work") is not None,
+        "sensitive": answers.get("sensitive_consent") is not None and (
+            answers.get("sensitive_consent") != "yes" or answers.get("sensitive") is not None),
+        "hopes": "hopes" in answers,
+        "name": bool(answers.get("name")),
+        "phone": "phone" in answers,
+        "call_time": answers.get("call_time") is not None,
+    }
+    return tuple(Text(msgid, {key: described[key]}) for key, msgid in MYDATA_LINE.items()
+                 if asked[key])
 
 
 def _side_choice(state: State, ctx: Ctx, cid: str) -> Outcome:
@@ -876,6 +971,8 @@ def _handle(state: State, event: Event, ctx: Ctx) -> Outcome:
                 return offered
         if isinstance(event, Typed) and latest is not None and event.text.strip():
             # outside any question: a message for the coordinators, up to a limit an hour
+            if not ctx.relay_on:  # no staff chat (korak chat): where to call or come instead
+                return Outcome(state, [Say(office_text(N_("relay.no_staff"), ctx))])
             if ctx.relays_last_hour >= ctx.relay_limit:
                 return _relay_limited(state, ctx)
             return Outcome(replace(state, relay_muted_until=None), [Say(Text(N_("relay.sent")))],

@@ -785,11 +785,13 @@ def clock(moment: datetime, tz: ZoneInfo) -> str:
 
 
 def when(starts_at: datetime, now: datetime, tz: ZoneInfo) -> Text:
-    """'Jutri, v četrtek, 3. decembra, ob 9.00' — today, tomorrow, or the day."""
+    """'Jutri, v četrtek, 3. decembra, ob 9.00' — today, tomorrow, or the day. The time is the
+    local wall clock as a `time`: each language writes it its own way (bot/i18n.py: "9.00" in
+    Slovenian, "9:00" in English)."""
     local, today = starts_at.astimezone(tz), now.astimezone(tz).date()
     params = {"weekday": Text(WEEKDAY_IN[local.weekday()]), "day": local.day,
               "month": Text(MONTH_OF[local.month - 1]),
-              "time": f"{local.hour}.{local.minute:02d}"}
+              "time": local.time()}
     days = (local.date() - today).days
     if days == 0:
         return Text(N_("when.today"), params)

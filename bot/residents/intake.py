@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from dialogs import intake
 from dialogs.languages import from_telegram
 from dialogs.intake import Choice, Command, Ctx, Event, Look, RequestInfo, State, Typed
-from dialogs.replies import N_, DeleteAll, Forget, RelayToStaff, Say, SubmitRequest, Text
+from dialogs.replies import DeleteAll, Forget, RelayToStaff, Say, SubmitRequest
 from storage import erasure, repo
 from storage.crypto import Sealer
 from storage.db import Database
@@ -172,16 +172,15 @@ class IntakeService:
                         keep_state = False
                         created = erased = True  # the staff chat is told
                     elif isinstance(effect, RelayToStaff):
-                        if self.settings.staff_chat_id is not None:
-                            await repo.add_outbox(
-                                s, kind="relay_to_staff",
-                                chat=group_key(self.settings.staff_chat_id),
-                                payload={"request_id": effect.request_id, "text": effect.text},
-                                due_at=now, request_id=effect.request_id)
-                            await repo.touch(s, effect.request_id, now)
-                            created = True
-                        else:  # nobody to pass it to (korak chat): say so, never "passed on"
-                            out.says = [Say(Text(N_("relay.no_staff")))]
+                        # only with a staff chat (Ctx.relay_on): without one the conversation
+                        # says so itself, with the office's phone and address
+                        await repo.add_outbox(
+                            s, kind="relay_to_staff",
+                            chat=group_key(self.settings.staff_chat_id),
+                            payload={"request_id": effect.request_id, "text": effect.text},
+                            due_at=now, request_id=effect.request_id)
+                        await repo.touch(s, effect.request_id, now)
+                        created = True
                     elif isinstance(effect, Forget):
                         await erasure.forget_conversation(s, person.key)
                         # after the referral only its time (and the language) is kept, no

@@ -73,7 +73,7 @@ async def test_whole_intake_reaches_the_staff_chat_once(h):
     await complete_intake(h)
     last = h.session.sent(U)[-1].text  # one message: submitted, and where the unit is
     assert "Vaša prošnja je oddana" in last and "Slovenj Gradec" in last
-    assert "Meškovi ulici 21" in last
+    assert "Meškova ulica 21" in last
     await h.outbox.run_once()
     [notice] = h.session.sent(STAFF)
     assert "Lokacija: Slovenj Gradec" in notice.text and "Kotlje" in notice.text

@@ -87,7 +87,7 @@ async def test_the_card_hides_the_answer_and_opens_it_for_the_one_who_presses(h)
     assert "Nimate dovoljenja" in h.session.answers()[-1].text
     await h.tap(COORD_A, buttons["🔒 Občutljiv odgovor"], chat_id=STAFF, message_id=mid)
     alert = h.session.answers()[-1]
-    assert alert.show_alert and "Rominja): Da." in alert.text and len(alert.text) <= 200
+    assert alert.show_alert and "Rominja): da." in alert.text and len(alert.text) <= 200
     # an alert is the only thing that went out: nothing was posted or edited in the group
     assert [type(r).__name__ for r in h.session.requests[before:]] == ["AnswerCallbackQuery"] * 2
     async with h.db.transaction() as s:
@@ -107,7 +107,7 @@ async def test_prosnja_is_logged_and_the_resident_sees_who_looked(h):
     assert "• Mojca, 26. 11. 2026 ob 11.00: odgovor na občutljivo vprašanje" in told
     assert "• Breda, 26. 11. 2026 ob 11.00: prošnja št. 1" in told
     # the resident's own answer is theirs to see
-    assert "Občutljivo vprašanje: Da" in told
+    assert "Občutljivo vprašanje: da" in told
 
 
 async def test_izbrisi_edits_every_staff_message_that_ever_showed_the_person(h):

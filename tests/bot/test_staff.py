@@ -27,8 +27,9 @@ async def stored(h, request_id=1):
 async def test_new_request_card_has_everything_to_call_and_one_button(h):
     _, text, buttons = await new_card(h)
     assert text.startswith("🆕 Nova prošnja št. 1")
-    for part in ("Lokacija: Slovenj Gradec", "Kotlje", "041 123 456", "Dopoldne",
-                 "dolgotrajni prejemnik DSP", "Čaka na prevzem že"):
+    for part in ("Lokacija: Slovenj Gradec", "Kotlje", "041 123 456",
+                 "Kontakt: po telefonu, dopoldne", "dolgotrajni prejemnik DSP",
+                 "Čaka na prevzem že"):
         assert part in text
     assert list(buttons) == ["Prevzamem"]
     assert buttons["Prevzamem"] == "h|1|claim:0"

@@ -234,7 +234,7 @@ def test_intake_end_to_end_and_resume_after_kill(emulator, tmp_path):
         b.wait("Na katero številko")
         b.say("Raje mi pišite tukaj")
         summary = b.wait("Preverite svoje odgovore")["text"]
-        assert "Vuhred" in summary and "Da, Eno leto ali več" in summary
+        assert "Vuhred" in summary and "da, eno leto ali več" in summary
         b.press("✅ Potrjujem")
         b.wait("Vaša prošnja je oddana")
         staff.seen.clear()
