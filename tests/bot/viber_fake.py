@@ -1,7 +1,8 @@
-"""A fake Viber REST Bot API on 127.0.0.1, for tests: /pa/send_message and /pa/set_webhook answer
-as Viber's documentation says (https://developers.viber.com/docs/api/rest-bot-api/), and what
-korak sent is kept. It signs the callbacks it builds as Viber does, so a test can post them to
-korak's webhook as Viber would.
+"""A fake Viber REST Bot API on 127.0.0.1, for tests: /pa/send_message, /pa/set_webhook and
+/pa/get_account_info answer as Viber's documentation says
+(https://developers.viber.com/docs/api/rest-bot-api/), and what korak sent is kept. It signs
+the callbacks it builds as Viber does, so a test can post them to korak's webhook as Viber
+would.
 
 Statuses it answers: 0 ok, 1 invalidUrl, 2 invalidAuthToken, 3 badData, 4 missingData,
 5 receiverNotRegistered, 6 receiverNotSubscribed, 12 tooManyRequests, 13 apiVersionNotSupported,
@@ -66,6 +67,7 @@ class FakeViber:
         self.force: list[int] = []  # Viber statuses for the next requests
         self.delay = 0.0
         self.tokens = itertools.count(4912661846655238145)
+        self.account_name = "korak"  # get_account_info's name
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -76,6 +78,7 @@ class FakeViber:
         app = web.Application()
         app.router.add_post("/pa/send_message", self._send_message)
         app.router.add_post("/pa/set_webhook", self._set_webhook)
+        app.router.add_post("/pa/get_account_info", self._get_account_info)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -194,6 +197,20 @@ class FakeViber:
         event_types = body.get("event_types", EVENT_TYPES)
         self.webhook = body
         return self._status(0, event_types=event_types)
+
+    async def _get_account_info(self, request: web.Request) -> web.Response:
+        """The bot account's details, as Viber's get_account_info gives them (`korak doctor`
+        asks it to check the token)."""
+        _body, refused = await self._read(request, "get_account_info")
+        if refused is not None:
+            return refused
+        return self._status(0, id="pa:75346594275468546724", name=self.account_name,
+                            uri="korak", icon="http://example.com/icon.png",
+                            background="http://example.com/bg.png", category="Community",
+                            subcategory="Social services", country="SI",
+                            webhook=(self.webhook or {}).get("url", ""),
+                            event_types=(self.webhook or {}).get("event_types", EVENT_TYPES),
+                            subscribers_count=len(self.subscribed), members=[])
 
     async def _ping(self, url: str) -> bool:
         event = {"event": "webhook", "timestamp": 1457764197627, "chat_hostname": "SN-CHAT-05_",

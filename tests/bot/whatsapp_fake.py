@@ -1,7 +1,8 @@
 """A local fake WhatsApp Cloud API (aiohttp, 127.0.0.1) for tests. It answers
-POST /{version}/{phone_number_id}/messages as the reference describes: the Bearer token is
-checked (401, code 190), the body's limits are enforced (400, code 131009 for interactive
-messages, 100 for a text too long), an unapproved template is refused (132001). Like Meta, it
+POST /{version}/{phone_number_id}/messages as the reference describes (and GET
+/{version}/{phone_number_id}, the number's details): the Bearer token is checked (401, code
+190), the body's limits are enforced (400, code 131009 for interactive messages, 100 for a
+text too long), an unapproved template is refused (132001). Like Meta, it
 takes a message to an unknown number or one outside the 24-hour window and reports the failure
 later, as a webhook status (131026, 131047). It records every request and makes webhook posts
 signed with the app secret."""
@@ -105,6 +106,7 @@ class FakeCloudAPI:
     async def start(self) -> str:
         app = web.Application()
         app.router.add_post("/{version}/{phone_number_id}/messages", self.messages)
+        app.router.add_get("/{version}/{phone_number_id}", self.phone_number)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -119,6 +121,22 @@ class FakeCloudAPI:
 
     def _error(self, code: int, details: str = "") -> web.Response:
         return web.json_response(error_body(code, details), status=ERRORS[code][1])
+
+    async def phone_number(self, request: web.Request) -> web.Response:
+        """GET /{version}/{phone_number_id}: the number's details (`korak doctor` asks them to
+        check the token and the id). An id the token has no number of: 400, code 100."""
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return self._error(190)
+        number = request.match_info["phone_number_id"]
+        if number != self.phone_number_id:
+            return self._error(100, f"Unsupported get request. Object with ID '{number}' does "
+                                    "not exist, cannot be loaded due to missing permissions, or "
+                                    "does not support this operation.")
+        return web.json_response({"verified_name": "Socialna aktivacija Koroška",
+                                  "code_verification_status": "VERIFIED",
+                                  "display_phone_number": "+386 40 000 000",
+                                  "quality_rating": "GREEN", "platform_type": "CLOUD_API",
+                                  "throughput": {"level": "STANDARD"}, "id": number})
 
     async def messages(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
