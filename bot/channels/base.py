@@ -12,6 +12,7 @@ question it answers, so a button of an old message can never answer another ques
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Protocol, TypeVar
 
@@ -46,6 +47,46 @@ COMMANDS = {
     "status": "status", "jezik": "jezik", "language": "jezik",
 }
 MAX_TYPED = 4096  # what the conversation reads of one typed message
+
+# Viber and WhatsApp have no slash commands: where a text names one ("napišite /pomoc"), a
+# person there reads the word that does the same in their language (each is in that language's
+# [commands] table in dialogs/data/answers, so typing it works; a test holds them to it).
+# /start: on those channels anything a person writes first starts the conversation.
+COMMAND_WORDS = {
+    "sl": {"start": "začni", "pomoc": "pomoč", "status": "status", "izbrisi": "izbriši",
+           "moji_podatki": "moji podatki", "jezik": "jezik", "preklici": "prekliči"},
+    "en": {"start": "start", "pomoc": "help", "status": "status", "izbrisi": "delete",
+           "moji_podatki": "my data", "jezik": "language", "preklici": "cancel"},
+    "hbs": {"start": "počni", "pomoc": "pomoć", "status": "status", "izbrisi": "izbriši",
+            "moji_podatki": "moji podaci", "jezik": "jezik", "preklici": "otkaži"},
+    "sq": {"start": "fillo", "pomoc": "ndihmë", "status": "status", "izbrisi": "fshij",
+           "moji_podatki": "të dhënat e mia", "jezik": "gjuha", "preklici": "anulo"},
+    "uk": {"start": "почати", "pomoc": "допомога", "status": "статус", "izbrisi": "видалити",
+           "moji_podatki": "мої дані", "jezik": "мова", "preklici": "скасувати"},
+}
+_SLASHED = re.compile(r"/(start|pomoc|status|izbrisi|moji_podatki|jezik|preklici)\b")
+
+
+def without_slashes(text: str, lang: str | None) -> str:
+    """A text as a person on Viber or WhatsApp reads it: each slash command named by its
+    word in their language, in quotes ("/pomoc" → "»pomoč«")."""
+    words = COMMAND_WORDS.get(lang or "sl", COMMAND_WORDS["sl"])
+    open_q, close_q = ("»", "«") if lang in (None, "sl", "hbs") else ("«", "»") \
+        if lang == "uk" else ('"', '"')
+    return _SLASHED.sub(lambda m: f"{open_q}{words[m.group(1)]}{close_q}", text)
+
+
+class WordsRender:
+    """Texts (bot.i18n.Texts of one language) whose slash commands read as words."""
+
+    def __init__(self, texts: Any, lang: str | None) -> None:
+        self.texts, self.lang = texts, lang
+
+    def render(self, text: Any) -> str:
+        return without_slashes(self.texts.render(text), self.lang)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.texts, name)
 
 
 def text_event(text: str) -> Event:

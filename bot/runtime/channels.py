@@ -40,12 +40,13 @@ from storage.models import person_key
 
 from bot.channels import viber as viber_channel
 from bot.channels import whatsapp as whatsapp_channel
-from bot.channels.base import Address, Inbound, Refused
+from bot.channels.base import Address, Inbound, Refused, WordsRender
 from bot.channels.sender import Bucket, Undeliverable
 from bot.clock import utcnow
 from bot.i18n import Texts
 from bot.channels.telegram import parse_answer_callback
 from bot.residents.intake import IntakeService, Person
+from bot.residents.participants import TERMINI
 from bot.runtime.inbox import Inbox
 
 log = logging.getLogger("korak.channels")
@@ -169,7 +170,8 @@ class ChannelDoor:
             if inbound.kind == "opened" and await self._unknown(inbound.address):
                 # the greeting only; nothing is stored of a person who has not written
                 texts = self.texts.lang(inbound.language)
-                welcome = channel.welcome_body(texts, "channel.welcome")
+                welcome = channel.welcome_body(WordsRender(texts, inbound.language),
+                                               "channel.welcome")
                 continue
             answer = await self._take(inbound)
             if answer is not None:
@@ -268,6 +270,14 @@ class ChannelDoor:
                 await self._window_open(key)
                 return False
             unknown, last = await self.service.glance(key)
+            if isinstance(event, Typed) and self.schedule is not None and \
+                    " ".join(event.text.casefold().split()) in TERMINI:  # a participant's sessions
+                await self.service.seen(event_key, key)
+                say = await self.schedule.upcoming(key)
+                lang = await self.service.language(key)
+                await self.send(inbound.address, self._text_body(
+                    inbound.address.channel, self.texts.lang(lang).render(say.text)))
+                return False
             if isinstance(event, Typed) and unknown:
                 event = Start()  # the first words of someone new start the conversation
             done = await self.service.handle_with_step(person, event, event_key)
@@ -293,7 +303,7 @@ class ChannelDoor:
 
     async def reply(self, address: Address, done: Any) -> None:
         channel = self.channels[address.channel]
-        texts = self.texts.lang(done.lang)
+        texts = WordsRender(self.texts.lang(done.lang), done.lang)  # no slash commands here
         for body in channel.render(texts, done.says, done.step):
             if not await self.send(address, body):
                 return
