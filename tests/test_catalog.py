@@ -308,7 +308,7 @@ def test_my_data_before_the_questions_shows_only_what_was_answered(code):
 
 @pytest.mark.parametrize("code,nine,half_past_five", [
     ("sl", "ob 9.00", "ob 17.30"), ("en", "at 9:00", "at 17:30"), ("hbs", "u 9:00", "u 17:30"),
-    ("sq", "9:00 p.d.", "5:30 m.d."), ("uk", "о 09:00", "о 17:30")])
+    ("sq", "në orën 9:00", "në orën 17:30"), ("uk", "о 09:00", "о 17:30")])
 def test_the_time_inside_a_date_is_written_as_each_language_writes_it(code, nine,
                                                                       half_past_five):
     t = texts_in(code)
