@@ -174,23 +174,8 @@ class Residents:
                               "timestamp": str(int(time.time())), **message}]}}]}]}
 
     async def wait_for(self, who: str, test, timeout: float = 120.0) -> Any:
-        log = self.platform.chats.setdefault(who, ChatLog())
-        deadline = time.monotonic() + timeout
-        seen = 0
-        while True:
-            for m in log.messages[seen:]:
-                found = test(m)
-                if found:
-                    return found
-            seen = len(log.messages)
-            log.event.clear()
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"resident {who} waited in vain")
-            try:
-                await asyncio.wait_for(log.event.wait(), remaining)
-            except asyncio.TimeoutError:
-                pass
+        return await self.platform.chats.setdefault(who, ChatLog()).wait_for(
+            test, timeout, who, lambda m: _text(self.channel, m))
 
     async def walk(self, uid: int) -> int:
         who = self.address(uid)

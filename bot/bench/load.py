@@ -20,7 +20,9 @@ import tempfile
 import time
 import uuid
 from argparse import Namespace
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -65,6 +67,28 @@ DONE_MARKER = "Vaša prošnja je oddana"
 class ChatLog:
     messages: list[dict] = field(default_factory=list)
     event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def wait_for(self, test, timeout: float, who: object,
+                       shown: Callable[[dict], str]) -> Any:
+        """The first message (new ones as they arrive) for which `test` gives something;
+        TimeoutError naming `who` and the last messages (as `shown` shows them)."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            for m in self.messages[seen:]:
+                found = test(m)
+                if found:
+                    return found
+            seen = len(self.messages)
+            self.event.clear()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"resident {who} waited in vain; last: "
+                                   f"{[shown(m)[:40] for m in self.messages[-3:]]}")
+            try:
+                await asyncio.wait_for(self.event.wait(), remaining)
+            except asyncio.TimeoutError:
+                pass
 
 
 class Harness:
@@ -120,24 +144,8 @@ class Harness:
                                       "chat": {"id": uid, "type": "private"}, "text": "…"}}})
 
     async def wait_for(self, uid: int, test, timeout: float = 120.0) -> dict:
-        log = self.chats.setdefault(uid, ChatLog())
-        deadline = time.monotonic() + timeout
-        seen = 0
-        while True:
-            for m in log.messages[seen:]:
-                found = test(m)
-                if found:
-                    return found
-            seen = len(log.messages)
-            log.event.clear()
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"resident {uid} waited in vain; last: "
-                                   f"{[m['text'][:40] for m in log.messages[-3:]]}")
-            try:
-                await asyncio.wait_for(log.event.wait(), remaining)
-            except asyncio.TimeoutError:
-                pass
+        return await self.chats.setdefault(uid, ChatLog()).wait_for(
+            test, timeout, uid, lambda m: m["text"])
 
 
 def _button(label: str):

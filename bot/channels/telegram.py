@@ -30,14 +30,15 @@ from bot.config import Settings
 from bot.i18n import Texts
 from bot.residents.intake import IntakeService, KeyedLocks, Person
 from bot.runtime.background import Background
+from bot.runtime.inbox import event_of
 
 log = logging.getLogger("korak.bot")
 
 
 def update_event(update: Any) -> str | None:
-    """A Telegram update's key in the inbox: the channel and its update id."""
+    """A Telegram update's key in the inbox (None: not from the inbox, e.g. korak chat)."""
     uid = getattr(update, "update_id", None)
-    return None if uid is None else f"telegram:{uid}"
+    return None if uid is None else event_of(uid)
 
 
 def render(texts: Texts, say: Say, step: str) -> tuple[str, Any]:

@@ -206,18 +206,14 @@ class IntakeService:
         return Handled(out.says, out.state.step, had_keyboard, lang)
 
     async def glance(self, person: str) -> tuple[bool, datetime | None]:
-        """One read: whether nothing is stored about the person, and when they last wrote."""
+        """One read: whether nothing is stored about the person (no conversation, no
+        request), and when they last wrote (their conversation's last change; None: no
+        conversation is stored)."""
         async with self.db.transaction() as s:
             resident = await repo.get_resident(s, person)
             if resident is not None:
                 return False, repo.as_utc(resident.updated_at)
             return not await repo.requests_of(s, person), None
-
-    async def unknown(self, person: str) -> bool:
-        """Nothing is stored about this person: no conversation and no request."""
-        async with self.db.transaction() as s:
-            talk = await repo.conversation(s, person)
-        return talk.state is None and not talk.requests
 
     async def seen(self, update_id: str, person: str) -> None:
         """An update that moves no conversation (a person blocking korak): marked handled."""
@@ -240,13 +236,6 @@ class IntakeService:
                     says = intake.ask(state, self._ctx(person, now, [], None))
             marked_handled()
         return Handled(says, state.step, False, state.lang or "sl")
-
-    async def last_wrote(self, person: str) -> datetime | None:
-        """When the person's conversation last moved: the last time they wrote (None: no
-        conversation is stored)."""
-        async with self.db.transaction() as s:
-            resident = await repo.get_resident(s, person)
-        return repo.as_utc(resident.updated_at) if resident is not None else None
 
     async def language(self, person: str) -> str:
         """The language the person chose (Slovenian when none)."""

@@ -167,7 +167,8 @@ class ChannelDoor:
             return web.Response(status=400)
         welcome: dict[str, Any] | None = None
         for inbound in found:
-            if inbound.kind == "opened" and await self._unknown(inbound.address):
+            if inbound.kind == "opened" and (await self.service.glance(
+                    person_key(inbound.address.channel, inbound.address.id)))[0]:
                 # the greeting only; nothing is stored of a person who has not written
                 texts = self.texts.lang(inbound.language)
                 welcome = channel.welcome_body(WordsRender(texts, inbound.language),
@@ -200,10 +201,6 @@ class ChannelDoor:
                 return answer
         return web.json_response({})
 
-    async def _unknown(self, address: Address) -> bool:
-        """Nothing is stored about this person (no conversation, no request)."""
-        return await self.service.unknown(person_key(address.channel, address.id))
-
     async def _take(self, inbound: Inbound) -> web.Response | None:
         """Store a person's callback before the platform hears back (None: stored, or nothing
         to store); a 500 when it could not be stored (the platform sends it again)."""
@@ -232,7 +229,7 @@ class ChannelDoor:
         delivery = inbound.delivery
         if delivery is None or delivery.status != "failed":
             return
-        if delivery.error in ("blocked", "gone") and not await self.service.unknown(key):
+        if delivery.error in ("blocked", "gone") and not (await self.service.glance(key))[0]:
             await self._blocked(key)
 
     async def _blocked(self, key: str) -> None:
@@ -263,20 +260,14 @@ class ChannelDoor:
             answer = parse_answer_callback(event.text) if isinstance(event, Typed) else None
             if answer is not None and self.schedule is not None:  # Pridem / Ne morem priti
                 await self.service.seen(event_key, key)
-                reply = await self.schedule.answer(key, *answer)
-                lang = await self.service.language(key)
-                await self.send(inbound.address, self._text_body(
-                    inbound.address.channel, self.texts.lang(lang).render(reply)))
+                await self._say(inbound.address, await self.schedule.answer(key, *answer))
                 await self._window_open(key)
                 return False
             unknown, last = await self.service.glance(key)
             if isinstance(event, Typed) and self.schedule is not None and \
                     " ".join(event.text.casefold().split()) in TERMINI:  # a participant's sessions
                 await self.service.seen(event_key, key)
-                say = await self.schedule.upcoming(key)
-                lang = await self.service.language(key)
-                await self.send(inbound.address, self._text_body(
-                    inbound.address.channel, self.texts.lang(lang).render(say.text)))
+                await self._say(inbound.address, (await self.schedule.upcoming(key)).text)
                 return False
             if isinstance(event, Typed) and unknown:
                 event = Start()  # the first words of someone new start the conversation
@@ -287,10 +278,12 @@ class ChannelDoor:
             await self.reply(inbound.address, done)
         return False
 
-    def _text_body(self, channel: str, text: str) -> dict[str, Any]:
-        if channel == "viber":
-            return self.channels["viber"]._body(text, None)
-        return whatsapp_channel.text_message(text)
+    async def _say(self, address: Address, text: Any) -> None:
+        """One catalog text, without buttons, in the person's language."""
+        lang = await self.service.language(person_key(address.channel, address.id))
+        rendered = self.texts.lang(lang).render(text)
+        await self.send(address, self.channels["viber"]._body(rendered, None)
+                        if address.channel == "viber" else whatsapp_channel.text_message(rendered))
 
     async def _window_open(self, key: str) -> None:
         """The person wrote: what waited for them (WhatsApp's window was closed) goes now."""
@@ -380,7 +373,7 @@ class ChannelDoor:
         """WhatsApp: did the person write within the last 24 hours (less a margin)? Meta
         accepts a message outside the window and fails it later, so korak decides first, from
         when the person last wrote (their conversation's last change)."""
-        last = await self.service.last_wrote(person_key(address.channel, address.id))
+        _unknown, last = await self.service.glance(person_key(address.channel, address.id))
         return last is not None and self.clock() - last < WINDOW
 
     async def _send_once(self, address: Address, body: dict[str, Any]) -> None:

@@ -56,13 +56,17 @@ def test_sigterm_after_traffic_ends_within_5_seconds_and_keeps_the_conversation(
     assert '"place"' in state  # the answer before the stop was kept
 
 
-def test_sigterm_while_the_bot_api_cannot_be_reached_ends_within_5_seconds(tmp_path):
-    class Nowhere:  # a Bot API nobody listens on
-        url = f"http://127.0.0.1:{free_port()}"
+class Nowhere:
+    """A Bot API nobody listens on."""
 
+    def __init__(self):
+        self.url = f"http://127.0.0.1:{free_port()}"
+
+
+def test_sigterm_while_the_bot_api_cannot_be_reached_ends_within_5_seconds(tmp_path):
     log_path = tmp_path / "bot.log"
     log = open(log_path, "w")
-    bot = start_bot(Nowhere, tmp_path / "stop.db", log)
+    bot = start_bot(Nowhere(), tmp_path / "stop.db", log)
     try:
         wait_for_line(log_path, "Bot API not reachable yet")
         took = stopped_within(bot, 5)
@@ -75,12 +79,9 @@ def test_sigterm_while_the_bot_api_cannot_be_reached_ends_within_5_seconds(tmp_p
 
 
 def test_a_second_sigterm_ends_at_once(tmp_path):
-    class Nowhere:
-        url = f"http://127.0.0.1:{free_port()}"
-
     log_path = tmp_path / "bot.log"
     log = open(log_path, "w")
-    bot = start_bot(Nowhere, tmp_path / "stop.db", log)
+    bot = start_bot(Nowhere(), tmp_path / "stop.db", log)
     try:
         wait_for_line(log_path, "Bot API not reachable yet")
         started = time.monotonic()
