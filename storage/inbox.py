@@ -53,6 +53,33 @@ async def store(session: AsyncSession, updates: Iterable[tuple[str, str, int, st
     return fresh
 
 
+_WAITING_IN_LANE = DriverSQL(
+    "SELECT 1 FROM inbox WHERE person = $1 AND handled_at IS NULL LIMIT 1",
+    params=[_C.person])
+_STORE_CLAIMED = DriverSQL(
+    "INSERT INTO inbox (event, person, seq, received_at, payload, attempts, claimed_until) "
+    "VALUES ($1, $2, $3, $4, $5, 1, $6) ON CONFLICT (event) DO NOTHING RETURNING event",
+    params=[_C.event, _C.person, _C.seq, _C.received_at, _C.payload, _C.claimed_until])
+_LANE_LOCK = DriverSQL("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                       params=[_C.person])
+
+
+async def store_and_claim(session: AsyncSession, event: str, lane: str, seq: int,
+                          payload: str, now: datetime, lease: timedelta) -> str:
+    """Store one update, claimed at once for `lease` when nothing else of its lane waits (the
+    usual case: the storing process handles it next, without a claim of its own). Returns
+    "claimed", "stored" (others of the lane wait: drain the lane) or "seen" (stored before).
+    PostgreSQL: the lane is locked for the transaction, so two processes storing for one
+    person at the same moment never both claim."""
+    if _dialect(session) == "postgresql":
+        await _LANE_LOCK.rows(session, lane)
+    if await _WAITING_IN_LANE.rows(session, lane):
+        fresh = await _STORE_ONE.rows(session, event, lane, seq, now, payload)
+        return "stored" if fresh else "seen"
+    fresh = await _STORE_CLAIMED.rows(session, event, lane, seq, now, payload, now + lease)
+    return "claimed" if fresh else "seen"
+
+
 _B = InboxBatch.__table__.c
 _NEW_BATCH = DriverSQL("INSERT INTO inbox_batch (received_at, updates) VALUES ($1, $2) "
                        "RETURNING id", params=[_B.received_at, _B.updates])

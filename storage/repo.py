@@ -44,14 +44,15 @@ _RECORD_UPDATE = ("INSERT INTO inbox (event, person, seq, received_at, handled_a
                   "VALUES ($1, $3, 0, $2, $2, 1) ON CONFLICT (event) DO UPDATE SET "
                   "handled_at = excluded.handled_at, payload = NULL, claimed_until = NULL "
                   "WHERE inbox.handled_at IS NULL RETURNING event")
-_SELECT_STATE = "SELECT state FROM resident WHERE person = {}"
+_SELECT_STATE = "SELECT state, updated_at FROM resident WHERE person = {}"
 
 _FIRST_TIME = DriverSQL(_RECORD_UPDATE, params=[_INBOX.event, _INBOX.handled_at,
                                                 _INBOX.person])
-_STATE_OF = DriverSQL(_SELECT_STATE.format("$1"),
-                      params=[_RESIDENT.person], columns=[_RESIDENT.state])
+_STATE_OF = DriverSQL(_SELECT_STATE.format("$1"), params=[_RESIDENT.person],
+                      columns=[_RESIDENT.state, _RESIDENT.updated_at])
 _STATE_OF_LOCKED = DriverSQL(_SELECT_STATE.format("$1") + " FOR UPDATE",
-                             params=[_RESIDENT.person], columns=[_RESIDENT.state])
+                             params=[_RESIDENT.person],
+                             columns=[_RESIDENT.state, _RESIDENT.updated_at])
 _REQUESTS_OF = DriverSQL(
     "SELECT id, status, created_at, site, answers, sensitive FROM contact_request "
     "WHERE person = $1 ORDER BY id",
@@ -116,10 +117,12 @@ _SET_CARD = DriverSQL(
 _BEGIN_UPDATE_PG = DriverSQL(
     f"WITH fresh AS ({_RECORD_UPDATE}), me AS ({_SELECT_STATE.format('$3')} FOR UPDATE) "
     "SELECT (SELECT count(*) FROM fresh), (SELECT state FROM me), "
+    "(SELECT updated_at FROM me), "
     "q.id, q.status, q.created_at, q.site, q.answers, q.sensitive "
     "FROM (SELECT 1) AS one LEFT JOIN contact_request q ON q.person = $3 ORDER BY q.id",
     params=[_INBOX.event, _INBOX.handled_at, _RESIDENT.person],
-    columns=[_INBOX.event, _RESIDENT.state, _REQUEST.id, _REQUEST.status,
+    columns=[_INBOX.event, _RESIDENT.state, _RESIDENT.updated_at, _REQUEST.id,
+             _REQUEST.status,
              _REQUEST.created_at, _REQUEST.site, _REQUEST.answers, _REQUEST.sensitive])
 
 
@@ -151,6 +154,13 @@ class Conversation:
 
     state: dict[str, Any] | None
     requests: list[RequestRow]
+    # when the conversation last changed (the person last wrote); None: no resident row
+    updated_at: datetime | None = None
+
+    @property
+    def unknown(self) -> bool:
+        """Nothing is stored about the person: no conversation, no request."""
+        return self.updated_at is None and not self.requests
 
 
 async def conversation(session: AsyncSession, person: str, *, lock: bool = False
@@ -160,7 +170,8 @@ async def conversation(session: AsyncSession, person: str, *, lock: bool = False
     locked = lock and _dialect(session) == "postgresql"
     found = await (_STATE_OF_LOCKED if locked else _STATE_OF).rows(session, person)
     reqs = await _REQUESTS_OF.rows(session, person)
-    return Conversation(found[0][0] if found else None, [RequestRow(*r) for r in reqs])
+    return Conversation(found[0][0] if found else None, [RequestRow(*r) for r in reqs],
+                        as_utc(found[0][1]) if found else None)
 
 
 async def begin_update(session: AsyncSession, event: str | None, person: str,
@@ -172,7 +183,8 @@ async def begin_update(session: AsyncSession, event: str | None, person: str,
         rows = await _BEGIN_UPDATE_PG.rows(session, event, now, person)
         if not rows[0][0]:
             return None
-        return Conversation(rows[0][1], [RequestRow(*r[2:]) for r in rows if r[2] is not None])
+        return Conversation(rows[0][1], [RequestRow(*r[3:]) for r in rows if r[3] is not None],
+                            as_utc(rows[0][2]))
     if event is not None and not await first_time(session, event, now, person):
         return None
     return await conversation(session, person, lock=True)

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 
 from dialogs import intake
 from dialogs.languages import from_telegram
-from dialogs.intake import Choice, Command, Ctx, Event, Look, RequestInfo, State, Typed
+from dialogs.intake import (Choice, Command, Ctx, Event, Look, RequestInfo, Start, State,
+                            Typed)
 from dialogs.replies import DeleteAll, Forget, RelayToStaff, Say, SubmitRequest
 from storage import erasure, repo
 from storage.crypto import Sealer
@@ -40,6 +41,10 @@ class Handled:
     step: str  # where the conversation is now (button data names it)
     had_keyboard: bool  # a reply keyboard was showing before this event (it may need hiding)
     lang: str = "sl"  # the language to say it in
+    # when the person last wrote before this event (None: no conversation was stored), and
+    # whether nothing at all was stored about them
+    last_wrote: datetime | None = None
+    unknown: bool = False
 
 
 class KeyedLocks:
@@ -127,8 +132,11 @@ class IntakeService:
         return (await self.handle_with_step(person, event, update_id)).says
 
     async def handle_with_step(self, person: Person, event: Event,
-                               update_id: str | None = None) -> Handled:
-        """handle(), and the step the conversation is at afterwards (for button data)."""
+                               update_id: str | None = None, *,
+                               start_if_new: bool = False) -> Handled:
+        """handle(), and the step the conversation is at afterwards (for button data).
+        `start_if_new`: words from someone korak knows nothing of start the conversation (a
+        channel without a start button), read in the same transaction."""
         created = False
         erased = False
         had_keyboard = False
@@ -140,6 +148,8 @@ class IntakeService:
                     log.info("duplicate update skipped", extra={"update_id": update_id})
                     return Handled([], "", False, from_telegram(person.language_code))
                 state = State.from_json(self.sealer.open_state(talk.state))
+                if start_if_new and isinstance(event, Typed) and talk.unknown:
+                    event = Start()
                 # the question on origin answered (or not): its raw update must not outlive it
                 secret = state.step == "sensitive" or (
                     isinstance(event, Choice) and event.step == "sensitive")
@@ -203,7 +213,8 @@ class IntakeService:
             self.on_outbox()
         log.info("step", extra={"step": out.state.step, "event": type(event).__name__})
         lang = out.state.lang or state.lang or from_telegram(person.language_code)
-        return Handled(out.says, out.state.step, had_keyboard, lang)
+        return Handled(out.says, out.state.step, had_keyboard, lang, talk.updated_at,
+                       talk.unknown)
 
     async def glance(self, person: str) -> tuple[bool, datetime | None]:
         """One read: whether nothing is stored about the person (no conversation, no

@@ -22,7 +22,6 @@ person's channel, within that platform's limits.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -32,7 +31,6 @@ from typing import Any
 from aiohttp import web
 
 from dialogs.intake import Choice, Command, Event, Media, SharedContact, Start, Typed
-from storage import inbox as store
 from storage.crypto import Sealer
 from storage.db import Database
 from storage import repo
@@ -211,16 +209,11 @@ class ChannelDoor:
         if inbound.kind == "message" and inbound.event is None:
             return None  # a reaction, a system notice: nothing for the conversation
         event = f"{inbound.address.channel}:{inbound.event_id}"
-        sealed = self.sealer.seal(json.dumps(inbound_to_json(inbound), ensure_ascii=False))
         try:
-            async with self.db.transaction() as s:
-                fresh = await store.store(s, [(event, key, time.time_ns() // 1000, sealed)],
-                                          self.clock())
+            await self.inbox.take(event, key, time.time_ns() // 1000, inbound_to_json(inbound))
         except Exception:
             log.exception("callback could not be stored", extra={"event": inbound.address.channel})
             return web.json_response({}, status=500)
-        if fresh:
-            self.inbox.running.start(self.inbox.drain(key))
         return None
 
     async def _status(self, key: str, inbound: Inbound) -> None:
@@ -263,16 +256,17 @@ class ChannelDoor:
                 await self._say(inbound.address, await self.schedule.answer(key, *answer))
                 await self._window_open(key)
                 return False
-            unknown, last = await self.service.glance(key)
             if isinstance(event, Typed) and self.schedule is not None and \
                     " ".join(event.text.casefold().split()) in TERMINI:  # a participant's sessions
                 await self.service.seen(event_key, key)
                 await self._say(inbound.address, (await self.schedule.upcoming(key)).text)
+                await self._window_open(key)
                 return False
-            if isinstance(event, Typed) and unknown:
-                event = Start()  # the first words of someone new start the conversation
-            done = await self.service.handle_with_step(person, event, event_key)
-            if last is None or self.clock() - last >= WINDOW:
+            # the first words of someone new start the conversation
+            done = await self.service.handle_with_step(person, event, event_key,
+                                                       start_if_new=True)
+            last = done.last_wrote
+            if not done.unknown and (last is None or self.clock() - last >= WINDOW):
                 await self._window_open(key)  # the window was closed: what waited goes now
         if done.says:
             await self.reply(inbound.address, done)

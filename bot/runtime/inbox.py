@@ -111,6 +111,13 @@ class Inbox:
         # the other channels' stored callbacks, by channel: handled from the inbox by these
         # (each returns whether the callback's raw copy must go at once)
         self.channels: dict[str, Callable[[Any], Awaitable[bool]]] = {}
+        # callbacks waiting to be stored together (one transaction for all that arrive while
+        # the previous one is written), the lanes this process handles a claimed callback of,
+        # and those lanes that something more was stored for meanwhile
+        self._queue: list[tuple[str, str, int, str, asyncio.Future[None]]] = []
+        self._storing: asyncio.Task[None] | None = None
+        self._busy: dict[str, int] = {}
+        self._waiting: set[str] = set()
 
     # ------------------------------------------------------------------ sealing
 
@@ -205,6 +212,58 @@ class Inbox:
                 await store.drop_batches(s, finished)
             del self._finished[:len(finished)]
 
+    async def take(self, event: str, lane: str, seq: int, payload: Any) -> None:
+        """A channel's callback (Viber, WhatsApp): stored sealed, then handled in its lane.
+        Returns once it is stored; raises when it could not be (the platform must hear of
+        it). Callbacks that arrive while others are being written go in one transaction, and
+        one nothing else of its lane waits for is claimed as it is stored and handled at once
+        (no transaction of its own to claim it, none after it to look for more)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((event, lane, seq, self._seal(payload), done))
+        if self._storing is None or self._storing.done():
+            self._storing = self.running.start(self._store_queued())
+        await done
+
+    async def _store_queued(self) -> None:
+        while self._queue:
+            group, self._queue = self._queue, []
+            try:
+                async with self.db.transaction() as s:
+                    found = [await store.store_and_claim(s, event, lane, seq, sealed,
+                                                         self.clock(), LEASE)
+                             for event, lane, seq, sealed, _ in group]
+            except BaseException as exc:
+                for *_, done in group:
+                    if not done.done():
+                        done.set_exception(exc if isinstance(exc, Exception)
+                                           else ConnectionError("stopped"))
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (event, lane, _seq, sealed, done), how in zip(group, found):
+                if how == "claimed":
+                    self._busy[lane] = self._busy.get(lane, 0) + 1
+                    self.running.start(self._handle_claimed(lane, event, sealed))
+                elif how == "stored":
+                    if self._busy.get(lane):
+                        self._waiting.add(lane)  # the claimed one's handling drains it next
+                    else:
+                        self.running.start(self.drain(lane))
+                done.set_result(None)
+
+    async def _handle_claimed(self, lane: str, event: str, sealed: str) -> None:
+        try:
+            await self._handle_row(event, sealed, 1)
+        finally:
+            self._busy[lane] -= 1
+            if not self._busy[lane]:
+                del self._busy[lane]
+        # SQLite has one process: what else of the lane was stored, this process stored. With
+        # several processes (PostgreSQL) another may have stored one while this was handled.
+        if lane in self._waiting or not self.db.is_sqlite:
+            self._waiting.discard(lane)
+            await self.drain(lane)
+
     # ------------------------------------------------------------------ handling
 
     async def handle(self, update: Update) -> bool:
@@ -242,31 +301,34 @@ class Inbox:
                 claimed = await store.claim_next(s, lane, self.clock(), LEASE)
             if claimed is None:
                 return handled
-            event, sealed, attempts = claimed
-            payload = self._open(sealed)
-            if attempts > MAX_ATTEMPTS or payload is None:
-                log.error("update given up after failing again and again" if payload is not None
-                          else "stored update cannot be opened with DATA_KEY; given up",
-                          extra={"event": event})
-                async with self.db.transaction() as s:
-                    await store.give_up(s, event, self.clock())
-                continue
-            handler = self.channels.get(event.partition(":")[0])
-            if handler is not None:  # another channel's callback: its own handling
-                if await handler(payload):
-                    await self.db.scrub()
+            if await self._handle_row(*claimed):
                 handled += 1
-                continue
-            try:
-                update = Update.model_validate(payload, context={"bot": self.bot})
-            except Exception:
-                log.exception("stored update unreadable", extra={"event": event})
-                async with self.db.transaction() as s:
-                    await store.give_up(s, event, self.clock())
-                continue
-            if await self.handle(update):  # its row was blanked (or erased) as it was handled
+
+    async def _handle_row(self, event: str, sealed: str | None, attempts: int) -> bool:
+        """One claimed row of the inbox: handled (True), or given up on."""
+        payload = self._open(sealed)
+        if attempts > MAX_ATTEMPTS or payload is None:
+            log.error("update given up after failing again and again" if payload is not None
+                      else "stored update cannot be opened with DATA_KEY; given up",
+                      extra={"event": event})
+            async with self.db.transaction() as s:
+                await store.give_up(s, event, self.clock())
+            return False
+        handler = self.channels.get(event.partition(":")[0])
+        if handler is not None:  # another channel's callback: its own handling
+            if await handler(payload):
                 await self.db.scrub()
-            handled += 1
+            return True
+        try:
+            update = Update.model_validate(payload, context={"bot": self.bot})
+        except Exception:
+            log.exception("stored update unreadable", extra={"event": event})
+            async with self.db.transaction() as s:
+                await store.give_up(s, event, self.clock())
+            return False
+        if await self.handle(update):  # its row was blanked (or erased) as it was handled
+            await self.db.scrub()
+        return True
 
     async def replay(self) -> int:
         """At start (polling): the batches an earlier process stored but did not finish,
