@@ -5,8 +5,12 @@ platform's send API. In the same run the same number of residents go through Tel
 `korak bench load`), so the two are compared on one machine at one moment: a channel update
 should cost at most 1.2x a Telegram update at p99.
 
-Latency is from the moment a callback is posted to the moment korak's first reply to that person
-reaches the fake platform (Telegram's: from getUpdates handing the update over)."""
+Latency is what the person waits: from the moment they send (a callback is posted; Telegram:
+the update is put in the fake Bot API's queue) to the moment korak's first reply to them
+reaches the fake platform. Viber and WhatsApp push each message as it comes, Telegram's waits
+in its queue until getUpdates takes it, so both are measured from the send; the figure from
+getUpdates handing an update over (what `korak bench load` reports as p99_ms) is printed
+beside it."""
 
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ from bot.clock import utcnow
 from bot.config import Settings
 from bot.i18n import Texts
 from bot.runtime.channels import ChannelDoor, ChannelLimits
+from bot.runtime.health import serve
 from bot.runtime.inbox import Inbox
 
 VIBER_TOKEN = "bench-viber-token"
@@ -224,10 +229,7 @@ async def run_channel(channel: str, residents: int, database: str) -> dict:
     wired.outbox.channels = door
     app = web.Application()
     door.register(app)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    runner = await serve(app, "127.0.0.1", 0)  # as `korak run` opens its listener
     listen = f"http://127.0.0.1:{runner.addresses[0][1]}/{channel}"
     settle_heap()
     people = Residents(channel, listen, platform)
@@ -264,7 +266,8 @@ async def _run(args: Namespace) -> dict:
     telegram = await run_one("korak", args.residents,
                              f"sqlite+aiosqlite:///{tmp.name}/telegram.db", None)
     print(f"telegram: {telegram['updates_per_s']} updates/s, p50 {telegram['p50_ms']} ms, "
-          f"p99 {telegram['p99_ms']} ms", flush=True)
+          f"p99 {telegram['p99_from_sent_ms']} ms from the resident's send "
+          f"({telegram['p99_ms']} ms from getUpdates)", flush=True)
     other = await run_channel(channel, args.residents,
                               f"sqlite+aiosqlite:///{tmp.name}/{channel}.db")
     print(f"{channel}: {other['updates_per_s']} updates/s, p50 {other['p50_ms']} ms, "
@@ -274,8 +277,9 @@ async def _run(args: Namespace) -> dict:
             "updates": other["updates"], "updates_per_s": other["updates_per_s"],
             "p50_ms": other["p50_ms"], "p99_ms": other["p99_ms"],
             "telegram_updates_per_s": telegram["updates_per_s"],
-            "telegram_p99_ms": telegram["p99_ms"],
-            "p99_vs_telegram": round(other["p99_ms"] / telegram["p99_ms"], 3)}
+            "telegram_p99_ms": telegram["p99_from_sent_ms"],
+            "telegram_p99_from_getupdates_ms": telegram["p99_ms"],
+            "p99_vs_telegram": round(other["p99_ms"] / telegram["p99_from_sent_ms"], 3)}
 
 
 def main(args: Namespace) -> int:

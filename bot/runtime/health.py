@@ -160,8 +160,14 @@ class Health:
         return app
 
 
+# connections a listener lets wait to be accepted: a platform that sends a burst of callbacks
+# at once (Viber, WhatsApp, Telegram's webhook) finds the door open, instead of the SYNs past
+# asyncio's default 100 being dropped and sent again a second later
+BACKLOG = 1024
+
+
 async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    await web.TCPSite(runner, host, port, backlog=BACKLOG).start()
     return runner
