@@ -250,7 +250,8 @@ class Runtime:
         self.refuse_bad_settings()
         shared = None
         if settings.redis_url:
-            shared = SharedLimits(settings.redis_url, per_second=settings.send_rate_per_s)
+            shared = SharedLimits(settings.redis_url, per_second=settings.send_rate_per_s,
+                                  secret=settings.data_key)
             try:
                 await shared.check()
                 await shared.heartbeat(self.holder, ttl=3 * settings.outbox_tick_seconds)
@@ -274,7 +275,8 @@ class Runtime:
             if channels:  # Viber and WhatsApp: the same inbox, service and outbox
                 door = ChannelDoor(db, inbox, wired.service, texts, seal, channels,
                                    on_blocked=wired.handoff.resident_blocked,
-                                   schedule=wired.schedule, kick=wired.outbox.kick)
+                                   schedule=wired.schedule, kick=wired.outbox.kick,
+                                   shared=shared)
                 wired.outbox.channels = door
 
             async def alert(failing: list[str]) -> None:

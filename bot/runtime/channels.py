@@ -16,8 +16,9 @@ person's channel, within that platform's limits.
   again gets the open question again.
 - A person who blocks korak (Viber's `unsubscribed`; a send refused as blocked or gone) is marked
   unreachable as after Telegram's 403. Delivery receipts and statuses store nothing.
-- Sending: each platform has its own limiter (`ChannelLimits`): Telegram's limits are never
-  spent on another platform's traffic."""
+- Sending: each platform has its own limiter (`ChannelLimits`; with REDIS_URL
+  limits.SharedChannelLimits, counted across all processes under the platform's own keys):
+  Telegram's limits are never spent on another platform's traffic."""
 
 from __future__ import annotations
 
@@ -125,11 +126,14 @@ class ChannelDoor:
                  sealer: Sealer, channels: dict[str, Any],
                  on_blocked: Callable[[str], Awaitable[None]] | None = None,
                  clock: Callable[[], Any] = utcnow, schedule: Any = None,
-                 kick: Callable[[], None] | None = None) -> None:
+                 kick: Callable[[], None] | None = None, shared: Any = None) -> None:
         self.db, self.inbox, self.service, self.texts = db, inbox, service, texts
         self.schedule, self.kick = schedule, kick  # reminders' answers; the outbox's kick
         self.sealer, self.channels, self.on_blocked, self.clock = sealer, channels, on_blocked, clock
-        self.limits = {name: ChannelLimits(**LIMITS[name]) for name in channels}
+        # with REDIS_URL (shared: limits.SharedLimits) each platform's limits are counted across
+        # every process, under keys of its own; without it, in this process
+        self.limits = {name: shared.channel(name, **LIMITS[name]) if shared is not None
+                       else ChannelLimits(**LIMITS[name]) for name in channels}
         for name in channels:
             inbox.channels[name] = self.handle_stored
 
