@@ -64,20 +64,36 @@ STOP_SECONDS = 4.0
 DRAIN_SECONDS = 2.5
 
 
-async def persist(call: Callable[[], Awaitable[Any]], what: str) -> Any:
-    """A Bot API call at start, made until it answers: a 5xx, a 429 or a network error then
-    must not end the process (aiogram would otherwise let it through)."""
+def bot_api_pause(exc: BaseException) -> float | None:
+    """How long to wait before a Bot API call at start goes again (0: the growing wait);
+    None: the error cannot pass by itself."""
+    if isinstance(exc, TelegramRetryAfter):
+        return float(exc.retry_after)
+    if isinstance(exc, (TelegramNetworkError, TelegramServerError, asyncio.TimeoutError)):
+        return 0.0
+    return None
+
+
+async def persist(call: Callable[[], Awaitable[Any]], what: str,
+                  pause: Callable[[BaseException], float | None] = bot_api_pause,
+                  who: str = "Bot API") -> Any:
+    """A platform's call at start, made until it answers: a 5xx, a 429 or a network error then
+    must not end the process (aiogram would otherwise let it through). `pause` tells what
+    passes by itself (and how long to wait for it); anything else is raised."""
     delay = 0.5
     while True:
         try:
             return await call()
-        except TelegramRetryAfter as exc:
-            await asyncio.sleep(float(exc.retry_after))
-        except (TelegramNetworkError, TelegramServerError, asyncio.TimeoutError) as exc:
-            log.warning("Bot API not reachable yet", extra={"event": what,
-                                                            "error": type(exc).__name__})
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+        except Exception as exc:
+            wait = pause(exc)
+            if wait is None:
+                raise
+            if not wait:
+                log.warning("%s not reachable yet", who,
+                            extra={"event": what, "error": type(exc).__name__})
+            await asyncio.sleep(wait or delay)
+            if not wait:
+                delay = min(delay * 2, 30.0)
 
 
 async def wait_for_api(bot: Bot) -> None:
@@ -140,18 +156,15 @@ async def set_viber_webhook(channel: ViberChannel, url: str, texts: Texts) -> No
     """Viber's set_webhook at start, tried again until Viber answers (it checks the URL with a
     signed callback at once, so the listener is up before this); a refusal that cannot pass
     stops the start in one line."""
-    delay = 0.5
-    while True:
-        try:
-            await channel.set_webhook(url)
-            return
-        except ChannelRefused as exc:
-            if exc.kind != "retry":
-                raise Refused(texts("cli.viber_webhook_refused", why=exc.detail)) from exc
-            log.warning("Viber not reachable yet", extra={"event": "set_webhook",
-                                                          "error": exc.detail})
-            await asyncio.sleep(exc.retry_after or delay)
-            delay = min(delay * 2, 30.0)
+    def pause(exc: BaseException) -> float | None:
+        if isinstance(exc, ChannelRefused) and exc.kind == "retry":
+            return exc.retry_after or 0.0
+        return None
+
+    try:
+        await persist(lambda: channel.set_webhook(url), "set_webhook", pause, who="Viber")
+    except ChannelRefused as exc:
+        raise Refused(texts("cli.viber_webhook_refused", why=exc.detail)) from exc
 
 
 # what a first update would otherwise load while a resident waits: every language's catalog and

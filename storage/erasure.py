@@ -272,16 +272,18 @@ async def prune_sent(session: AsyncSession, before: datetime, *, dry_run: bool =
 
 
 async def blank_sent(session: AsyncSession, *, dry_run: bool = False) -> int:
-    """Sent rows that still hold a chat or a payload (a send finished by an older korak, or
-    by hand) keep neither. korak blanks a row as it finishes it, so this finds nothing as a
-    rule."""
+    """Sent rows that still hold a chat or a payload keep neither: a WhatsApp message whose
+    status never came (korak keeps it until Meta says it went, to send it again if Meta fails
+    it), a send finished by an older korak, or by hand. Otherwise korak blanks a row as it
+    finishes it."""
     rows = [r.id for r in (await session.execute(
-        select(Outbox.id, Outbox.chat, Outbox.payload).where(Outbox.sent_at.is_not(None))
-        .order_by(Outbox.id))).all() if r.chat is not None or r.payload]
+        select(Outbox.id, Outbox.chat, Outbox.payload, Outbox.receipt)
+        .where(Outbox.sent_at.is_not(None)).order_by(Outbox.id))).all()
+        if r.chat is not None or r.payload or r.receipt is not None]
     if dry_run or not rows:
         return len(rows)
     await session.execute(update(Outbox).where(Outbox.id.in_(rows))
-                          .values(chat=None, payload={}))
+                          .values(chat=None, payload={}, receipt=None))
     return len(rows)
 
 

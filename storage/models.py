@@ -223,6 +223,11 @@ class Outbox(SQLModel, table=True):
                                                                   index=True))
     # a failed row's chat and text were blanked then (OUTBOX_FAILED_KEEP_DAYS after it failed)
     blanked_at: datetime | None = _when(nullable=True)
+    # WhatsApp: the platform's id of the message sent (its wamid), until Meta's status says it
+    # went or failed; meanwhile the row keeps its chat and text, to send it again (as a template
+    # when the 24-hour window turned out closed). Blanked with them.
+    receipt: str | None = Field(default=None, sa_column=Column(String(128), index=True,
+                                                               nullable=True))
 
 
 class Cohort(SQLModel, table=True):

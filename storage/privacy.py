@@ -57,7 +57,8 @@ def _req(what: str, *, who: str = COORDINATORS, refers: str | None = None,
     return Col(True, what, purpose, basis, who, kept, erased, refers, special)
 
 
-_OUTBOX_KEPT = "until sent; failed: OUTBOX_FAILED_KEEP_DAYS after it failed"
+_OUTBOX_KEPT = ("until sent (WhatsApp: until Meta's status says it went, at the latest until the "
+                "next daily retention); failed: OUTBOX_FAILED_KEEP_DAYS after it failed")
 _OUTBOX_ERASED = ("blanked once sent, or OUTBOX_FAILED_KEEP_DAYS after it failed; deleted with "
                   "the request or person")
 _CONVERSATION_KEPT = ("while the conversation goes on; unfinished: INTAKE_IDLE_DAYS, never past "
@@ -164,6 +165,10 @@ COLUMNS: dict[str, Col] = {
     "outbox.topic": _no("the session a reminder is about"),
     "outbox.failed_at": _no("when korak gave up sending it (retried by hand)"),
     "outbox.blanked_at": _no("when a failed row's chat and text were blanked"),
+    "outbox.receipt": _req("WhatsApp's id of the message sent, until Meta's status says it "
+                           "went or failed (seconds; the row's chat and text are kept that "
+                           "long, to send it again)", who=NOBODY, kept=_OUTBOX_KEPT,
+                           erased=_OUTBOX_ERASED),
     "outbox.request_id": _req("the request the message is about", who=NOBODY,
                               refers="request"),
     # -- the inbox of updates from every channel

@@ -491,6 +491,52 @@ async def finish_outbox(session: AsyncSession, outbox_id: int, now: datetime,
         await _FINISH_SENT.rows(session, now, error, outbox_id, {})
 
 
+async def await_receipt(session: AsyncSession, outbox_id: int, now: datetime,
+                        receipt: str) -> None:
+    """WhatsApp: the row's message went to Meta (`receipt`: its wamid). Sent, but its chat and
+    text stay until Meta's status says it went (settle_receipt), so that a message Meta fails
+    afterwards is sent again."""
+    await session.execute(update(Outbox).where(Outbox.id == outbox_id).values(
+        sent_at=now, sending_since=None, claimed_until=None, last_error=None,
+        receipt=receipt[:128]))
+
+
+async def settle_receipt(session: AsyncSession, chat: str, receipt: str, status: str,
+                         error: str | None, now: datetime, retry_at: datetime,
+                         max_attempts: int) -> str | None:
+    """What Meta's status about a message korak sent does to its row (None: no row waits for
+    it, e.g. its person was erased: nothing is stored). Returns what became of it:
+    "went" (sent, delivered or read: the row keeps nothing personal any more), "window" (Meta
+    refused it as outside the 24-hour window: it goes again, as its template), "retry" (a
+    passing refusal: again at `retry_at`), "failed" (given up, kept for `korak outbox
+    retry`), "gone" (the person cannot be reached: done with, blanked)."""
+    row = (await session.execute(select(Outbox).where(
+        Outbox.receipt == receipt, Outbox.chat == chat))).scalars().first()
+    if row is None:
+        return None
+    if status != "failed":
+        row.chat, row.payload, row.receipt = None, {}, None
+        outcome = "went"
+    elif error == "window":
+        # until the person writes again (then the window is open whatever korak thought)
+        row.payload = {**row.payload, "window_closed": now.isoformat()}
+        row.sent_at, row.receipt, row.due_at, row.last_error = None, None, now, "window"
+        outcome = "window"
+    elif error == "retry" and row.attempts < max_attempts:
+        row.sent_at, row.receipt, row.due_at, row.last_error = None, None, retry_at, "retry"
+        outcome = "retry"
+    elif error in ("blocked", "gone"):
+        row.chat, row.payload, row.receipt, row.last_error = None, {}, None, error
+        outcome = "gone"
+    else:
+        row.sent_at, row.receipt, row.failed_at = None, None, now
+        row.last_error = error or "failed"
+        outcome = "failed"
+    row.claimed_until = None
+    session.add(row)
+    return outcome
+
+
 async def count_pending(session: AsyncSession) -> int:
     stmt = select(func.count()).select_from(Outbox).where(Outbox.sent_at.is_(None),
                                                           Outbox.failed_at.is_(None))
@@ -537,6 +583,12 @@ async def note_template_sent(session: AsyncSession, outbox_id: int) -> None:
     if row is not None:
         row.payload = {**row.payload, "template_sent": True}
         session.add(row)
+
+
+async def outbox_request(session: AsyncSession, outbox_id: int) -> int | None:
+    """The request an outbox row is about."""
+    return (await session.execute(select(Outbox.request_id).where(
+        Outbox.id == outbox_id))).scalar_one_or_none()
 
 
 async def due_now(session: AsyncSession, chat: str, now: datetime) -> int:

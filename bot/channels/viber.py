@@ -281,7 +281,7 @@ class ViberChannel:
             *pieces, last = split_text(texts.render(say.text), MAX_TEXT)
             parts += [(piece, None) for piece in pieces]
             parts.append((last, self._keyboard(texts, say, step)))
-        return [self._body(text, markup) for text, markup in gather(parts, MAX_TEXT)]
+        return [self.message_body(text, markup) for text, markup in gather(parts, MAX_TEXT)]
 
     def _keyboard(self, texts: Render, say: Say, step: str) -> dict[str, Any] | None:
         rows = [[(texts.render(b.label), "reply", choice_token(step, b.id)) for b in row]
@@ -290,7 +290,7 @@ class ViberChannel:
             rows.insert(0, [(texts.render(say.share_contact), SHARE_PHONE, SHARE_PHONE)])
         return keyboard(rows) if rows else None
 
-    def _body(self, text: str, markup: dict[str, Any] | None) -> dict[str, Any]:
+    def message_body(self, text: str, markup: dict[str, Any] | None) -> dict[str, Any]:
         body: dict[str, Any] = {"type": "text", "text": text, "sender": dict(self.sender)}
         if markup is not None:
             body["keyboard"] = markup

@@ -133,6 +133,11 @@ def _options(texts: Render, say: Say, step: str) -> list[_Option]:
     return out
 
 
+def buttons_message(text: str, pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """A text with up to three reply buttons, each (label, what a tap sends)."""
+    return _buttons(text, [_Option(token, label) for label, token in pairs])
+
+
 def _buttons(body: str, options: list[_Option]) -> dict[str, Any]:
     titles = fit_labels((o.label for o in options), MAX_BUTTON_TITLE)
     return {"type": "interactive", "interactive": {

@@ -45,6 +45,7 @@ class Handled:
     # whether nothing at all was stored about them
     last_wrote: datetime | None = None
     unknown: bool = False
+    released: int = 0  # messages that waited for the person to write, due now
 
 
 class KeyedLocks:
@@ -133,10 +134,14 @@ class IntakeService:
 
     async def handle_with_step(self, person: Person, event: Event,
                                update_id: str | None = None, *,
-                               start_if_new: bool = False) -> Handled:
+                               start_if_new: bool = False,
+                               release_waiting: bool = False) -> Handled:
         """handle(), and the step the conversation is at afterwards (for button data).
         `start_if_new`: words from someone korak knows nothing of start the conversation (a
-        channel without a start button), read in the same transaction."""
+        channel without a start button), read in the same transaction. `release_waiting`:
+        the person wrote, so what waited for that (WhatsApp's 24-hour window) is due now,
+        in the same transaction."""
+        released = 0
         created = False
         erased = False
         had_keyboard = False
@@ -150,6 +155,8 @@ class IntakeService:
                 state = State.from_json(self.sealer.open_state(talk.state))
                 if start_if_new and isinstance(event, Typed) and talk.unknown:
                     event = Start()
+                if release_waiting and not talk.unknown:
+                    released = await repo.due_now(s, person.key, now)
                 # the question on origin answered (or not): its raw update must not outlive it
                 secret = state.step == "sensitive" or (
                     isinstance(event, Choice) and event.step == "sensitive")
@@ -209,12 +216,12 @@ class IntakeService:
             inbox_scrubs = scrub_after()
             if erased or not inbox_scrubs:
                 await self.db.scrub()
-        if created and self.on_outbox is not None:
+        if (created or released) and self.on_outbox is not None:
             self.on_outbox()
         log.info("step", extra={"step": out.state.step, "event": type(event).__name__})
         lang = out.state.lang or state.lang or from_telegram(person.language_code)
         return Handled(out.says, out.state.step, had_keyboard, lang, talk.updated_at,
-                       talk.unknown)
+                       talk.unknown, released)
 
     async def glance(self, person: str) -> tuple[bool, datetime | None]:
         """One read: whether nothing is stored about the person (no conversation, no

@@ -47,6 +47,7 @@ from bot.channels.telegram import parse_answer_callback
 from bot.residents.intake import IntakeService, Person
 from bot.residents.participants import TERMINI
 from bot.runtime.inbox import Inbox
+from bot.runtime.outbox import MAX_ATTEMPTS
 
 log = logging.getLogger("korak.channels")
 
@@ -221,12 +222,28 @@ class ChannelDoor:
         return None
 
     async def _status(self, key: str, inbound: Inbound) -> None:
-        """A receipt: nothing is stored; a message the platform could not deliver because the
-        person is gone marks them unreachable (when korak knows them at all)."""
+        """WhatsApp's status of a message korak sent settles its outbox row (repo.
+        settle_receipt: it went, it goes again — as its template when Meta found the window
+        closed —, or it failed); nothing else is stored, and nothing at all for a message no
+        row waits for (its person erased). A message the platform could not deliver because
+        the person is gone marks them unreachable (when korak knows them at all)."""
         delivery = inbound.delivery
-        if delivery is None or delivery.status != "failed":
+        if delivery is None:
             return
-        if delivery.error in ("blocked", "gone") and not (await self.service.glance(key))[0]:
+        now = self.clock()
+        outcome = None
+        if delivery.message_id and delivery.status in ("sent", "delivered", "read", "failed"):
+            async with self.db.transaction() as s:
+                outcome = await repo.settle_receipt(
+                    s, key, delivery.message_id, delivery.status, delivery.error, now,
+                    now + timedelta(seconds=30), MAX_ATTEMPTS)
+        if outcome in ("window", "retry") and self.kick is not None:
+            self.kick()
+        if outcome is not None and outcome != "went":
+            log.warning("WhatsApp failed a message after taking it",
+                        extra={"event": outcome, "error": delivery.error})
+        if delivery.status == "failed" and delivery.error in ("blocked", "gone") and \
+                not (await self.service.glance(key))[0]:
             await self._blocked(key)
 
     async def _blocked(self, key: str) -> None:
@@ -266,12 +283,11 @@ class ChannelDoor:
                 await self._say(inbound.address, (await self.schedule.upcoming(key)).text)
                 await self._window_open(key)
                 return False
-            # the first words of someone new start the conversation
-            done = await self.service.handle_with_step(person, event, event_key,
-                                                       start_if_new=True)
-            last = done.last_wrote
-            if not done.unknown and (last is None or self.clock() - last >= WINDOW):
-                await self._window_open(key)  # the window was closed: what waited goes now
+            # the first words of someone new start the conversation; on WhatsApp what
+            # waited for the window goes now (in the same transaction)
+            done = await self.service.handle_with_step(
+                person, event, event_key, start_if_new=True,
+                release_waiting=inbound.address.channel == "whatsapp")
         if done.says:
             await self.reply(inbound.address, done)
         return False
@@ -280,7 +296,7 @@ class ChannelDoor:
         """One catalog text, without buttons, in the person's language."""
         lang = await self.service.language(person_key(address.channel, address.id))
         rendered = self.texts.lang(lang).render(text)
-        await self.send(address, self.channels["viber"]._body(rendered, None)
+        await self.send(address, self.channels["viber"].message_body(rendered, None)
                         if address.channel == "viber" else whatsapp_channel.text_message(rendered))
 
     async def _window_open(self, key: str) -> None:
@@ -324,26 +340,27 @@ class ChannelDoor:
 
     async def deliver(self, address: Address, text: str, buttons: tuple[tuple[str, str], ...],
                       template: tuple[Any, dict[str, str], str] | None, row_id: int | None,
-                      template_sent: bool) -> None:
+                      template_sent: bool, window_closed: Any = None) -> str | None:
         """One outbox message to a person on Viber or WhatsApp: the text with its buttons
-        (label, what a tap sends). WhatsApp outside the 24-hour window: the row's template
-        (once), and the row waits until the person writes. Raises Undeliverable as the
-        Telegram sender does (forbidden: the person blocked korak; window: it waits)."""
+        (label, what a tap sends). WhatsApp outside the 24-hour window (or Meta said so of
+        this row before: `window_closed`): the row's template (once), and the row waits until
+        the person writes. Returns WhatsApp's id of a text sent (its status settles the row).
+        Raises Undeliverable as the Telegram sender does (forbidden: the person blocked korak;
+        window: it waits)."""
         channel = self.channels.get(address.channel)
         if channel is None:
             raise Undeliverable("invalid", f"{address.channel} is not on")
         if address.channel == "viber":
             markup = viber_channel.keyboard([[(label, "reply", token)] for label, token
                                              in buttons]) if buttons else None
-            body = channel._body(text, markup)
+            body = channel.message_body(text, markup)
         else:
             body = (whatsapp_channel.text_message(text) if not buttons else
-                    whatsapp_channel._buttons(text, [whatsapp_channel._Option(token, label)
-                                                    for label, token in buttons]))
-        if address.channel != "whatsapp" or await self._in_window(address):
+                    whatsapp_channel.buttons_message(text, buttons))
+        if address.channel != "whatsapp" or await self._in_window(address, window_closed):
             try:
-                await self._send_once(address, body)
-                return
+                sent = await self._send_once(address, body)
+                return sent if address.channel == "whatsapp" else None
             except Refused as exc:
                 if exc.kind != "window" or address.channel != "whatsapp":
                     raise self._undeliverable(address, exc) from exc
@@ -361,22 +378,24 @@ class ChannelDoor:
         except Refused as exc:
             raise self._undeliverable(address, exc) from exc
         if buttons or kind == whatsapp_channel.REMINDER.name:
-            return  # the template is the message itself (a reminder with its buttons)
+            return None  # the template is the message itself (a reminder with its buttons)
         if row_id is not None:  # the text waits for the person's answer
             async with self.db.transaction() as s:
                 await repo.note_template_sent(s, row_id)
-        raise Undeliverable("window", "template sent; the message waits for the person")
+        raise Undeliverable("window_template", "template sent; the message waits for the person")
 
-    async def _in_window(self, address: Address) -> bool:
-        """WhatsApp: did the person write within the last 24 hours (less a margin)? Meta
-        accepts a message outside the window and fails it later, so korak decides first, from
-        when the person last wrote (their conversation's last change)."""
+    async def _in_window(self, address: Address, closed_at: Any = None) -> bool:
+        """WhatsApp: did the person write within the last 24 hours (less a margin), and since
+        Meta last failed this message as outside the window (`closed_at`)? Meta accepts a
+        message outside the window and fails it later, so korak decides first, from when the
+        person last wrote (their conversation's last change)."""
         _unknown, last = await self.service.glance(person_key(address.channel, address.id))
-        return last is not None and self.clock() - last < WINDOW
+        return last is not None and self.clock() - last < WINDOW and (
+            closed_at is None or last > closed_at)
 
-    async def _send_once(self, address: Address, body: dict[str, Any]) -> None:
+    async def _send_once(self, address: Address, body: dict[str, Any]) -> str:
         await self.limits[address.channel].wait(address.id)
-        await self.channels[address.channel].send(address, body)
+        return await self.channels[address.channel].send(address, body)
 
     def _undeliverable(self, address: Address, exc: Refused) -> Undeliverable:
         kind = {"blocked": "forbidden", "gone": "forbidden", "retry": "server",

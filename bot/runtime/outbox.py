@@ -65,6 +65,10 @@ class Delivery:
     template: tuple[str, dict[str, str], str] | None = None
     row: int | None = None  # the outbox row it comes from
     template_sent: bool = False  # the row's template went already: the text waits
+    # Meta refused the row's text as outside the window then: the template, unless the person
+    # wrote after it
+    window_closed: datetime | None = None
+    receipt: str | None = None  # WhatsApp: the platform's id of the message, once sent
 
     @property
     def chat_id(self) -> int:
@@ -73,6 +77,14 @@ class Delivery:
         if chat is None:
             raise Undeliverable("invalid", f"not a Telegram chat: {split_key(self.chat)[0]}")
         return chat
+
+
+def _when(value: Any) -> datetime | None:
+    """A time kept in a payload (ISO 8601), or None."""
+    try:
+        return repo.as_utc(datetime.fromisoformat(value)) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 class TakenOver(Exception):
@@ -94,6 +106,8 @@ _GONE_MESSAGE = ("message to edit not found", "message can't be edited",
 OLD_GROUP = "staff_old_group_copies"
 # WhatsApp refused a template: the staff chat is told once a template and language
 TEMPLATE_REFUSED = "staff_whatsapp_template"
+# a coordinator's reply waits for a WhatsApp resident to write (said under the card)
+REPLY_WAITS = "staff_reply_waits"
 
 # erasure reasons → the text that replaces a message that showed the request
 REMOVED = {"person": N_("handoff.card_deleted"), "retention": N_("handoff.card_expired")}
@@ -264,7 +278,8 @@ class OutboxDispatcher:
 
     async def _finish(self, row_id: int, error: str | None = None,
                       retry_at: datetime | None = None, sent: list[Shown] = (),
-                      release: bool = False, failed: bool = False) -> None:
+                      release: bool = False, failed: bool = False,
+                      receipt: str | None = None) -> None:
         """Record the row's end and settle each message sent (erasure.settle_shown: remembered,
         or edited to the removal text when its request was erased while it was being sent), in
         one transaction."""
@@ -274,6 +289,8 @@ class OutboxDispatcher:
                 await repo.release_outbox(s, row_id)
             elif failed:
                 await repo.fail_outbox(s, row_id, self.clock(), error or "failed")
+            elif receipt is not None and retry_at is None:
+                await repo.await_receipt(s, row_id, self.clock(), receipt)
             else:
                 await repo.finish_outbox(s, row_id, self.clock(), error=error,
                                          retry_at=retry_at)
@@ -290,6 +307,7 @@ class OutboxDispatcher:
             out = await self._render(s, kind, chat, payload)
             for d in out:
                 d.row, d.template_sent = row_id, bool(payload.get("template_sent"))
+                d.window_closed = _when(payload.get("window_closed"))
             return out
         except Exception:
             log.exception("outbox row could not be rendered", extra={"outbox_id": row_id})
@@ -351,10 +369,29 @@ class OutboxDispatcher:
         except Undeliverable as exc:
             await self._undelivered(row_id, kind, d.chat, exc, attempts, sent, d.template)
             return 0
-        await self._finish(row_id, sent=sent)
+        # WhatsApp: the row waits for Meta's status about its (last) message before it keeps
+        # nothing: Meta may still fail it (settle_receipt)
+        receipt = next((x.receipt for x in reversed(deliveries) if x.receipt), None)
+        await self._finish(row_id, sent=sent, receipt=receipt)
         if self.metrics is not None:
             self.metrics.sent.labels(kind).inc()
         return 1
+
+    async def _tell_waiting(self, row_id: int) -> None:
+        """A coordinator's words to a WhatsApp resident wait for the window: the template
+        told the person a coordinator wrote; under the card the coordinators read that the
+        words go when the person answers (once a row)."""
+        staff = self.staff.id if self.staff is not None else None
+        if staff is None:
+            return
+        async with self.db.transaction() as s:
+            request_id = await repo.outbox_request(s, row_id)
+            if request_id is None:
+                return
+            await repo.add_outbox(s, kind=REPLY_WAITS, chat=group_key(staff),
+                                  due_at=self.clock(), key=f"{REPLY_WAITS}:{row_id}",
+                                  payload={"request_id": request_id}, request_id=request_id)
+        self.kick()
 
     async def _tell_template(self, template: tuple[str, dict[str, str], str] | None,
                              detail: str) -> None:
@@ -413,9 +450,11 @@ class OutboxDispatcher:
         if not staff and exc.kind in ("forbidden", "chat_not_found"):
             await self._finish(row_id, error=exc.kind, sent=sent)
             return
-        if exc.kind == "window":  # WhatsApp: it goes when the person next writes
-            await self._finish(row_id, error=exc.kind, sent=sent,
+        if exc.kind in ("window", "window_template"):  # WhatsApp: when the person next writes
+            await self._finish(row_id, error="window", sent=sent,
                                retry_at=self.clock() + WINDOW_WAIT)
+            if exc.kind == "window_template" and kind == "relay_to_resident":
+                await self._tell_waiting(row_id)
             return
         if exc.kind == "template":  # missing or not approved: failed, the staff chat told once
             await self._finish(row_id, error=str(exc)[:200], sent=sent, failed=True)
@@ -461,8 +500,9 @@ class OutboxDispatcher:
                 return None  # those platforms cannot edit a message: nothing to do
             if before is not None:
                 await before()
-            await self.channels.deliver(Address(channel, address), d.text, d.buttons,
-                                        d.template, d.row, d.template_sent)
+            d.receipt = await self.channels.deliver(Address(channel, address), d.text,
+                                                    d.buttons, d.template, d.row,
+                                                    d.template_sent, d.window_closed)
             return None
         if d.edit is not None:
             await self.sender.edit_text(d.chat_id, d.edit, d.text, reply_markup=d.markup,
@@ -553,6 +593,10 @@ class OutboxDispatcher:
                         payload["text"], fenced=True)
             return [Delivery(chat, text, reply_to=reply_to, about=req.id, request=req.id,
                              thread=self.topics.get(req.site or "")) for text in texts]
+        if kind == REPLY_WAITS:
+            return [Delivery(chat, t("staff.reply_waits_window", id=req.id,
+                                     days=WINDOW_WAIT.days),
+                             reply_to=reply_to, about=req.id, request=req.id)]
         if kind == "staff_unreachable":
             out = [Delivery(chat, t("handoff.resident_blocked", id=req.id),
                             reply_to=reply_to, about=req.id, request=req.id)]
