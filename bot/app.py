@@ -41,7 +41,7 @@ from bot.i18n import Texts
 from bot.residents.intake import IntakeService
 from bot.residents.participants import ParticipantFront
 from bot.runtime.health import Health, Metrics, serve
-from bot.runtime.inbox import ALLOWED, Inbox, poll
+from bot.runtime.inbox import ALLOWED, REPLY_WAIT, Inbox, poll
 from bot.runtime.outbox import OutboxDispatcher
 from bot.runtime.retention import RetentionService
 from bot.runtime.channels import MAX_BODY, ChannelDoor
@@ -111,6 +111,7 @@ class Wired:
     attendance: AttendanceService | None = None  # attendance lists after sessions
     service: IntakeService | None = None  # the residents' conversation (every channel)
     schedule: ScheduleService | None = None
+    front: TelegramFront | None = None  # Telegram residents' side
 
 
 def wire(settings: Settings, db: Database, texts: Texts, sender: Sender, sealer: Sealer,
@@ -134,7 +135,7 @@ def wire(settings: Settings, db: Database, texts: Texts, sender: Sender, sealer:
     reporting = ReportingFront(report, attendance,
                                handoff.is_coordinator, sender, texts, settings)
     return Wired(make_dispatcher(front, reporting.router, staff.router, participants.router),
-                 outbox, handoff, retention, staff_chat, attendance, service, schedule)
+                 outbox, handoff, retention, staff_chat, attendance, service, schedule, front)
 
 
 def make_channels(settings: Settings) -> dict[str, Any]:
@@ -283,6 +284,7 @@ class Runtime:
             staff = wired.staff
             await staff.load()
             inbox = Inbox(db, wired.dp, bot, utcnow, seal, on_handled=metrics.handled)
+            inbox.say_again["telegram"] = wired.front.say_again
             channels = make_channels(settings)
             door = None
             if channels:  # Viber and WhatsApp: the same inbox, service and outbox
@@ -356,6 +358,8 @@ class Runtime:
                 await persist(lambda: bot.delete_webhook(drop_pending_updates=False),
                               "deleteWebhook")
                 await inbox.replay()  # what a killed process left, before anything new
+            if db.is_sqlite:  # one process: every reply left unknown was the last one's
+                await inbox.say_again_lost(utcnow() + REPLY_WAIT + timedelta(seconds=1))
             scheduler.start()
             log.info("korak started", extra={"event": "webhook" if self.webhook else "polling"})
             # what fell due while the bot was down goes out alongside new updates

@@ -673,6 +673,18 @@ def _step_choice(state: State, ctx: Ctx, cid: str) -> Outcome:
     return _again(state, ctx, N_("intake.not_understood"))
 
 
+def say_again(state: State, ctx: Ctx) -> list[Say]:
+    """What the person was last told, when the reply to their last message may have been lost
+    (korak was stopped between the two): the open question; once their request is in, that it
+    is in and where the coordinators are. Nothing changes."""
+    if state.step in STEPS or state.step in SIDE:
+        return ask(state, ctx)
+    if state.step == "done" and ctx.open_request is not None:
+        answers = {**ctx.open_request.answers, "site": ctx.open_request.site or ""}
+        return _submit(State(step="summary", answers=answers, lang=state.lang), ctx).says
+    return []
+
+
 def _submit(state: State, ctx: Ctx) -> Outcome:
     answers = dict(state.answers)  # the group is worked out when shown, never stored
     answers["lang"] = known_language(state.lang)  # the card says which language to expect

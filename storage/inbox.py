@@ -136,6 +136,27 @@ async def claim_next(session: AsyncSession, lane: str, now: datetime,
     return rows[0] if rows else None
 
 
+async def replied(session: AsyncSession, events: Iterable[str]) -> None:
+    """These updates' replies went (or failed for good): nothing to say again."""
+    events = list(events)
+    if events:
+        await session.execute(update(Inbox).where(Inbox.event.in_(events), Inbox.reply_by
+                                                  .is_not(None)).values(reply_by=None))
+
+
+async def unreplied(session: AsyncSession, before: datetime, limit: int = 500) -> list[str]:
+    """The people whose update was handled but whose reply was not known to be sent by
+    `before` (the process was killed in between): taken, so each is told again once."""
+    rows = (await session.execute(select(Inbox.event, Inbox.person).where(
+        Inbox.reply_by.is_not(None), Inbox.reply_by < before).order_by(Inbox.reply_by)
+        .limit(limit))).all()
+    if not rows:
+        return []
+    await session.execute(update(Inbox).where(Inbox.event.in_([r[0] for r in rows]))
+                          .values(reply_by=None))
+    return list(dict.fromkeys(r[1] for r in rows if r[1]))
+
+
 async def stranded_lanes(session: AsyncSession, now: datetime, grace: timedelta,
                          limit: int = 200) -> list[str]:
     """Lanes whose oldest waiting update nobody is handling: its claim ran out, or it was

@@ -179,7 +179,10 @@ class Inbox(SQLModel, table=True):
     __tablename__ = "inbox"
     __table_args__ = (Index("ix_inbox_waiting", "person", "seq",
                             sqlite_where=text("handled_at IS NULL"),
-                            postgresql_where=text("handled_at IS NULL")),)
+                            postgresql_where=text("handled_at IS NULL")),
+                      Index("ix_inbox_reply_by", "reply_by",
+                            sqlite_where=text("reply_by IS NOT NULL"),
+                            postgresql_where=text("reply_by IS NOT NULL")))
     event: str = Field(sa_column=Column(String(255), primary_key=True))
     # whose update it was ("": nobody's); erased with the person
     person: str = Field(default="", sa_column=Column(String(PERSON), nullable=False))
@@ -192,6 +195,9 @@ class Inbox(SQLModel, table=True):
     handled_at: datetime | None = _when(nullable=True)
     claimed_until: datetime | None = _when(nullable=True)  # a process is handling it
     attempts: int = 0
+    # handled, its reply not yet known to be sent: if this passes first (the process was
+    # killed in between), the person is told again what they were last told
+    reply_by: datetime | None = _when(nullable=True)
 
 
 class Outbox(SQLModel, table=True):

@@ -194,6 +194,8 @@ COLUMNS: dict[str, Col] = {
                                "someone or answered the question on origin)"),
     "inbox.claimed_until": _no("a process is handling it"),
     "inbox.attempts": _no("how often handling it was begun"),
+    "inbox.reply_by": _no("handled, its reply not yet known to be sent: by then, or the person "
+                          "is told the open question again"),
     # -- coordinators
     "coordinator.telegram_id": Col(True, "a coordinator's Telegram user id", "letting "
                                    "coordinators work the queue", "the controller's legitimate "

@@ -40,14 +40,15 @@ _INBOX = Inbox.__table__.c
 # handled once: the update's inbox row is marked handled (and its payload dropped), or made so
 # when the update never went through the inbox (korak chat, tests); nothing comes back when it
 # was handled before
-_RECORD_UPDATE = ("INSERT INTO inbox (event, person, seq, received_at, handled_at, attempts) "
-                  "VALUES ($1, $3, 0, $2, $2, 1) ON CONFLICT (event) DO UPDATE SET "
-                  "handled_at = excluded.handled_at, payload = NULL, claimed_until = NULL "
-                  "WHERE inbox.handled_at IS NULL RETURNING event")
+# was handled before; `reply_by` (the inbox's): until then the reply is not known to be sent
+_RECORD_UPDATE = ("INSERT INTO inbox (event, person, seq, received_at, handled_at, attempts, "
+                  "reply_by) VALUES ($1, $3, 0, $2, $2, 1, $4) ON CONFLICT (event) DO UPDATE "
+                  "SET handled_at = excluded.handled_at, payload = NULL, claimed_until = NULL, "
+                  "reply_by = excluded.reply_by WHERE inbox.handled_at IS NULL RETURNING event")
 _SELECT_STATE = "SELECT state, updated_at FROM resident WHERE person = {}"
 
 _FIRST_TIME = DriverSQL(_RECORD_UPDATE, params=[_INBOX.event, _INBOX.handled_at,
-                                                _INBOX.person])
+                                                _INBOX.person, _INBOX.reply_by])
 _STATE_OF = DriverSQL(_SELECT_STATE.format("$1"), params=[_RESIDENT.person],
                       columns=[_RESIDENT.state, _RESIDENT.updated_at])
 _STATE_OF_LOCKED = DriverSQL(_SELECT_STATE.format("$1") + " FOR UPDATE",
@@ -120,7 +121,7 @@ _BEGIN_UPDATE_PG = DriverSQL(
     "(SELECT updated_at FROM me), "
     "q.id, q.status, q.created_at, q.site, q.answers, q.sensitive "
     "FROM (SELECT 1) AS one LEFT JOIN contact_request q ON q.person = $3 ORDER BY q.id",
-    params=[_INBOX.event, _INBOX.handled_at, _RESIDENT.person],
+    params=[_INBOX.event, _INBOX.handled_at, _RESIDENT.person, _INBOX.reply_by],
     columns=[_INBOX.event, _RESIDENT.state, _RESIDENT.updated_at, _REQUEST.id,
              _REQUEST.status,
              _REQUEST.created_at, _REQUEST.site, _REQUEST.answers, _REQUEST.sensitive])
@@ -131,11 +132,12 @@ def _dialect(session: AsyncSession) -> str:
 
 
 async def first_time(session: AsyncSession, event: str, now: datetime,
-                     person: str | None = None) -> bool:
+                     person: str | None = None, reply_by: datetime | None = None) -> bool:
     """Mark the update (its channel's event key) handled in the inbox, with whose it was, so
     erasing the person erases it; False when it was handled before (the platform delivered it
-    again). One statement."""
-    return bool(await _FIRST_TIME.rows(session, event, now, person or ""))
+    again). `reply_by`: the inbox waits this long to hear that the reply went. One
+    statement."""
+    return bool(await _FIRST_TIME.rows(session, event, now, person or "", reply_by))
 
 
 class RequestRow(NamedTuple):
@@ -175,17 +177,18 @@ async def conversation(session: AsyncSession, person: str, *, lock: bool = False
 
 
 async def begin_update(session: AsyncSession, event: str | None, person: str,
-                       now: datetime) -> Conversation | None:
+                       now: datetime, reply_by: datetime | None = None
+                       ) -> Conversation | None:
     """The start of handling a resident's update: record its event key and read their
     conversation, their row locked. None when the update was handled before (the platform
     delivered it again)."""
     if _dialect(session) == "postgresql" and event is not None:
-        rows = await _BEGIN_UPDATE_PG.rows(session, event, now, person)
+        rows = await _BEGIN_UPDATE_PG.rows(session, event, now, person, reply_by)
         if not rows[0][0]:
             return None
         return Conversation(rows[0][1], [RequestRow(*r[3:]) for r in rows if r[3] is not None],
                             as_utc(rows[0][2]))
-    if event is not None and not await first_time(session, event, now, person):
+    if event is not None and not await first_time(session, event, now, person, reply_by):
         return None
     return await conversation(session, person, lock=True)
 
@@ -503,9 +506,10 @@ async def await_receipt(session: AsyncSession, outbox_id: int, now: datetime,
 
 async def settle_receipt(session: AsyncSession, chat: str, receipt: str, status: str,
                          error: str | None, now: datetime, retry_at: datetime,
-                         max_attempts: int) -> str | None:
+                         max_attempts: int) -> tuple[str, str] | None:
     """What Meta's status about a message korak sent does to its row (None: no row waits for
-    it, e.g. its person was erased: nothing is stored). Returns what became of it:
+    it, e.g. its person was erased: nothing is stored). Returns the row's kind and what
+    became of it:
     "went" (sent, delivered or read: the row keeps nothing personal any more), "window" (Meta
     refused it as outside the 24-hour window: it goes again, as its template), "retry" (a
     passing refusal: again at `retry_at`), "failed" (given up, kept for `korak outbox
@@ -534,7 +538,7 @@ async def settle_receipt(session: AsyncSession, chat: str, receipt: str, status:
         outcome = "failed"
     row.claimed_until = None
     session.add(row)
-    return outcome
+    return row.kind, outcome
 
 
 async def count_pending(session: AsyncSession) -> int:

@@ -21,7 +21,7 @@ from aiogram.types import (CallbackQuery, ErrorEvent, InlineKeyboardButton,
 from dialogs.intake import Choice, Event, Media, SharedContact
 from dialogs.languages import from_telegram
 from dialogs.replies import Say
-from storage.models import person_key
+from storage.models import person_key, telegram_chat
 
 from bot.channels.base import choice_token, gather, parse_choice_token, text_event
 from bot.channels.filters import private_chat
@@ -185,6 +185,16 @@ class TelegramFront:
             except Undeliverable as exc:
                 log.warning("reply not delivered", extra={"error": str(exc)})
                 return
+
+    async def say_again(self, key: str) -> None:
+        """A Telegram resident whose reply was lost (korak stopped in between): told again
+        what they were last told (Inbox.say_again_lost)."""
+        chat = telegram_chat(key)
+        if chat is None:
+            return
+        done = await self.service.say_again(key)
+        if done.says:
+            await self.reply(chat, done.says, done.step, False, done.lang)
 
     async def _run(self, chat_id: int, person: Person, event: Event, update: Any) -> None:
         done = await self.service.handle_with_step(person, event, update_event(update))

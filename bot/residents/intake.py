@@ -23,7 +23,7 @@ from storage.models import group_key
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.i18n import Texts
-from bot.runtime.inbox import marked_handled, scrub_after
+from bot.runtime.inbox import marked_handled, reply_by, scrub_after
 
 log = logging.getLogger("korak.intake")
 
@@ -148,7 +148,7 @@ class IntakeService:
         async with self.locks.lock(person.key):
             async with self.db.transaction() as s:
                 now = self.clock()
-                talk = await repo.begin_update(s, update_id, person.key, now)
+                talk = await repo.begin_update(s, update_id, person.key, now, reply_by())
                 if talk is None:
                     log.info("duplicate update skipped", extra={"update_id": update_id})
                     return Handled([], "", False, from_telegram(person.language_code))
@@ -245,7 +245,7 @@ class IntakeService:
         async with self.locks.lock(person.key):
             async with self.db.transaction() as s:
                 now = self.clock()
-                talk = await repo.begin_update(s, update_id, person.key, now)
+                talk = await repo.begin_update(s, update_id, person.key, now, reply_by())
                 if talk is None:
                     return Handled([], "", False)
                 state = State.from_json(self.sealer.open_state(talk.state))
@@ -253,6 +253,22 @@ class IntakeService:
                 if state.step in intake.STEPS or state.step in intake.SIDE:
                     says = intake.ask(state, self._ctx(person, now, [], None))
             marked_handled()
+        return Handled(says, state.step, False, state.lang or "sl")
+
+    async def say_again(self, key: str) -> Handled:
+        """A reply was lost (korak was stopped between handling the person's message and
+        sending the answer): what they were last told, the open question or, once their
+        request is in, that it is in. Nothing changes."""
+        person = Person(key)
+        async with self.locks.lock(key):
+            async with self.db.transaction() as s:
+                now = self.clock()
+                talk = await repo.begin_update(s, None, key, now)
+                state = State.from_json(self.sealer.open_state(talk.state))
+                reqs = talk.requests
+                open_req = next((r for r in reversed(reqs) if r.status in repo.OPEN_STATUSES),
+                                None)
+                says = intake.say_again(state, self._ctx(person, now, reqs, open_req))
         return Handled(says, state.step, False, state.lang or "sl")
 
     async def language(self, person: str) -> str:

@@ -35,7 +35,7 @@ from dialogs.intake import Choice, Command, Event, Media, SharedContact, Start, 
 from storage.crypto import Sealer
 from storage.db import Database
 from storage import repo
-from storage.models import person_key
+from storage.models import person_key, split_key
 
 from bot.channels import viber as viber_channel
 from bot.channels import whatsapp as whatsapp_channel
@@ -47,7 +47,7 @@ from bot.channels.telegram import parse_answer_callback
 from bot.residents.intake import IntakeService, Person
 from bot.residents.participants import TERMINI
 from bot.runtime.inbox import Inbox
-from bot.runtime.outbox import MAX_ATTEMPTS
+from bot.runtime.outbox import MAX_ATTEMPTS, WORDS
 
 log = logging.getLogger("korak.channels")
 
@@ -137,6 +137,7 @@ class ChannelDoor:
                        else ChannelLimits(**LIMITS[name]) for name in channels}
         for name in channels:
             inbox.channels[name] = self.handle_stored
+            inbox.say_again[name] = self.say_again
 
     def register(self, app: web.Application) -> None:
         if "viber" in self.channels:
@@ -231,12 +232,15 @@ class ChannelDoor:
         if delivery is None:
             return
         now = self.clock()
-        outcome = None
+        outcome = kind = None
         if delivery.message_id and delivery.status in ("sent", "delivered", "read", "failed"):
             async with self.db.transaction() as s:
-                outcome = await repo.settle_receipt(
+                settled = await repo.settle_receipt(
                     s, key, delivery.message_id, delivery.status, delivery.error, now,
                     now + timedelta(seconds=30), MAX_ATTEMPTS)
+            kind, outcome = settled or (None, None)
+        if outcome in ("went", "gone") and kind in WORDS:
+            await self.db.scrub()  # the words were blanked: their old page leaves SQLite's log
         if outcome in ("window", "retry") and self.kick is not None:
             self.kick()
         if outcome is not None and outcome != "went":
@@ -291,6 +295,16 @@ class ChannelDoor:
         if done.says:
             await self.reply(inbound.address, done)
         return False
+
+    async def say_again(self, key: str) -> None:
+        """A person whose reply was lost (korak stopped in between): told again what they were
+        last told (Inbox.say_again_lost)."""
+        channel, address = split_key(key)
+        if channel not in self.channels:
+            return
+        done = await self.service.say_again(key)
+        if done.says:
+            await self.reply(Address(channel, address), done)
 
     async def _say(self, address: Address, text: Any) -> None:
         """One catalog text, without buttons, in the person's language."""

@@ -45,6 +45,10 @@ from bot.runtime.background import Background
 log = logging.getLogger("korak.inbox")
 
 LEASE = timedelta(seconds=60)  # a claimed update not handled by then is taken over
+# a handled update whose reply is not known to be sent by then: its process was killed between
+# the two, and the person is told again what they were last told
+REPLY_WAIT = timedelta(seconds=30)
+REPLIED_FLUSH = 0.5  # seconds: replies known sent are noted together, not one write each
 GRACE = timedelta(seconds=15)  # stored, never claimed this long: its process died
 MAX_ATTEMPTS = 3  # an update whose handling failed this often is given up on
 ALLOWED = ["message", "callback_query"]
@@ -55,6 +59,16 @@ _MARKED: ContextVar[list[bool] | None] = ContextVar("korak_inbox_marked", defaul
 # set by the conversation when the current update erased a person or answered the question on
 # origin: its raw copy goes as soon as it is handled, and SQLite's log is emptied
 _SCRUB: ContextVar[list[bool] | None] = ContextVar("korak_inbox_scrub", default=None)
+
+
+# set while the inbox hands an update over: when its reply must be known sent by
+_REPLY_BY: ContextVar[datetime | None] = ContextVar("korak_inbox_reply_by", default=None)
+
+
+def reply_by() -> datetime | None:
+    """For the conversation marking the current update handled: until when the inbox waits to
+    hear that its reply went (None outside the inbox: korak chat, tests)."""
+    return _REPLY_BY.get()
 
 
 def marked_handled() -> None:
@@ -118,6 +132,12 @@ class Inbox:
         self._storing: asyncio.Task[None] | None = None
         self._busy: dict[str, int] = {}
         self._waiting: set[str] = set()
+        # replies known sent, noted together; and by channel, how to tell a person again what
+        # they were last told when their reply was lost (a killed process)
+        self._replied: list[str] = []
+        self._dropping: asyncio.Task[None] | None = None
+        self._noting: asyncio.Task[None] | None = None
+        self.say_again: dict[str, Callable[[str], Awaitable[None]]] = {}
 
     # ------------------------------------------------------------------ sealing
 
@@ -172,7 +192,7 @@ class Inbox:
         finished = list(self._finished)
         async with self.db.transaction() as s:
             batch = await store.store_batch(s, sealed, self.clock(), finished)
-        del self._finished[:len(finished)]
+        self._forget_finished(finished)
         self._left[batch] = len(updates)
         for update in updates:
             self.running.start(self._handle_in_batch(update, batch))
@@ -190,6 +210,8 @@ class Inbox:
                     await self._drop_now([batch])
                 else:
                     self._finished.append(batch)
+                    if self._dropping is None or self._dropping.done():
+                        self._dropping = self.running.start(self._drop_finished_soon())
 
     async def _drop_now(self, batches: list[int]) -> None:
         """Batches that held an erasure or an answer on origin: deleted at once (not with the
@@ -198,11 +220,26 @@ class Inbox:
         try:
             async with self.db.transaction() as s:
                 await store.drop_batches(s, batches)
-            del self._finished[:]
+            self._forget_finished(batches)
         except Exception:  # deleted with the next batch instead
             log.exception("batch not deleted at once")
             self._finished.extend(b for b in batches if b not in self._finished)
         await self.db.scrub()
+
+    def _forget_finished(self, deleted: list[int]) -> None:
+        """These finished batches were deleted (others may have finished meanwhile)."""
+        gone = set(deleted)
+        self._finished = [b for b in self._finished if b not in gone]
+
+    async def _drop_finished_soon(self) -> None:
+        """A batch all handled (every reply went) goes with the next batch's store, or after
+        a moment when none comes: a batch left at a restart is one whose replies may not have
+        gone (replay says the open question again to its people)."""
+        await asyncio.sleep(REPLIED_FLUSH)
+        try:
+            await self.flush()
+        except Exception:
+            log.exception("handled batches not deleted; deleted with the next one")
 
     async def flush(self) -> None:
         """Delete the batches all handled (on stopping)."""
@@ -210,7 +247,7 @@ class Inbox:
         if finished:
             async with self.db.transaction() as s:
                 await store.drop_batches(s, finished)
-            del self._finished[:len(finished)]
+            self._forget_finished(finished)
 
     async def take(self, event: str, lane: str, seq: int, payload: Any) -> None:
         """A channel's callback (Viber, WhatsApp): stored sealed, then handled in its lane.
@@ -266,13 +303,16 @@ class Inbox:
 
     # ------------------------------------------------------------------ handling
 
-    async def handle(self, update: Update) -> bool:
+    async def handle(self, update: Update, durable_reply: bool = False) -> bool:
         """Feed one update to the dispatcher, then mark it handled (unless the conversation
         already did, with its own work). A failed update is marked too: the person was told
         something went wrong, and it must not come back again and again. Returns whether the
         update's raw copy must go at once (scrub_after)."""
         holder, scrub = [False], [False]
         token, scrub_token = _MARKED.set(holder), _SCRUB.set(scrub)
+        # one update a row (webhook): the row waits to hear that the reply went; a polled
+        # batch does that itself (it stays until every reply of it went)
+        reply_token = _REPLY_BY.set(self.clock() + REPLY_WAIT if durable_reply else None)
         started = time.perf_counter()
         try:
             await self.dp.feed_update(self.bot, update)
@@ -281,6 +321,9 @@ class Inbox:
         finally:
             _MARKED.reset(token)
             _SCRUB.reset(scrub_token)
+            _REPLY_BY.reset(reply_token)
+        if holder[0] and durable_reply:  # marked, waiting to hear that the reply went
+            self._note_replied(event_of(update.update_id))
         if not holder[0]:
             try:
                 async with self.db.transaction() as s:
@@ -316,7 +359,13 @@ class Inbox:
             return False
         handler = self.channels.get(event.partition(":")[0])
         if handler is not None:  # another channel's callback: its own handling
-            if await handler(payload):
+            reply_token = _REPLY_BY.set(self.clock() + REPLY_WAIT)
+            try:
+                scrub = await handler(payload)
+            finally:
+                _REPLY_BY.reset(reply_token)
+            self._note_replied(event)
+            if scrub:
                 await self.db.scrub()
             return True
         try:
@@ -326,7 +375,7 @@ class Inbox:
             async with self.db.transaction() as s:
                 await store.give_up(s, event, self.clock())
             return False
-        if await self.handle(update):  # its row was blanked (or erased) as it was handled
+        if await self.handle(update, durable_reply=True):  # its row was blanked (or erased)
             await self.db.scrub()
         return True
 
@@ -337,6 +386,7 @@ class Inbox:
         async with self.db.transaction() as s:
             left = await store.batches(s)
         count, scrub = 0, False
+        lost: list[str] = []  # handled, but their batch was left: the reply may not have gone
         for batch, sealed in left:
             rows = self._open(sealed)
             if not isinstance(rows, list):
@@ -351,6 +401,11 @@ class Inbox:
                     continue
                 self.replayed_up_to = max(self.replayed_up_to, uid)
                 if event_of(uid) in done:
+                    try:
+                        lost.append(lane_of(Update.model_validate(
+                            row, context={"bot": self.bot})))
+                    except Exception:
+                        pass
                     continue
                 try:
                     update = Update.model_validate(row, context={"bot": self.bot})
@@ -365,14 +420,65 @@ class Inbox:
             await self.db.scrub()
         if count:
             log.info("updates handled after a restart", extra={"count": count})
+        told = 0
+        for key in dict.fromkeys(k for k in lost if k):
+            say = self.say_again.get(key.partition(":")[0])
+            if say is not None:
+                try:
+                    await say(key)
+                    told += 1
+                except Exception:
+                    log.exception("could not say the open question again")
+        if told:
+            log.info("replies lost with a stopped process said again", extra={"count": told})
         return count
 
     async def sweep(self) -> int:
-        """Each tick: lanes whose oldest update nobody is handling any more are drained."""
+        """Each tick: lanes whose oldest update nobody is handling any more are drained, and
+        people whose reply was lost (its process killed after their update was handled) are
+        told again what they were last told."""
         async with self.db.transaction() as s:
             lanes = await store.stranded_lanes(s, self.clock(), GRACE)
         counts = await asyncio.gather(*(self.drain(lane) for lane in lanes))
+        await self.say_again_lost(self.clock())
         return sum(counts)
+
+    def _note_replied(self, event: str) -> None:
+        """The update's reply went (or failed for good): noted with the others of the moment,
+        in one write."""
+        self._replied.append(event)
+        if self._noting is None or self._noting.done():
+            self._noting = self.running.start(self._note_replies())
+
+    async def _note_replies(self) -> None:
+        await asyncio.sleep(REPLIED_FLUSH)
+        while self._replied:
+            events, self._replied = self._replied, []
+            try:
+                async with self.db.transaction() as s:
+                    await store.replied(s, events)
+            except Exception:  # told again later at worst
+                log.exception("replies not noted as sent")
+
+    async def say_again_lost(self, before: datetime) -> int:
+        """People whose update was handled but whose reply was not known to have gone by
+        `before` are told again what they were last told (each once). At start with SQLite
+        (one process) every reply left unknown was this database's last process's."""
+        async with self.db.transaction() as s:
+            people = await store.unreplied(s, before)
+        told = 0
+        for key in people:
+            say = self.say_again.get(key.partition(":")[0])
+            if say is None:
+                continue
+            try:
+                await say(key)
+                told += 1
+            except Exception:
+                log.exception("could not say the open question again")
+        if told:
+            log.info("replies lost with a stopped process said again", extra={"count": told})
+        return told
 
     async def idle(self) -> None:
         await self.running.idle()

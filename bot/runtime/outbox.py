@@ -106,6 +106,9 @@ _GONE_MESSAGE = ("message to edit not found", "message can't be edited",
 OLD_GROUP = "staff_old_group_copies"
 # WhatsApp refused a template: the staff chat is told once a template and language
 TEMPLATE_REFUSED = "staff_whatsapp_template"
+# rows whose payload holds what a person wrote (a resident's words to the staff chat, a
+# coordinator's to the resident): once blanked, SQLite's log is emptied of the words too
+WORDS = {"relay_to_staff", "relay_to_resident"}
 # a coordinator's reply waits for a WhatsApp resident to write (said under the card)
 REPLY_WAITS = "staff_reply_waits"
 
@@ -373,6 +376,10 @@ class OutboxDispatcher:
         # nothing: Meta may still fail it (settle_receipt)
         receipt = next((x.receipt for x in reversed(deliveries) if x.receipt), None)
         await self._finish(row_id, sent=sent, receipt=receipt)
+        if kind in WORDS and receipt is None:
+            # blanked as it was finished, but its old page still holds the words in SQLite's
+            # write-ahead log until a checkpoint (WhatsApp: when Meta's status settles it)
+            await self.db.scrub()
         if self.metrics is not None:
             self.metrics.sent.labels(kind).inc()
         return 1

@@ -156,10 +156,10 @@ async def test_one_person_s_updates_stay_in_order_across_processes(h):
     seen = []
     original = a.handle
 
-    async def handled(update):
+    async def handled(update, **kwargs):
         seen.append(update.update_id)
         await asyncio.sleep(0.01)  # another process gets a turn meanwhile
-        await original(update)
+        await original(update, **kwargs)
 
     a.handle = b.handle = handled
     texts = ["/start", "/pomoc", "/status", "/moji_podatki"]
@@ -274,3 +274,28 @@ async def test_one_process_leads_the_scheduled_work(h):
     async with h.db.transaction() as s:
         assert await store.lead(s, "scheduler", "replica-1", h.now, timedelta(seconds=30))
         assert not await store.lead(s, "scheduler", "replica-2", h.now, timedelta(seconds=30))
+
+
+async def test_a_reply_lost_with_its_process_is_said_again_once(h, monkeypatch):
+    """Issue 23, item 6: an update handled (committed) whose reply never went — the process
+    was killed in between — is not the end: once its time has passed, any process tells the
+    person again what they were last told, once; a reply that went is never repeated."""
+    working = Inbox(h.db, h.dp, h.bot, lambda: h.now, h.sealer)
+    await working.receive([update(U, 801, "/start")])
+    await working.drain(person_key("telegram", U))
+    await working.idle()  # Ana's reply went, and that is noted
+    dead = Inbox(h.db, h.dp, h.bot, lambda: h.now, h.sealer)
+    monkeypatch.setattr(dead, "_note_replied", lambda event: None)  # killed before noting
+    other = 555
+    await dead.receive([update(other, 802, "/start")])
+    await dead.drain(person_key("telegram", other))
+    h.session.requests.clear()
+
+    alive = Inbox(h.db, h.dp, h.bot, lambda: h.now, h.sealer)
+    alive.say_again["telegram"] = h.front.say_again
+    assert await alive.say_again_lost(h.now) == 0  # their time has not passed: still waited
+    assert await alive.say_again_lost(h.now + timedelta(seconds=31)) == 1
+    assert h.session.sent(U) == []
+    again = [m.text for m in h.session.sent(other)]
+    assert again and "strinjate" in " ".join(again), again  # the consent question, again
+    assert await alive.say_again_lost(h.now + timedelta(minutes=5)) == 0  # once

@@ -1,7 +1,9 @@
 """A fault-injecting Bot API proxy for tests (aiohttp, 127.0.0.1), in front of the emulator.
 Each request to /bot<token>/<method> is, at the configured rates: answered 429 with
 `retry_after`, answered 500 or 502, held past the client's timeout, or dropped (the connection
-is closed without an answer); none of these reach the emulator. getUpdates answers may repeat
+is closed without an answer); none of these reach the emulator. With "hold": a sendMessage
+whose body holds that text hangs, never answered (a process killed meanwhile never sent it).
+getUpdates answers may repeat
 an update that was delivered before (Telegram delivers at least once). Everything else is
 passed through. Usage: python fault_proxy.py UPSTREAM PORT '{"r429": 0.1, ...}'"""
 
@@ -13,7 +15,7 @@ import sys
 from aiohttp import ClientSession, ClientTimeout, web
 
 DEFAULTS = {"r429": 0.0, "r5xx": 0.0, "slow": 0.0, "drop": 0.0, "repeat": 0.0,
-            "slow_seconds": 5.0, "retry_after": 1, "seed": None}
+            "slow_seconds": 5.0, "retry_after": 1, "seed": None, "hold": None}
 
 
 class FaultProxy:
@@ -31,6 +33,10 @@ class FaultProxy:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
         body = await request.read()
+        hold = self.cfg["hold"]  # a send whose body holds this is never answered (a hang)
+        if hold and method == "sendMessage" and hold.encode() in body:
+            self.counts["held"] = self.counts.get("held", 0) + 1
+            await asyncio.Event().wait()
         polling = method == "getUpdates"
         # faults hit getUpdates less often, or the bot would spend the test backing off
         scale = 0.3 if polling else 1.0

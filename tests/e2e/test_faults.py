@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from .test_e2e import (COORD, HERE, ROOT, STAFF, TOKEN, Emulator, bot_env, buttons_of,
+from .test_e2e import (COORD, HERE, ROOT, STAFF, TOKEN, Chat, Emulator, bot_env, buttons_of,
                        free_port)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
@@ -417,3 +417,39 @@ def test_sigkill_at_random_moments(emulator, tmp_path):
           f"{reminder_kills} during reminders; {len(reminders)} reminders delivered, "
           f"{interrupted} interrupted and not repeated")
     no_pii_in(tmp_path / "bot.log", ["031 222 333", "+38631222333", "Oseba7400", "Mislinja"])
+
+
+def test_a_reply_lost_with_a_killed_process_is_said_after_the_restart(emulator, tmp_path):
+    """Issue 23, item 6: korak is killed after a resident's answer was committed and before
+    its reply reached Telegram (the send hangs). After the restart the resident gets the open
+    question again, without writing anything: nobody waits for an answer that never comes."""
+    proxy, url = start_proxy(emulator.url, {"hold": "V kateri ob"})
+    db = tmp_path / "lost.db"
+    log = open(tmp_path / "bot.log", "w")
+    bot = Bot(emulator, db, log, api=url)
+    try:
+        bot.start()
+        r = Chat(emulator, 7931)
+        r.say("/start")
+        r.press("Da, strinjam se")  # committed: the next step is the place question ...
+        deadline = time.time() + 30
+        while time.time() < deadline:  # ... whose send now hangs at the proxy
+            con = sqlite3.connect(db)
+            rows = con.execute("SELECT state FROM resident").fetchall()
+            con.close()
+            if rows and '"place"' in rows[0][0]:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the answer was never committed")
+        time.sleep(0.5)
+        r.seen += emulator.inbox(r.uid)
+        assert not any("V kateri" in (m.get("text") or "") for m in r.seen)  # not arrived
+        bot.kill()
+        bot.api = None  # restarted, with Telegram reachable again
+        bot.start()
+        r.wait("V kateri občini živite")  # said again, the person wrote nothing
+    finally:
+        bot.stop()
+        proxy.kill()
+        log.close()
