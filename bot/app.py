@@ -382,6 +382,8 @@ class Runtime:
                     await inbox.flush()
                 except asyncio.TimeoutError:
                     log.warning("stopped with updates still being handled")
+                # sends cut off by the stop: back to waiting for the next start, not counted
+                await guarded("outbox release", wired.outbox.release_held())
         finally:
             for runner in runners:
                 await runner.cleanup()

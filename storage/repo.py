@@ -562,10 +562,15 @@ async def fail_outbox(session: AsyncSession, outbox_id: int, now: datetime, erro
         failed_at=now, last_error=error, claimed_until=None, sending_since=None))
 
 
-async def release_outbox(session: AsyncSession, outbox_id: int) -> None:
+async def release_outbox(session: AsyncSession, outbox_id: int,
+                         unless_sending: bool = False) -> None:
     """Back to waiting, its try not counted: it could not go for a reason that is not its own
-    (the staff chat is paused)."""
-    await session.execute(update(Outbox).where(Outbox.id == outbox_id, Outbox.sent_at.is_(None))
+    (the staff chat is paused; korak was stopped). `unless_sending`: not a row marked as being
+    sent (an at-most-once send under way is never sent again)."""
+    where = [Outbox.id == outbox_id, Outbox.sent_at.is_(None)]
+    if unless_sending:
+        where.append(Outbox.sending_since.is_(None))
+    await session.execute(update(Outbox).where(*where)
                           .values(claimed_until=None, sending_since=None,
                                   attempts=func.max(Outbox.attempts - 1, 0)
                                   if _dialect(session) == "sqlite"

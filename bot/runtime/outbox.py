@@ -178,6 +178,7 @@ class OutboxDispatcher:
         self._running = asyncio.Lock()
         self._again = False
         self._kicked = Background()
+        self._held: set[int] = set()  # rows claimed here and not finished yet
 
     def kick(self) -> None:
         """Send what is due now, without waiting for the next tick."""
@@ -186,6 +187,20 @@ class OutboxDispatcher:
     async def idle(self) -> None:
         """Wait until the runs started by kicks are done."""
         await self._kicked.idle()
+
+    async def release_held(self) -> int:
+        """On stopping: rows this process claimed and did not finish (a send cut off by the
+        stop) go back to waiting at once, their try not counted, for the next process to send
+        (not after their lease, one try fewer). A reminder caught mid-send stays as it is: it
+        may have reached Telegram, and it goes at most once."""
+        held, self._held = sorted(self._held), set()
+        if not held:
+            return 0
+        async with self.db.transaction() as s:
+            for row_id in held:
+                await repo.release_outbox(s, row_id, unless_sending=True)
+        log.info("unsent messages released for the next start", extra={"count": len(held)})
+        return len(held)
 
     async def run_once(self) -> int:
         """Claim and send due rows until none are left; returns how many were sent. Each chat's
@@ -213,6 +228,7 @@ class OutboxDispatcher:
                             work = [(r.id, r.kind, r.chat, dict(r.payload), r.attempts,
                                      repo.as_utc(r.claimed_until), r.sending_since is not None)
                                     for r in rows]
+                        self._held.update(item[0] for item in work)
                     by_chat: dict[str | None, list[tuple]] = {}
                     for item in work:
                         by_chat.setdefault(item[2], []).append(item)
@@ -286,6 +302,7 @@ class OutboxDispatcher:
         """Record the row's end and settle each message sent (erasure.settle_shown: remembered,
         or edited to the removal text when its request was erased while it was being sent), in
         one transaction."""
+        self._held.discard(row_id)
         async with self.db.transaction() as s:
             vanished = await erasure.settle_shown(s, sent, self.clock())
             if release:

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from bot.i18n import Texts
 from bot.runtime.outbox import OutboxDispatcher
+from sqlmodel import select
 from storage import repo
+from storage.models import Outbox
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
@@ -194,3 +196,39 @@ async def test_a_slow_chat_holds_up_only_itself(db):
     others = [i for i, chat in enumerate(order) if chat != -100]
     assert max(others) < group[1], order  # all 30 went out before the group's second
     assert [int(t.split()[2]) for c, t in sender.sent if c == -100] == [0, 1, 2]  # in order
+
+
+class HangingSender(FakeSender):
+    """Telegram never answers: the send is under way when korak is asked to stop."""
+
+    def __init__(self):
+        super().__init__()
+        self.started = asyncio.Event()
+
+    async def send_message(self, chat_id, text, before=None, **kwargs):
+        if before is not None:
+            await before()
+        self.started.set()
+        await asyncio.Event().wait()
+
+
+async def test_a_send_cut_off_by_the_stop_goes_back_uncounted_for_the_next_start(db):
+    """Issue 23, item 1: a message whose send the stop cut off waits for the next start at
+    once, its try not counted (not after its lease, one of its tries spent)."""
+    async with db.transaction() as s:
+        await repo.add_outbox(s, kind="staff_request_deleted", chat="group:-100",
+                              payload={"id": 1}, due_at=NOW)
+    sender = HangingSender()
+    stopping = OutboxDispatcher(db, Texts(ROOT / "locales"), sender, lambda: NOW)
+    run = asyncio.ensure_future(stopping.run_once())
+    await asyncio.wait_for(sender.started.wait(), 10)
+    assert await stopping.release_held() == 1
+    run.cancel()  # the process ends: the send is cut off (a second cancel: not waited for)
+    await asyncio.sleep(0)
+    run.cancel()
+    await asyncio.gather(run, return_exceptions=True)
+    async with db.transaction() as s:
+        [row] = (await s.execute(select(Outbox))).scalars().all()
+    assert row.sent_at is None and row.claimed_until is None and row.attempts == 0
+    quick = FakeSender()  # the next start sends it at once
+    assert await OutboxDispatcher(db, Texts(ROOT / "locales"), quick, lambda: NOW).run_once() == 1
