@@ -13,7 +13,7 @@ from typing import Any
 
 from . import places
 from .options import OPTIONS
-from .understand import choose, choose_among, command_word, understand
+from .understand import choose, choose_among, command_word, fold, understand
 from .languages import (LANGUAGES, NAMES as LANGUAGE_NAMES, OFFER as LANGUAGE_OFFER, detect,
                         known as known_language)
 from .phone import display_phone, normalize_phone
@@ -136,6 +136,10 @@ class Ctx:
     office_phone: str = ""
     office_address: str = ""
     relay_on: bool = True  # a staff chat is set: words outside the questions can be passed on
+    # the number the channel knows the person by (WhatsApp: the number they write from), E.164
+    # ("+38641123456"); None where the channel gives none (Telegram, Viber). The phone question
+    # then offers it: "may the coordinator call you on 041 123 456?"
+    channel_phone: str | None = None
 
 
 @dataclass
@@ -355,8 +359,7 @@ def ask(state: State, ctx: Ctx) -> list[Say]:
             rows = ((Button("profile", Text(N_("button.use_name"), {"name": ctx.first_name.strip()})),),)
         return [Say(Text(N_("intake.ask_name")), rows)]
     if step == "phone":
-        return [Say(Text(N_("intake.ask_phone")), _buttons("phone"),
-                    share_contact=Text(N_("button.share_phone")))]
+        return [_ask_phone(ctx)]
     if step == "call_time":
         return [Say(Text(N_("intake.ask_call_time")), _buttons("call_time", 2))]
     if step == "summary":
@@ -370,6 +373,32 @@ def ask(state: State, ctx: Ctx) -> list[Say]:
     if step == "done":
         return [Say(Text(N_("intake.already_submitted")))]
     return [Say(Text(N_("intake.idle")))]
+
+
+# The longest number (as display_phone writes it) the "📞 {phone}" button shows: the label must
+# fit a WhatsApp reply button (20 UTF-16 units; 📞 counts two, and a space) in every catalog,
+# and a number cut short is worse than none. A longer one: "📞 Moja številka".
+MAX_PHONE_IN_LABEL = 17
+
+
+def channel_phone(ctx: Ctx) -> str | None:
+    """The number the channel knows the person by, when it is one a coordinator can call."""
+    return normalize_phone(ctx.channel_phone) if ctx.channel_phone else None
+
+
+def _ask_phone(ctx: Ctx, msgid: str | None = None) -> Say:
+    """The phone question. Where the channel knows the person's number (WhatsApp) it is shown
+    and offered; elsewhere "📞 Moja številka" shares it (Telegram's contact button, Viber's).
+    `msgid`: another text with the same choices (after "ne": which number, then?)."""
+    own = channel_phone(ctx)
+    if own is None:
+        return Say(Text(msgid or N_("intake.ask_phone")), _buttons("phone"),
+                   share_contact=Text(N_("button.share_phone")))
+    shown = display_phone(own)
+    label = (Text(N_("button.share_this_phone"), {"phone": shown})
+             if len(shown) <= MAX_PHONE_IN_LABEL else Text(N_("button.share_phone")))
+    text = Text(msgid) if msgid else Text(N_("intake.ask_phone_known"), {"phone": shown})
+    return Say(text, _buttons("phone"), share_contact=label)
 
 
 def _answer(step: str, value: Any) -> Text:
@@ -730,9 +759,16 @@ def _step_text(state: State, ctx: Ctx, text: str) -> Outcome:
         if _typed_choice(state, text) == "write_here":
             return _step_choice(state, ctx, "write_here")
         phone = normalize_phone(text) or _phone_in(text)
-        if phone is None:
-            return _again(state, ctx, N_("intake.bad_phone"))
-        return _after_phone(state, ctx, phone)
+        if phone is not None:  # a number typed, whatever else was offered
+            return _after_phone(state, ctx, phone)
+        own = channel_phone(ctx)
+        if own is not None:  # "may she call you on 041 123 456?"
+            reply = _this_number(text, state.lang)
+            if reply == "yes":
+                return _after_phone(state, ctx, own)
+            if reply == "no":  # not on that one: which, then?
+                return Outcome(state, [_ask_phone(ctx, N_("intake.ask_other_phone"))])
+        return _again(state, ctx, N_("intake.bad_phone"))
     if step == "consent":
         offered, state = _language_offer(state, ctx, text)
         if offered is not None:
@@ -749,6 +785,46 @@ def _step_text(state: State, ctx: Ctx, text: str) -> Outcome:
 
 # a phone number inside a sentence: "moj telefon je 031 555 666"
 _NUMBER_IN_TEXT = re.compile(r"(?<![\w+])(?:\+|00)?\d[\d /().-]{5,}\d(?!\w)")
+_DIGIT = re.compile(r"\d")
+
+# Whole answers that take the number shown, besides a plain yes (dialogs/understand.py reads
+# that): "ta", "this one", and "lahko" (the question asks "may she call you?", so "she may" is a
+# yes; understand.py counts agreeing words as nothing at the place question it borrows).
+# Folded as dialogs.understand.fold folds, in any of korak's languages.
+_TAKE_SHOWN = frozenset(fold(phrase) for phrase in (
+    # sl
+    "ta", "ta številka", "to številko", "na to številko", "na to", "lahko", "ja lahko",
+    "lahko ja", "da lahko", "seveda lahko", "pokličite me", "kar pokličite",
+    # en
+    "this one", "this number", "that one", "that number", "on this number", "on this one",
+    "she can", "yes she can", "call me", "yes call me", "please call me",
+    # hbs
+    "taj", "ovaj", "taj broj", "ovaj broj", "na taj broj", "na ovaj broj", "na taj", "na ovaj",
+    "može", "da može", "zovite me", "nazovite me",
+    # sq
+    "ky", "ky numër", "këtë numër", "në këtë numër", "po mundet", "më telefononi",
+    "më merrni në telefon",  # not "mundet" alone: also "maybe"
+    # uk
+    "цей", "цей номер", "на цей номер", "на цей", "так цей", "так цей номер",
+    "так на цей номер", "так на цей", "так може", "можна", "так можна",
+    "телефонуйте", "зателефонуйте", "подзвоніть", "дзвоніть",
+    # not "може" alone ("maybe" as well as "she can"); but it folds as the hbs "može" does,
+    # which this one list still takes; nor "може да" ("maybe yes"), hence no hbs "može da"
+))
+_PUNCTUATION = re.compile(r"[,.;:!?…\s]+")
+
+
+def _this_number(text: str, lang: str | None) -> str | None:
+    """The answer to "may the coordinator call you on this number?": "yes" for a clear yes
+    ("da", "ja, seveda", "yes", "так", "ta", "lahko"), "no" for a clear no, else None. A text
+    with a digit in it is a number being typed (or a button's position), never a yes or a no."""
+    if _DIGIT.search(text):
+        return None
+    if _PUNCTUATION.sub(" ", fold(text)).strip() in _TAKE_SHOWN:
+        return "yes"
+    # a yes or a no as the place-confirming question reads it (also the yes to a language
+    # offered): strict, a word it does not know makes it no answer; "lahko" is no yes there
+    return choose("place_confirm", text, lang)
 
 
 def _phone_in(text: str) -> str | None:

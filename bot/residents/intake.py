@@ -12,13 +12,14 @@ from datetime import datetime, timedelta
 
 from dialogs import intake
 from dialogs.languages import from_telegram
+from dialogs.phone import normalize_phone
 from dialogs.intake import (Choice, Command, Ctx, Event, Look, RequestInfo, Start, State,
                             Typed)
 from dialogs.replies import DeleteAll, Forget, RelayToStaff, Say, SubmitRequest
 from storage import erasure, repo
 from storage.crypto import Sealer
 from storage.db import Database
-from storage.models import group_key
+from storage.models import group_key, split_key
 
 from bot.clock import utcnow
 from bot.config import Settings
@@ -46,6 +47,16 @@ class Handled:
     last_wrote: datetime | None = None
     unknown: bool = False
     released: int = 0  # messages that waited for the person to write, due now
+
+
+def channel_phone(key: str) -> str | None:
+    """The number a person's channel knows them by, E.164: on WhatsApp their address is the
+    number they write from (wa_id, its digits without "+"); None on the other channels and for
+    an address that is no number a coordinator could call."""
+    channel, address = split_key(key)
+    if channel != "whatsapp" or not address:
+        return None
+    return normalize_phone(address if address.startswith("+") else "+" + address)
 
 
 class KeyedLocks:
@@ -110,6 +121,7 @@ class IntakeService:
             office_phone=self.settings.office_phone.strip(),
             office_address=self.settings.office_address.strip(),
             relay_on=self.settings.staff_chat_id is not None,
+            channel_phone=channel_phone(person.key),
         )
 
     def _as_choice(self, asked: list[Say], state: State, event: Event) -> Event:

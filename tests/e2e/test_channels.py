@@ -244,7 +244,8 @@ def test_residents_on_viber_and_whatsapp_reach_the_coordinators_and_back(emulato
         w.press("Ne, preskočite")
         w.press("Preskočim")
         w.press("Ana")
-        w.wait("Na katero številko")
+        # the number she writes from is offered (041 555 666); she gives another one
+        w.wait("pokliče na številko 041 555 666")
         w.say("041 777 888")
         w.press("Popoldne")
         w.wait("Preverite svoje odgovore")
@@ -287,7 +288,7 @@ def whatsapp_intake(w, place="Prevalje"):
     w.press("Ne, preskočite")
     w.press("Preskočim")
     w.press(w.name)
-    w.wait("Na katero številko")
+    w.wait("pokliče na številko")  # the number she writes from, offered; she gives another
     w.say("041 777 888")
     w.press("Popoldne")
     w.wait("Preverite svoje odgovore")
