@@ -420,17 +420,7 @@ class Inbox:
             await self.db.scrub()
         if count:
             log.info("updates handled after a restart", extra={"count": count})
-        told = 0
-        for key in dict.fromkeys(k for k in lost if k):
-            say = self.say_again.get(key.partition(":")[0])
-            if say is not None:
-                try:
-                    await say(key)
-                    told += 1
-                except Exception:
-                    log.exception("could not say the open question again")
-        if told:
-            log.info("replies lost with a stopped process said again", extra={"count": told})
+        await self._tell_again([k for k in lost if k])
         return count
 
     async def sweep(self) -> int:
@@ -466,8 +456,13 @@ class Inbox:
         (one process) every reply left unknown was this database's last process's."""
         async with self.db.transaction() as s:
             people = await store.unreplied(s, before)
+        return await self._tell_again(people)
+
+    async def _tell_again(self, people: list[str]) -> int:
+        """Each of these people (once) is told again what they were last told, through their
+        channel; returns how many were."""
         told = 0
-        for key in people:
+        for key in dict.fromkeys(people):
             say = self.say_again.get(key.partition(":")[0])
             if say is None:
                 continue
