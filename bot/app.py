@@ -265,7 +265,8 @@ class Runtime:
         shared = None
         if settings.redis_url:
             shared = SharedLimits(settings.redis_url, per_second=settings.send_rate_per_s,
-                                  secret=settings.data_key)
+                                  secret=settings.data_key,
+                                  request_timeout=settings.telegram_timeout)
             try:
                 await shared.check()
                 await shared.heartbeat(self.holder, ttl=3 * settings.outbox_tick_seconds)

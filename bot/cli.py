@@ -654,6 +654,9 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--replicas", type=int, default=3,
                        help="replicas: `korak run --webhook` processes")
     bench.add_argument("--redis", help="replicas: Redis URL for the shared limits")
+    bench.add_argument("--kills", type=int, default=1,
+                       help="replicas: replicas SIGKILLed and started again, spread over the run "
+                            "(one at a time, the replicas in turn)")
     bench.add_argument("--reminders", type=int, default=3000,
                        help="replicas: reminders due at once")
     bench.add_argument("--timeout", type=float, default=900.0,

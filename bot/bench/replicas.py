@@ -3,10 +3,11 @@ fake Bot API that plays Telegram and the load balancer: it delivers residents' u
 webhook, round-robin across the replicas (an update a replica does not take with a 200 goes to
 the next one, as Telegram would send it again), and enforces Telegram's limits (30 messages a
 second, one a second per chat, 20 a minute per group) with real 429s. While R residents go
-through the intake and M reminders fall due, one replica is killed with SIGKILL and started
-again. Prints figures, one JSON line last: replicas, kills, updates, lost_updates,
-duplicate_requests, reminders_sent, reminder_duplicates, reminders_lost,
-max_sends_in_any_second, rate_per_s (reminders a second, first to last)."""
+through the intake and M reminders fall due, replicas are killed with SIGKILL and started again
+(`--kills K`, one by default: spread over the run, the replicas in turn). Prints figures, one
+JSON line last: replicas, kills, updates, lost_updates, duplicate_requests, reminders_sent,
+reminder_duplicates, reminders_lost, max_sends_in_any_second, rate_per_s (reminders a second,
+first to last)."""
 
 from __future__ import annotations
 
@@ -218,9 +219,12 @@ async def _run(args: Namespace) -> dict:
         delivering = asyncio.create_task(balancer.run(stopping))
         started = time.monotonic()
 
+        through: list[int] = []  # residents who finished the intake, as they do
+
         async def resident(uid: int) -> bool:
             try:
                 await korak_resident(h, uid)
+                through.append(uid)
                 return True
             except TimeoutError as exc:
                 if os.environ.get("KORAK_BENCH_DEBUG"):
@@ -228,21 +232,27 @@ async def _run(args: Namespace) -> dict:
                           flush=True)
                 return False
 
-        async def kill_one() -> int:
-            """Once a third of the reminders are out, a replica dies and comes back."""
-            while sum(1 for d in api.delivered if d.text.startswith(REMINDER)) < planned // 3:
-                await asyncio.sleep(0.2)
-            victim = procs[0]
-            victim.send_signal(signal.SIGKILL)
-            victim.wait(10)
-            print(f"killed replica 0 at {time.monotonic() - started:.1f} s; restarting it",
-                  flush=True)
-            await asyncio.sleep(3)
-            procs[0] = start(0)
-            await _ticking(health_ports[0])
-            return 1
+        async def kill(times: int) -> int:
+            """`times` kills spread over the run: the k-th once k/(times+2) of the reminders are
+            out (one kill: a third), each of the next replica in turn, SIGKILL, and started
+            again 3 s later. Returns how many were done."""
+            for k in range(1, times + 1):
+                while sum(1 for d in api.delivered
+                          if d.text.startswith(REMINDER)) < planned * k // (times + 2):
+                    await asyncio.sleep(0.2)
+                i = (k - 1) % len(procs)
+                procs[i].send_signal(signal.SIGKILL)
+                procs[i].wait(10)
+                print(f"killed replica {i} at {time.monotonic() - started:.1f} s; restarting it",
+                      flush=True)
+                await asyncio.sleep(3)
+                procs[i] = start(i)
+                kills_done.append(i)
+                await _ticking(health_ports[i])
+            return len(kills_done)
 
-        killing = asyncio.create_task(kill_one())
+        kills_done: list[int] = []  # a replica killed counts once it is started again
+        killing = asyncio.create_task(kill(args.kills))
         walks = asyncio.gather(*(resident(7_000_000 + i) for i in range(args.residents)))
         deadline = started + args.timeout
         while time.monotonic() < deadline:
@@ -250,8 +260,10 @@ async def _run(args: Namespace) -> dict:
             if reminders >= planned and walks.done() and killing.done():
                 break
             await asyncio.sleep(0.5)
-        finished = await walks if walks.done() else []
-        kills = killing.result() if killing.done() else 0
+        if not walks.done():
+            walks.cancel()
+        killing.cancel()
+        kills = len(kills_done)
         stopping.set()
         await delivering
         await asyncio.sleep(1.0)
@@ -287,7 +299,7 @@ async def _run(args: Namespace) -> dict:
         span = stamps[-1] - stamps[0] if len(stamps) > 1 else 0.0
         return {
             "replicas": args.replicas, "kills": kills, "residents": args.residents,
-            "residents_done": sum(1 for ok in finished if ok),
+            "residents_done": len(through),
             "updates": len(sent), "lost_updates": len([u for u in sent if u not in handled]),
             "redelivered": balancer.redelivered,
             "duplicate_requests": sum(n - 1 for _, n in dupes),

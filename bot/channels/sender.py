@@ -97,7 +97,6 @@ class Sender:
         self.shared = shared  # limits.SharedLimits: the limits counted across processes
         self.global_bucket = Bucket(global_rate, global_rate, clock)
         self.global_rate = global_rate
-        self.smooth = Bucket(global_rate, 1, clock)  # with shared limits: no bursts
         self.chat_rate, self.chat_burst = chat_rate, chat_burst
         self.group_rate = group_per_minute / 60.0
         self.buckets: dict[int, Bucket] = {}
@@ -117,17 +116,7 @@ class Sender:
         return bucket
 
     async def _pace(self, chat_id: int) -> None:
-        if self.shared is not None:
-            # evenly spaced here first, at this process's share of the rate (bursts that the
-            # shared moving window lets through would arrive bunched with other replicas' late
-            # ones and break Telegram's limit though the shared count kept it), then the count
-            # all processes share
-            self.smooth.rate = self.global_rate / self.shared.replicas
-            async with self.global_lock:
-                while (delay := self.smooth.wait_time()) > 0:
-                    await self.sleep(delay)
-            await self.shared.wait(chat_id)
-            return
+        """One process alone (no shared limits): the chat's bucket, then the bot's."""
         bucket = self._bucket(chat_id)
         while (delay := bucket.wait_time()) > 0:
             await self.sleep(delay)
@@ -149,11 +138,18 @@ class Sender:
                 attempt += 1
                 if superseded is not None and superseded():
                     return None
-                await self._pace(chat_id)
-                if before is not None and attempt == 1:
-                    await before()
+                first = before if attempt == 1 else None
+                token = None
+                if self.shared is not None:
+                    # counted across processes from here until the answer (limits.Pacer);
+                    # `before` comes last, and the request right after it
+                    token = await self.shared.turn(chat_id, first)
+                else:
+                    await self._pace(chat_id)
+                    if first is not None:
+                        await first()
                 try:
-                    return await method()
+                    return await self._request(method, token)
                 except TelegramRetryAfter as exc:
                     self._count_error(429)
                     log.warning("429 from Telegram", extra={"retry_after": exc.retry_after})
@@ -171,6 +167,13 @@ class Sender:
                             and chat_id > 0:
                         await self.on_forbidden(chat_id)
                     raise refused from exc
+
+    async def _request(self, method: Callable[[], Awaitable[Any]], token: str | None) -> Any:
+        try:
+            return await method()
+        finally:
+            if token is not None:  # answered (or failed): counted as sent from now
+                await self.shared.done(token)
 
     def _count_error(self, code: int | str) -> None:
         if self.on_error is not None:
