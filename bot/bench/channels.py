@@ -15,6 +15,7 @@ beside it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import hashlib
 import hmac
@@ -25,6 +26,8 @@ import statistics
 import tempfile
 import time
 from argparse import Namespace
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -33,7 +36,7 @@ from aiohttp import web
 from storage.crypto import Sealer, generate_key
 from storage.db import Database
 
-from bot.app import settle_heap, wire
+from bot.app import Wired, settle_heap, wire
 from bot.bench.fake_api import FakeBotAPI
 from bot.bench.load import DONE_MARKER, SCRIPT, STAFF, TOKEN, ChatLog, run_one
 from bot.channels.sender import Sender
@@ -202,13 +205,29 @@ class Residents:
         return updates
 
 
-async def run_channel(channel: str, residents: int, database: str) -> dict:
-    thresholds = gc.get_threshold()
+@dataclass
+class ChannelKorak:
+    """korak with one channel, wired as `korak run` wires it: its listener at `url`."""
+    db: Database
+    wired: Wired
+    inbox: Inbox
+    door: ChannelDoor
+    adapter: Any
+    staff_api: FakeBotAPI
+    url: str
+
+
+@contextlib.asynccontextmanager
+async def channel_korak(channel: str, database: str, api_url: str, *,
+                        app_secret: str = APP_SECRET,
+                        staff_chat_id: int = STAFF) -> AsyncIterator[ChannelKorak]:
+    """korak serving `channel` (viber or whatsapp) on a listener of its own, the platform's send
+    API at `api_url` (Viber's …/pa, WhatsApp's …/v23.0), the staff chat on a fake Bot API;
+    the platform's limits far above any load, as `korak bench load` sets Telegram's. Used by
+    the channel benchmark and by tests that need the whole path."""
     staff_api = FakeBotAPI(global_rate=1e9, chat_interval=0.0)
     staff_url = await staff_api.start()
-    platform = FakePlatform()
-    base = await platform.start()
-    settings = Settings(_env_file=None, database_url=database, staff_chat_id=STAFF,
+    settings = Settings(_env_file=None, database_url=database, staff_chat_id=staff_chat_id,
                         coordinator_ids=[1], bot_token=TOKEN, telegram_api_url=staff_url)
     db = Database(database, pool_size=settings.database_pool_size)
     await db.create_all()
@@ -219,35 +238,48 @@ async def run_channel(channel: str, residents: int, database: str) -> dict:
     sealer = Sealer(generate_key())
     wired = wire(settings, db, texts, sender, sealer)
     inbox = Inbox(db, wired.dp, bot, utcnow, sealer)
-    adapter: Any = (ViberChannel(VIBER_TOKEN, "korak", api_url=f"{base}/pa")
+    adapter: Any = (ViberChannel(VIBER_TOKEN, "korak", api_url=api_url)
                     if channel == "viber" else
-                    WhatsApp("bench", "1", APP_SECRET, "verify", api_url=f"{base}/v23.0"))
+                    WhatsApp("bench", "1", app_secret, "verify", api_url=api_url))
     door = ChannelDoor(db, inbox, wired.service, texts, sealer, {channel: adapter},
                        schedule=wired.schedule, kick=wired.outbox.kick)
-    # the platform's limits far above the load, as korak bench load does for Telegram's
     door.limits[channel] = ChannelLimits(1e6, 1e6, 1e6)
     wired.outbox.channels = door
     app = web.Application()
     door.register(app)
     runner = await serve(app, "127.0.0.1", 0)  # as `korak run` opens its listener
-    listen = f"http://127.0.0.1:{runner.addresses[0][1]}/{channel}"
-    settle_heap()
-    people = Residents(channel, listen, platform)
-    people.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     try:
-        started = time.perf_counter()
-        counts = await asyncio.gather(*(people.walk(200_000 + i) for i in range(residents)))
-        elapsed = time.perf_counter() - started
-        await inbox.idle()
-        await wired.outbox.idle()
+        yield ChannelKorak(db, wired, inbox, door, adapter, staff_api,
+                           f"http://127.0.0.1:{runner.addresses[0][1]}/{channel}")
     finally:
-        await people.session.close()
         await runner.cleanup()
         await adapter.close()
         await bot.session.close()
-        await platform.stop()
         await staff_api.stop()
         await db.dispose()
+
+
+async def run_channel(channel: str, residents: int, database: str) -> dict:
+    thresholds = gc.get_threshold()
+    platform = FakePlatform()
+    base = await platform.start()
+    api_url = f"{base}/pa" if channel == "viber" else f"{base}/v23.0"
+    try:
+        async with channel_korak(channel, database, api_url) as korak:
+            settle_heap()
+            people = Residents(channel, korak.url, platform)
+            people.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+            try:
+                started = time.perf_counter()
+                counts = await asyncio.gather(*(people.walk(200_000 + i)
+                                                for i in range(residents)))
+                elapsed = time.perf_counter() - started
+                await korak.inbox.idle()
+                await korak.wired.outbox.idle()
+            finally:
+                await people.session.close()
+    finally:
+        await platform.stop()
         gc.set_threshold(*thresholds)
     lat = sorted(platform.latencies)
     return {"updates": sum(counts), "seconds": round(elapsed, 2),

@@ -10,25 +10,17 @@ import json
 import time
 from datetime import timedelta
 
+import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 from sqlalchemy import update
 from sqlmodel import select
 
-from bot.app import wire
-from bot.bench.fake_api import FakeBotAPI
-from bot.channels.sender import Sender
-from bot.channels.telegram import make_bot
-from bot.channels.whatsapp import COORDINATOR_WROTE, WhatsApp
+from bot.bench.channels import channel_korak
+from bot.channels.whatsapp import COORDINATOR_WROTE
 from bot.clock import utcnow
-from bot.config import Settings
-from bot.i18n import Texts
-from bot.runtime.channels import ChannelDoor, ChannelLimits
-from bot.runtime.inbox import Inbox
 from storage import repo
-from storage.crypto import Sealer, generate_key
-from storage.db import Database
 from storage.models import Inbox as InboxRow, Outbox, Resident, person_key
 
 SECRET = "receipts-app-secret"
@@ -80,52 +72,30 @@ async def world(tmp_path):
     app.router.add_post("/v23.0/1/messages", meta.messages)
     meta_server = TestServer(app)
     await meta_server.start_server()
-    staff_api = FakeBotAPI(global_rate=1e9, chat_interval=0.0)
-    staff_url = await staff_api.start()
-    url = f"sqlite+aiosqlite:///{tmp_path}/korak.db"
-    settings = Settings(_env_file=None, database_url=url, staff_chat_id=STAFF,
-                        coordinator_ids=[1], bot_token="1:receipts", telegram_api_url=staff_url)
-    db = Database(url)
-    await db.create_all()
-    texts = Texts(settings.locales_dir, settings.locale, settings.timezone)
-    bot = make_bot(settings)
-    sender = Sender(bot, global_rate=1e6, chat_rate=1e6, chat_burst=1e6, group_per_minute=1e6)
-    sealer = Sealer(generate_key())
-    wired = wire(settings, db, texts, sender, sealer)
-    inbox = Inbox(db, wired.dp, bot, utcnow, sealer)
-    adapter = WhatsApp("token", "1", SECRET, "verify",
-                       api_url=str(meta_server.make_url("/v23.0")))
-    door = ChannelDoor(db, inbox, wired.service, texts, sealer, {"whatsapp": adapter},
-                       schedule=wired.schedule, kick=wired.outbox.kick)
-    door.limits["whatsapp"] = ChannelLimits(1e6, 1e6, 1e6)
-    wired.outbox.channels = door
-    listener = web.Application()
-    door.register(listener)
-    client = TestClient(TestServer(listener))
-    await client.start_server()
+    session = aiohttp.ClientSession()
+    async with channel_korak("whatsapp", f"sqlite+aiosqlite:///{tmp_path}/korak.db",
+                             str(meta_server.make_url("/v23.0")), app_secret=SECRET,
+                             staff_chat_id=STAFF) as korak:
 
-    class World:
-        pass
+        class World:
+            pass
 
-    w = World()
-    w.db, w.meta, w.staff, w.outbox, w.inbox, w.client = (db, meta, staff_api, wired.outbox,
-                                                          inbox, client)
+        w = World()
+        w.db, w.meta, w.staff, w.outbox, w.inbox = (korak.db, meta, korak.staff_api,
+                                                    korak.wired.outbox, korak.inbox)
 
-    async def post(body: bytes) -> int:
-        sig = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-        resp = await client.post("/whatsapp", data=body, headers={
-            "X-Hub-Signature-256": sig, "Content-Type": "application/json"})
-        await inbox.idle()
-        return resp.status
+        async def post(body: bytes) -> int:
+            sig = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+            async with session.post(korak.url, data=body, headers={
+                    "X-Hub-Signature-256": sig, "Content-Type": "application/json"}) as resp:
+                status = resp.status
+            await korak.inbox.idle()
+            return status
 
-    w.post = post
-    yield w
-    await client.close()
-    await adapter.close()
-    await bot.session.close()
-    await staff_api.stop()
+        w.post = post
+        yield w
+    await session.close()
     await meta_server.close()
-    await db.dispose()
 
 
 async def a_reply_waiting(w, wrote_ago: timedelta) -> int:
