@@ -178,6 +178,21 @@ class RedisCounts:
         await self._done(keys=self.keys, args=[token, "1" if sent else "0"])
 
 
+async def _room(limiter: MovingWindowRateLimiter, item: Any, key: str,
+                sleep: Callable[[float], Awaitable[Any]]) -> None:
+    """Wait until the moving window `key` may have room again (at once when it has some)."""
+    reset, remaining = await limiter.get_window_stats(item, key)
+    if remaining <= 0:
+        await sleep(max(0.005, min(reset - time.time(), 60.0)))
+
+
+async def _take(limiter: MovingWindowRateLimiter, item: Any, key: str,
+                sleep: Callable[[float], Awaitable[Any]]) -> None:
+    """Count one in the moving window `key`, waiting for its room."""
+    while not await limiter.hit(item, key):
+        await _room(limiter, item, key, sleep)
+
+
 class SharedLimits:
     """Waits until a message to `chat_id` is within every limit, counted across processes."""
 
@@ -219,24 +234,14 @@ class SharedLimits:
         if not await self.storage.check():
             raise ConnectionError("Redis does not answer")
 
-    async def _take(self, item: Any, key: str) -> None:
-        while not await self.limiter.hit(item, key):
-            await self._room(item, key)
-
-    async def _room(self, item: Any, key: str) -> None:
-        """Wait until the window may have room again."""
-        reset, remaining = await self.limiter.get_window_stats(item, key)
-        if remaining <= 0:
-            await self.sleep(max(0.005, min(reset - time.time(), 60.0)))
-
     def _chat(self, chat_id: int) -> tuple[Any, str]:
         return (self.group if chat_id < 0 else self.chat), f"chat:{chat_id}"
 
     async def wait(self, chat_id: int) -> None:
         """The moving windows alone, counted before the request: the chat's, and the bot's R
         in any second. Sender waits with turn() instead, which counts where Telegram does."""
-        await self._take(*self._chat(chat_id))
-        await self._take(self.total, "bot")
+        await _take(self.limiter, *self._chat(chat_id), self.sleep)
+        await _take(self.limiter, self.total, "bot", self.sleep)
 
     async def turn(self, chat_id: int,
                    before: Callable[[], Awaitable[Any]] | None = None) -> str:
@@ -249,7 +254,7 @@ class SharedLimits:
             return await self.limiter.hit(item, key)
 
         while (token := await self.pacer.turn(before, window)) is None:
-            await self._room(item, key)
+            await _room(self.limiter, item, key, self.sleep)
         return token
 
     async def done(self, token: str, sent: bool = True) -> None:
@@ -316,16 +321,11 @@ class SharedChannelLimits:
         if not await self.storage.check():
             raise ConnectionError("Redis does not answer")
 
-    async def _take(self, item: Any, key: str) -> None:
-        while not await self.limiter.hit(item, key):
-            reset, _ = await self.limiter.get_window_stats(item, key)
-            await self.sleep(max(0.005, min(reset - time.time(), 60.0)))
-
     async def wait(self, address: str) -> None:
         # the person's window first, outside the lock: a person who must wait holds up no one
-        await self._take(self.person, f"person:{self.person_id(address)}")
+        await _take(self.limiter, self.person, f"person:{self.person_id(address)}", self.sleep)
         async with self.lock:
             self.smooth.rate = self.rate / max(1, self.replicas())
             while (pause := self.smooth.wait_time()) > 0:
                 await self.sleep(pause)
-            await self._take(self.total, "total")
+            await _take(self.limiter, self.total, "total", self.sleep)
