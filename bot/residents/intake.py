@@ -236,14 +236,12 @@ class IntakeService:
                        talk.unknown, released)
 
     async def glance(self, person: str) -> tuple[bool, datetime | None]:
-        """One read: whether nothing is stored about the person (no conversation, no
-        request), and when they last wrote (their conversation's last change; None: no
-        conversation is stored)."""
+        """The read an update starts with (repo.conversation), outside one: whether nothing is
+        stored about the person (no conversation, no request), and when they last wrote (their
+        conversation's last change; None: no conversation is stored)."""
         async with self.db.transaction() as s:
-            resident = await repo.get_resident(s, person)
-            if resident is not None:
-                return False, repo.as_utc(resident.updated_at)
-            return not await repo.requests_of(s, person), None
+            talk = await repo.conversation(s, person)
+        return talk.unknown, talk.updated_at
 
     async def seen(self, update_id: str, person: str) -> None:
         """An update that moves no conversation (a person blocking korak): marked handled."""
