@@ -3,6 +3,7 @@ slow and another dispatcher keeps claiming. In one process (SQLite and PostgreSQ
 PostgreSQL, in two processes with their own connections, as two replicas would run."""
 
 import asyncio
+import contextlib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -167,14 +168,22 @@ async def test_a_send_that_waited_its_turn_past_the_lease_is_not_made_twice(db):
 
 
 class SlowChatSender(FakeSender):
-    def __init__(self, slow_chat, delay):
+    """A chat whose sends hang until `others` messages to other chats went (or 10 s passed:
+    a dispatcher that makes the others wait for it sends them after it, late)."""
+
+    def __init__(self, slow_chat, others):
         super().__init__()
-        self.slow_chat, self.slow_delay = slow_chat, delay
+        self.slow_chat, self.others = slow_chat, others
+        self.others_went = asyncio.Event()
 
     async def send_message(self, chat_id, text, before=None, **kwargs):
         if chat_id == self.slow_chat:
-            await asyncio.sleep(self.slow_delay)
-        return await super().send_message(chat_id, text, before=before, **kwargs)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.others_went.wait(), 10)
+        sent = await super().send_message(chat_id, text, before=before, **kwargs)
+        if sum(chat != self.slow_chat for chat, _ in self.sent) >= self.others:
+            self.others_went.set()
+        return sent
 
 
 async def test_a_slow_chat_holds_up_only_itself(db):
@@ -187,7 +196,7 @@ async def test_a_slow_chat_holds_up_only_itself(db):
         for i in range(30):
             await repo.add_outbox(s, kind="staff_request_deleted", chat=f"group:{-200 - i}",
                                   payload={"id": 100 + i}, due_at=NOW)
-    sender = SlowChatSender(-100, 0.3)
+    sender = SlowChatSender(-100, 30)
     sent = await OutboxDispatcher(db, Texts(ROOT / "locales"), sender, lambda: NOW,
                                   batch=5).run_once()
     assert sent == 33
