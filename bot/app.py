@@ -62,6 +62,7 @@ log = logging.getLogger("korak")
 # it for the next start)
 STOP_SECONDS = 4.0
 DRAIN_SECONDS = 2.5
+OUTBOX_GRACE_SECONDS = 1.0  # after the drain: the outbox's sends under way
 
 
 def bot_api_pause(exc: BaseException) -> float | None:
@@ -383,7 +384,9 @@ class Runtime:
                     await inbox.flush()
                 except asyncio.TimeoutError:
                     log.warning("stopped with updates still being handled")
-                # sends cut off by the stop: back to waiting for the next start, not counted
+                # the outbox's sends under way end (or are cut off) before their rows are let
+                # go: back to waiting for the next start, not counted
+                await guarded("outbox stop", wired.outbox.stop(OUTBOX_GRACE_SECONDS))
                 await guarded("outbox release", wired.outbox.release_held())
         finally:
             for runner in runners:

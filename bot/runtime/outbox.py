@@ -179,6 +179,8 @@ class OutboxDispatcher:
         self._again = False
         self._kicked = Background()
         self._held: set[int] = set()  # rows claimed here and not finished yet
+        self._sending: set[asyncio.Task] = set()  # each chat's sends under way
+        self._stopping = False
 
     def kick(self) -> None:
         """Send what is due now, without waiting for the next tick."""
@@ -188,11 +190,23 @@ class OutboxDispatcher:
         """Wait until the runs started by kicks are done."""
         await self._kicked.idle()
 
+    async def stop(self, grace: float) -> None:
+        """On stopping, before release_held: no row is claimed or begun from now on; the sends
+        under way get `grace` seconds to end, then they are cut off. (A row released while its
+        send still ran could be claimed by another replica and sent twice.)"""
+        self._stopping = True
+        running = [task for task in self._sending if not task.done()]
+        if running:
+            _, late = await asyncio.wait(running, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+
     async def release_held(self) -> int:
-        """On stopping: rows this process claimed and did not finish (a send cut off by the
-        stop) go back to waiting at once, their try not counted, for the next process to send
-        (not after their lease, one try fewer). A reminder caught mid-send stays as it is: it
-        may have reached Telegram, and it goes at most once."""
+        """On stopping, after stop(): rows this process claimed and did not finish (a send cut
+        off by the stop) go back to waiting at once, their try not counted, for the next process
+        to send (not after their lease, one try fewer). A reminder caught mid-send stays as it
+        is: it may have reached Telegram, and it goes at most once."""
         held, self._held = sorted(self._held), set()
         if not held:
             return 0
@@ -219,7 +233,7 @@ class OutboxDispatcher:
                     self._again = False
                     work: list[tuple] = []
                     room = self.batch - len(busy)
-                    if room > 0:
+                    if room > 0 and not self._stopping:
                         async with self.db.transaction() as s:
                             rows = await repo.claim_due(
                                 s, self.clock(), limit=room, lease=LEASE,
@@ -237,6 +251,8 @@ class OutboxDispatcher:
                             busy[chat] = asyncio.ensure_future(self._after(busy[chat], items))
                         else:
                             busy[chat] = asyncio.ensure_future(self._deliver_all(items))
+                        self._sending.add(busy[chat])
+                        busy[chat].add_done_callback(self._sending.discard)
                     if not busy:
                         if self._again:
                             continue
@@ -247,6 +263,8 @@ class OutboxDispatcher:
                                                  return_when=asyncio.FIRST_COMPLETED)
                     for chat in [c for c, t in busy.items() if t in done]:
                         task = busy.pop(chat)
+                        if task.cancelled():  # cut off by stop(): released for the next start
+                            continue
                         if task.exception() is not None:  # rows stay claimed, retried later
                             log.error("outbox chat task failed", exc_info=task.exception())
                         else:
@@ -271,6 +289,8 @@ class OutboxDispatcher:
     async def _deliver_all(self, items: list[tuple]) -> int:
         sent = 0
         for row_id, kind, chat, payload, attempts, lease, interrupted in items:
+            if self._stopping:  # not begun: held, and released for the next start
+                continue
             try:
                 if chat is not None and chat == self._paused_chat():
                     async with self.db.transaction() as s:  # the staff chat was just paused

@@ -231,13 +231,47 @@ async def test_a_send_cut_off_by_the_stop_goes_back_uncounted_for_the_next_start
     stopping = OutboxDispatcher(db, Texts(ROOT / "locales"), sender, lambda: NOW)
     run = asyncio.ensure_future(stopping.run_once())
     await asyncio.wait_for(sender.started.wait(), 10)
+    await asyncio.wait_for(stopping.stop(grace=0.2), 5)  # the send is cut off after its grace
     assert await stopping.release_held() == 1
-    run.cancel()  # the process ends: the send is cut off (a second cancel: not waited for)
-    await asyncio.sleep(0)
-    run.cancel()
-    await asyncio.gather(run, return_exceptions=True)
+    await asyncio.wait_for(run, 5)  # the run ends with it
     async with db.transaction() as s:
         [row] = (await s.execute(select(Outbox))).scalars().all()
     assert row.sent_at is None and row.claimed_until is None and row.attempts == 0
     quick = FakeSender()  # the next start sends it at once
     assert await OutboxDispatcher(db, Texts(ROOT / "locales"), quick, lambda: NOW).run_once() == 1
+
+
+class SlowSender(FakeSender):
+    """Telegram answers after `delay`; `started` is set when the request is made."""
+
+    def __init__(self, delay):
+        super().__init__(delay)
+        self.started = asyncio.Event()
+
+    async def send_message(self, chat_id, text, before=None, **kwargs):
+        if before is not None:
+            await before()
+        self.started.set()
+        await asyncio.sleep(self.delay)
+        self.sent.append((chat_id, text))
+
+
+async def test_a_send_under_way_when_asked_to_stop_ends_before_its_row_is_let_go(db):
+    """A message whose request is under way when the process is asked to stop is not let go
+    while it is being sent (another replica would claim it and send it twice): its send ends
+    within the grace, and the rows not begun wait for the next start."""
+    async with db.transaction() as s:
+        for i in range(3):  # one chat: the second and third wait for the first
+            await repo.add_outbox(s, kind="staff_request_deleted", chat="group:-100",
+                                  payload={"id": i}, due_at=NOW)
+    sender = SlowSender(0.3)
+    stopping = OutboxDispatcher(db, Texts(ROOT / "locales"), sender, lambda: NOW)
+    run = asyncio.ensure_future(stopping.run_once())
+    await asyncio.wait_for(sender.started.wait(), 10)
+    await asyncio.wait_for(stopping.stop(grace=5), 10)
+    assert await stopping.release_held() == 2  # the two not begun
+    await asyncio.wait_for(run, 5)
+    other = FakeSender()  # another replica, or the next start
+    assert await OutboxDispatcher(db, Texts(ROOT / "locales"), other, lambda: NOW).run_once() == 2
+    texts = [t for _, t in sender.sent + other.sent]
+    assert len(texts) == 3 and len(set(texts)) == 3, texts  # each once
