@@ -22,13 +22,14 @@ from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from redis.exceptions import RedisError
 
 from storage import inbox as inbox_store
 from storage.crypto import Sealer
 from storage.db import Database
 
 from bot import logs
-from bot.channels.limits import SharedLimits
+from bot.channels.limits import SharedLimits, redis_pause
 from bot.channels.sender import Sender
 from bot.channels.telegram import TelegramFront, make_bot, make_dispatcher
 from bot.clock import utcnow
@@ -268,11 +269,11 @@ class Runtime:
             shared = SharedLimits(settings.redis_url, per_second=settings.send_rate_per_s,
                                   secret=settings.data_key,
                                   request_timeout=settings.telegram_timeout)
-            try:
-                await shared.check()
+            try:  # a Redis not up yet (after a reboot, say) is waited for, like the database
+                await persist(shared.check, "redis", pause=redis_pause, who="Redis")
                 await shared.heartbeat(self.holder, ttl=3 * settings.outbox_tick_seconds)
-            except Exception as exc:
-                raise Refused(texts("cli.redis_down")) from exc
+            except (RedisError, OSError, asyncio.TimeoutError) as exc:
+                raise Refused(texts("cli.redis_refused", error=type(exc).__name__)) from exc
         db = await open_database(settings)
         bot = make_bot(settings)
         runners: list = []

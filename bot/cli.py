@@ -33,7 +33,7 @@ def _refusable(run: Callable[[], int]) -> int:
         return run()
     except Refused as exc:
         print(str(exc), file=sys.stderr)
-        return 2
+        return exc.code
 
 
 def _on_database(settings: Settings, texts: Texts,
@@ -141,7 +141,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         pass
     except Refused as exc:
         print(str(exc), file=sys.stderr)
-        return 2
+        return exc.code
     return 0
 
 
@@ -231,7 +231,7 @@ def cmd_reseal(_args: argparse.Namespace, out: TextIO | None = None) -> int:
         seal = sealer(settings, texts)
     except Refused as exc:
         print(str(exc), file=sys.stderr)
-        return 2
+        return exc.code
     return _on_database(settings, texts, run)
 
 
@@ -314,6 +314,9 @@ def cmd_db(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 found = await migrate.status(db)
                 if found.empty:
                     out.write(texts("cli.db_empty", head=found.head) + "\n")
+                elif found.ahead:
+                    out.write(texts("cli.db_ahead", current=found.current,
+                                    head=found.head) + "\n")
                 elif found.up_to_date:
                     out.write(texts("cli.db_current", current=found.current) + "\n")
                 else:
@@ -327,6 +330,10 @@ def cmd_db(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 before = await migrate.upgrade(db, sealer=seal)
             except KeyMissing:
                 print(texts("cli.db_needs_key"), file=sys.stderr)
+                return 2
+            except migrate.SchemaAhead as exc:
+                print(texts("cli.db_ahead", current=exc.current, head=exc.head),
+                      file=sys.stderr)
                 return 2
             except keys.WrongKey:
                 print(texts("cli.wrong_data_key"), file=sys.stderr)
@@ -491,7 +498,7 @@ def cmd_report(args: argparse.Namespace, out: TextIO | None = None) -> int:
         seal = sealer(settings, texts)  # the target groups need the sealed answer opened
     except Refused as exc:
         print(str(exc), file=sys.stderr)
-        return 2
+        return exc.code
 
     async def run(db: Database) -> int:
         from bot.clock import utcnow
@@ -684,17 +691,18 @@ def dispatch(args: argparse.Namespace) -> int:
         return args.func(args)
     except Refused as exc:
         print(str(exc), file=sys.stderr)
+        return exc.code
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        line = _one_line(exc, texts)
-        if line is None:
+        refused = _one_line(exc, texts)
+        if refused is None:
             raise
-        print(line, file=sys.stderr)
-    return 2
+        print(str(refused), file=sys.stderr)
+        return refused.code
 
 
-def _one_line(exc: Exception, texts: Texts) -> str | None:
+def _one_line(exc: Exception, texts: Texts) -> Refused | None:
     """The line for what an operator must fix, or None (a fault of korak's: the traceback)."""
     from aiogram.exceptions import TelegramNotFound, TelegramUnauthorizedError
     from aiogram.methods import GetMe
@@ -705,16 +713,15 @@ def _one_line(exc: Exception, texts: Texts) -> str | None:
     if isinstance(exc, ValidationError) and exc.title == Settings.__name__:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
                              for e in exc.errors(include_input=False, include_url=False))
-        return texts("cli.bad_settings", problems=problems, env=_settings_file())
+        return Refused(texts("cli.bad_settings", problems=problems, env=_settings_file()))
     try:
         settings = Settings()
     except Exception:
         return None
     if isinstance(exc, TelegramUnauthorizedError) or (
             isinstance(exc, TelegramNotFound) and isinstance(exc.method, GetMe)):
-        return texts("cli.token_refused", env=settings_source(settings))
-    refused = refusal_or_none(exc, settings, texts)
-    return None if refused is None else str(refused)
+        return Refused(texts("cli.token_refused", env=settings_source(settings)))
+    return refusal_or_none(exc, settings, texts)
 
 
 def _settings_file() -> str:

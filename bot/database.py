@@ -47,7 +47,19 @@ def sealer(settings: Settings, texts: Texts | None = None) -> Sealer:
 
 
 class Refused(Exception):
-    """A command cannot go on; the message (one line, in Slovenian) says why and what to do."""
+    """A command cannot go on; the message (one line, in Slovenian) says why and what to do.
+    `code` is the exit code: 2 for what refuses for good (starting again would not help),
+    TEMPFAIL for what may pass by itself (a database that went away), which a supervisor
+    (systemd's Restart=on-failure) starts again."""
+
+    code = 2
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+TEMPFAIL = 75  # sysexits' EX_TEMPFAIL: try again later
 
 
 def check_token(settings: Settings, texts: Texts | None = None) -> None:
@@ -182,7 +194,8 @@ def refusal_or_none(exc: BaseException, settings: Settings, texts: Texts) -> Ref
     found = refusal(exc, settings, texts)
     if found is None and transient(exc):
         found = Refused(texts("cli.db_lost", db=database_name(settings.database_url),
-                              error=type(exc).__name__, env=settings_source(settings)))
+                              error=type(exc).__name__, env=settings_source(settings)),
+                        TEMPFAIL)
     return found
 
 
@@ -238,7 +251,8 @@ async def reach(settings: Settings, texts: Texts | None = None, *, create: bool 
                     pause = min(delay, started + wait - time.monotonic())
                     if pause <= 0:
                         raise Refused(texts("cli.db_unreachable", error=type(exc).__name__,
-                                            seconds=round(wait), **names)) from exc
+                                            seconds=round(wait), **names),
+                                      TEMPFAIL) from exc
                 log.warning("database not reachable yet (%s); trying again in %.3g s",
                             type(exc).__name__, pause,
                             extra={"event": "database", "error": type(exc).__name__})
@@ -274,6 +288,9 @@ async def open_database(settings: Settings, texts: Texts | None = None, *, creat
         await db.dispose()
         raise Refused(texts("cli.db_behind", current=exc.current or "0.1",
                             head=exc.head)) from exc
+    except migrate.SchemaAhead as exc:
+        await db.dispose()
+        raise Refused(texts("cli.db_ahead", current=exc.current, head=exc.head)) from exc
     except KeyMissing as exc:
         await db.dispose()
         raise Refused(texts("cli.db_needs_key")) from exc

@@ -192,6 +192,9 @@ class Doctor:
         try:
             if found.up_to_date:
                 self.say(True, N_("cli.doctor_db_ok"), db=db_name, current=found.current)
+            elif found.ahead:
+                self.say(False, N_("cli.doctor_db_ahead"), db=db_name, current=found.current,
+                         head=found.head)
             else:
                 self.say(False, N_("cli.doctor_db_behind"), db=db_name,
                          current=found.current or "0.1", head=found.head)

@@ -40,12 +40,24 @@ class SchemaBehind(Exception):
         self.current, self.head = current, head
 
 
+class SchemaAhead(Exception):
+    """The database is at a revision this code does not know: a newer korak upgraded it (a
+    replica not yet updated in a rolling upgrade). This code must not run on it, nor try to
+    upgrade it."""
+
+    def __init__(self, current: str, head: str) -> None:
+        super().__init__(f"database at {current}, which code at {head} does not know")
+        self.current, self.head = current, head
+
+
 @dataclass(frozen=True)
 class Status:
     current: str | None  # None: no revision recorded
     head: str
     empty: bool  # no korak tables at all
     unversioned: bool  # korak 0.1's tables without a recorded revision
+
+    ahead: bool = False  # at a revision this code does not know (a newer korak's)
 
     @property
     def up_to_date(self) -> bool:
@@ -63,15 +75,25 @@ def head() -> str:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
+def _known(revision: str) -> bool:
+    try:
+        return ScriptDirectory.from_config(_config()).get_revision(revision) is not None
+    except Exception:  # alembic: "Can't locate revision identified by …"
+        return False
+
+
 def _status(connection: Any) -> Status:
     tables = set(inspect(connection).get_table_names())
     current = MigrationContext.configure(connection).get_current_revision()
     return Status(current=current, head=head(), empty="contact_request" not in tables,
-                  unversioned=current is None and "contact_request" in tables)
+                  unversioned=current is None and "contact_request" in tables,
+                  ahead=current is not None and not _known(current))
 
 
 def _upgrade(connection: Any, extra: dict[str, Any]) -> Status:
     before = _status(connection)
+    if before.ahead:
+        raise SchemaAhead(before.current or "", before.head)
     cfg = _config({**extra, "connection": connection})
     if before.unversioned:
         columns = {(t, c["name"]) for t in ("outbox",)
@@ -160,10 +182,13 @@ def _vacuum(db: Database) -> None:
 
 async def ready(db: Database, *, auto_upgrade: bool = False, **extra: Any) -> Status:
     """Make the database fit for this code: a new, empty one is made; one behind is upgraded
-    only with `auto_upgrade`, else SchemaBehind is raised."""
+    only with `auto_upgrade`, else SchemaBehind is raised; one a newer korak upgraded raises
+    SchemaAhead."""
     found = await status(db)
     if found.up_to_date:
         return found
+    if found.ahead:
+        raise SchemaAhead(found.current or "", found.head)
     if found.empty or auto_upgrade:
         await upgrade(db, **extra)
         return found

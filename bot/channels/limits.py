@@ -193,6 +193,20 @@ async def _take(limiter: MovingWindowRateLimiter, item: Any, key: str,
         await _room(limiter, item, key, sleep)
 
 
+def redis_pause(exc: BaseException) -> float | None:
+    """For app.persist at start: 0 (wait and try again, one log line a try) for a Redis that
+    may come up by itself (refused, reset, timed out, still loading its data); None for one that
+    turns korak away for good (a wrong password or user, no such database number)."""
+    from redis import exceptions as redis_errors
+
+    if isinstance(exc, (redis_errors.AuthenticationError, redis_errors.AuthorizationError)):
+        return None
+    if isinstance(exc, (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError,
+                        asyncio.TimeoutError)):
+        return 0.0
+    return None
+
+
 class SharedLimits:
     """Waits until a message to `chat_id` is within every limit, counted across processes."""
 
@@ -230,7 +244,9 @@ class SharedLimits:
         return self.replicas
 
     async def check(self) -> None:
-        """Raises when Redis cannot be reached (at start: say so rather than run unlimited)."""
+        """Raises when Redis cannot be reached, with redis-py's own error (at start: korak waits
+        for a Redis not up yet, and refuses one that turns it away: limits.redis_pause)."""
+        await self.redis.ping()
         if not await self.storage.check():
             raise ConnectionError("Redis does not answer")
 

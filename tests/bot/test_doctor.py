@@ -353,6 +353,26 @@ async def test_a_database_behind_the_code_names_the_upgrade(good, tmp_path, monk
         "upgrade` (baza še nima kontrolnega zapisa)."]
 
 
+async def test_a_database_a_newer_korak_upgraded_is_named_as_such(good, tmp_path, monkeypatch):
+    import sqlite3
+
+    from storage import migrate
+    from storage.db import Database
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/newer.db"
+    db = Database(url)
+    await migrate.ready(db)
+    await db.dispose()
+    with sqlite3.connect(tmp_path / "newer.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0099_newer'")
+    passed, lines = await doctor(monkeypatch, good, DATABASE_URL=url)
+    assert not passed
+    first = failed(lines)[0]
+    assert first.startswith(f"✗ Baza {tmp_path}/newer.db je dosegljiva, a shema je na različici "
+                            f"0099_newer,"), first
+    assert "ne pozna" in first and migrate.head() in first, first
+
+
 async def test_a_database_server_that_does_not_answer(good, monkeypatch):
     port = closed_port()
     url = f"postgresql://korak:db-password-of-the-test@127.0.0.1:{port}/korak"

@@ -284,6 +284,33 @@ def test_a_database_server_not_up_yet_is_waited_for_and_sigterm_ends_the_wait(pr
     assert PASSWORD not in "\n".join(lines.seen)
 
 
+def test_a_redis_not_up_yet_is_waited_for_and_sigterm_ends_the_wait(project):
+    """After a reboot Redis may come up after korak: `korak run` tries again, one log line a
+    try, rather than refusing (its unit would not restart it after a refusal's exit 2)."""
+    proc, lines = start_run(project, REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0",
+                            STAFF_CHAT_ID="-100123")
+    try:
+        lines.until(lambda line: "Redis not reachable yet" in line, timeout=60)
+        lines.until(lambda line: "Redis not reachable yet" in line, timeout=10)
+        assert proc.poll() is None  # still waiting
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=5)
+    finally:
+        stop(proc)
+    lines.during(1)
+    assert "Traceback" not in "\n".join(lines.seen)
+
+
+def test_a_redis_that_turns_korak_away_is_one_line(project, redis_url):
+    """A wrong user or password cannot pass by itself: one line naming REDIS_URL, exit 2."""
+    home, elsewhere = project
+    wrong = redis_url.replace("redis://", f"redis://nobody:{PASSWORD}@", 1)
+    line = one_line(korak("run", cwd=elsewhere, env=clean_env(
+        home / ".env", BOT_TOKEN=TOKEN, STAFF_CHAT_ID="-100123", REDIS_URL=wrong)))
+    assert line.startswith("Redis na REDIS_URL je zavrnil povezavo (AuthenticationError)"), line
+    assert PASSWORD not in line
+
+
 def test_a_command_waits_a_while_for_the_database_then_says_so(project, monkeypatch, capsys):
     home, elsewhere = project
     monkeypatch.chdir(elsewhere)
@@ -292,7 +319,7 @@ def test_a_command_waits_a_while_for_the_database_then_says_so(project, monkeypa
                                        f"{closed_port()}/korak")
     monkeypatch.setattr(cli, "COMMAND_WAIT_SECONDS", 1.5)
     started = time.monotonic()
-    assert cli.main(["retention", "--dry-run"]) == 2
+    assert cli.main(["retention", "--dry-run"]) == 75  # may pass by itself: try again later
     assert 1.4 < time.monotonic() - started < 10
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert line.startswith("Baza postgresql://korak:***@127.0.0.1") and "ni dosegljiva" in line
@@ -317,6 +344,28 @@ def test_a_wrong_password_and_missing_rights_are_named(project):
     assert "OWNER TO korak" in str(rights)
     assert PASSWORD not in str(wrong) + str(rights)
     assert refusal(ValueError("not the database's"), settings, texts) is None
+
+
+def test_a_database_a_newer_korak_upgraded_is_named_as_such(project):
+    """A replica not yet updated in a rolling upgrade starts on a database `korak db upgrade` of
+    the new version moved on: one line saying so (not "run korak db upgrade"), and the
+    database is left as it is."""
+    import sqlite3
+
+    home, elsewhere = project
+    env = clean_env(home / ".env", BOT_TOKEN=TOKEN, STAFF_CHAT_ID="-100123")
+    assert korak("db", "upgrade", cwd=elsewhere, env=env).returncode == 0
+    with sqlite3.connect(home / "data" / "korak.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0099_newer'")
+    for args in (("run",), ("db", "upgrade")):
+        line = one_line(korak(*args, cwd=elsewhere, env=env))
+        assert line.startswith("Shema baze je na različici 0099_newer, ki je ta namestitev "
+                               "korak ne pozna"), line
+    current = korak("db", "current", cwd=elsewhere, env=env)
+    assert current.returncode == 1 and "ne pozna" in current.stdout, current
+    with sqlite3.connect(home / "data" / "korak.db") as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            ("0099_newer",)]
 
 
 def test_a_setting_that_is_not_valid_is_one_line(project):

@@ -81,6 +81,20 @@ async def test_a_database_behind_is_refused_unless_upgrading_is_allowed(bare):
     assert (await migrate.status(bare)).up_to_date
 
 
+async def test_a_database_a_newer_korak_upgraded_is_refused_and_left_as_it_is(bare):
+    """A rolling upgrade: `korak db upgrade` of a newer korak moved the database on; a replica
+    still on this code must not run on it, nor try to "upgrade" it (even with auto_upgrade)."""
+    await migrate.ready(bare)
+    await _exec(bare, "UPDATE alembic_version SET version_num = '0099_newer'")
+    found = await migrate.status(bare)
+    assert found.ahead and not found.up_to_date
+    with pytest.raises(migrate.SchemaAhead):
+        await migrate.ready(bare, auto_upgrade=True)
+    with pytest.raises(migrate.SchemaAhead):
+        await migrate.upgrade(bare)
+    assert (await migrate.status(bare)).current == "0099_newer"
+
+
 async def _release_schema(db: Database) -> None:
     name = "schema.sqlite.sql" if db.sync_engine is not None else "schema.postgres.sql"
     ddl = (RELEASE / name).read_text()
