@@ -370,13 +370,8 @@ class Runtime:
             try:
                 if self.webhook:
                     await self.stopping.wait()
-                else:  # a long poll is not waited out: it is cancelled when asked to stop
-                    polling = asyncio.ensure_future(poll(bot, inbox, self.stopping))
-                    stop = asyncio.ensure_future(self.stopping.wait())
-                    await asyncio.wait([polling, stop], return_when=asyncio.FIRST_COMPLETED)
-                    for task in (polling, stop):
-                        task.cancel()
-                    await asyncio.gather(polling, stop, return_exceptions=True)
+                else:
+                    await self._poll(bot, inbox)
             finally:
                 catch_up.cancel()
                 scheduler.shutdown(wait=False)
@@ -414,9 +409,20 @@ class Runtime:
                           "deleteWebhook")
             log.warning("no STAFF_CHAT_ID: set-up mode (only /id and /pomoc are answered)",
                         extra={"event": "setup"})
-            await poll(bot, Direct(dp, bot), self.stopping)  # type: ignore[arg-type]
+            await self._poll(bot, Direct(dp, bot))
         finally:
             await bot.session.close()
+
+    async def _poll(self, bot: Bot, inbox: Any) -> None:
+        """Long polling until asked to stop: a long poll is not waited out, it is cancelled."""
+        polling = asyncio.ensure_future(poll(bot, inbox, self.stopping))
+        stop = asyncio.ensure_future(self.stopping.wait())
+        await asyncio.wait([polling, stop], return_when=asyncio.FIRST_COMPLETED)
+        for task in (polling, stop):
+            task.cancel()
+        await asyncio.gather(polling, stop, return_exceptions=True)
+        if not polling.cancelled() and polling.exception() is not None:
+            raise polling.exception()  # a poll that failed for good (a revoked token) ends korak
 
     def _signals(self) -> None:
         """SIGTERM or Ctrl+C: stop, within STOP_SECONDS whatever is going on (a long poll, a

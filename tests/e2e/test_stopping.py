@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 
 from tests.e2e.test_e2e import (ROOT, Chat, bot_env, emulator, free_port,  # noqa: F401
                                 pytestmark, start_bot)
@@ -95,3 +96,44 @@ def test_a_second_sigterm_ends_at_once(tmp_path):
             bot.kill()
         log.close()
     assert took < 1.5, f"the second SIGTERM took {took:.1f} s"
+
+
+def test_sigterm_ends_webhook_mode_and_set_up_mode_within_5_seconds(emulator, tmp_path):
+    """Every mode, not only long polling: `korak run --webhook` after a resident's answer, and
+    set-up mode (no STAFF_CHAT_ID yet) after it answered someone."""
+    log_path = tmp_path / "bot.log"
+    log = open(log_path, "w")
+    port, health = free_port(), free_port()
+    webhook = {"WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram",
+               "WEBHOOK_LISTEN": f"127.0.0.1:{port}", "WEBHOOK_SECRET": "e2e-secret-0123456789",
+               "HEALTH_PORT": str(health)}
+    bot = subprocess.Popen([sys.executable, "-m", "bot", "run", "--webhook"], cwd=ROOT,
+                           env=bot_env(emulator, tmp_path / "hook.db", **webhook), stdout=log,
+                           stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 30
+        while True:  # ready once it has ticked, after setWebhook
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{health}/readyz", timeout=5):
+                    break
+            except OSError:
+                assert time.time() < deadline, "the webhook server did not come up"
+                time.sleep(0.2)
+        r = Chat(emulator, 7811)
+        r.say("/start")
+        r.press("Da, strinjam se")
+        r.wait("V kateri občini živite")
+        took_webhook = stopped_within(bot, 5)
+        bot = start_bot(emulator, tmp_path / "setup.db", log, STAFF_CHAT_ID="")
+        wait_for_line(log_path, "set-up mode")  # the webhook deleted, polling
+        someone = Chat(emulator, 7812)
+        someone.say("Dober dan")
+        someone.wait("Ta storitev še ni odprta")
+        took_setup = stopped_within(bot, 5)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+        log.close()
+    assert took_webhook < 5.0, f"SIGTERM took {took_webhook:.1f} s in webhook mode"
+    assert took_setup < 5.0, f"SIGTERM took {took_setup:.1f} s in set-up mode"
+    assert "Traceback" not in log_path.read_text()
