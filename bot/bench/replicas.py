@@ -76,25 +76,21 @@ async def _drop_database(url: str, name: str) -> None:
         await conn.close()
 
 
-async def _reminders_waiting(url: str) -> int:
-    """Reminders korak has not finished with (neither sent, nor given up, nor not repeated)."""
+async def _reminders(url: str, where: str) -> int:
+    """How many reminder rows of the outbox match `where`."""
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
-        return await conn.fetchval("SELECT count(*) FROM outbox WHERE kind = 'reminder' "
-                                   "AND sent_at IS NULL AND failed_at IS NULL")
+        return await conn.fetchval(f"SELECT count(*) FROM outbox WHERE kind = 'reminder' "
+                                   f"AND {where}")
     finally:
         await conn.close()
 
 
-async def _reminders_not_repeated(url: str) -> int:
-    """Reminders a kill cut off mid-send, which korak did not send again (at most once: they
-    may or may not have reached the Bot API)."""
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        return await conn.fetchval("SELECT count(*) FROM outbox WHERE kind = 'reminder' "
-                                   "AND last_error LIKE 'interrupted while sending%'")
-    finally:
-        await conn.close()
+# not finished with: neither sent, nor given up, nor not repeated
+WAITING = "sent_at IS NULL AND failed_at IS NULL"
+# cut off mid-send by a kill and, going at most once, not sent again (they may or may not have
+# reached the Bot API)
+NOT_REPEATED = "last_error LIKE 'interrupted while sending%'"
 
 
 async def _seed(url: str, participants: int) -> int:
@@ -287,7 +283,7 @@ async def _run(args: Namespace) -> dict:
                 # none is left to send
                 if time.monotonic() >= look_at:
                     look_at = time.monotonic() + 2.0
-                    if not await _reminders_waiting(url):
+                    if not await _reminders(url, WAITING):
                         break
             await asyncio.sleep(0.5)
         if not walks.done():
@@ -307,7 +303,7 @@ async def _run(args: Namespace) -> dict:
                 except subprocess.TimeoutExpired:
                     proc.kill()
         await api.stop()
-        not_repeated = await _reminders_not_repeated(url)
+        not_repeated = await _reminders(url, NOT_REPEATED)
 
         db = Database(url, pool_size=2)
         try:

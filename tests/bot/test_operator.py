@@ -265,14 +265,13 @@ def test_a_database_server_that_refuses_is_one_line_naming_it(project, command, 
         assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_a_database_server_not_up_yet_is_waited_for_and_sigterm_ends_the_wait(project):
-    """A server that is down (a closed port) may come up: `korak run` tries again, one log
-    line a try, and stops when told to, without a traceback."""
-    url = f"postgresql://korak:{PASSWORD}@127.0.0.1:{closed_port()}/korak"
-    proc, lines = start_run(project, DATABASE_URL=url, STAFF_CHAT_ID="-100123")
+def waits_then_stops(project, waiting: str, **env) -> Lines:
+    """`korak run` waits for something not up yet, logging `waiting` a line a try (two seen,
+    still running), and SIGTERM ends the wait within 5 s, without a traceback."""
+    proc, lines = start_run(project, STAFF_CHAT_ID="-100123", **env)
     try:
-        lines.until(lambda line: "database not reachable yet" in line, timeout=60)
-        lines.until(lambda line: "database not reachable yet" in line, timeout=10)
+        lines.until(lambda line: waiting in line, timeout=60)
+        lines.until(lambda line: waiting in line, timeout=10)
         assert proc.poll() is None  # still waiting
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=5)
@@ -280,6 +279,14 @@ def test_a_database_server_not_up_yet_is_waited_for_and_sigterm_ends_the_wait(pr
         stop(proc)
     lines.during(1)
     assert "Traceback" not in "\n".join(lines.seen)
+    return lines
+
+
+def test_a_database_server_not_up_yet_is_waited_for_and_sigterm_ends_the_wait(project):
+    """A server that is down (a closed port) may come up: `korak run` tries again, one log
+    line a try, and stops when told to, without a traceback."""
+    url = f"postgresql://korak:{PASSWORD}@127.0.0.1:{closed_port()}/korak"
+    lines = waits_then_stops(project, "database not reachable yet", DATABASE_URL=url)
     assert all(" INFO " in line or " WARNING " in line for line in lines.seen), lines.seen
     assert PASSWORD not in "\n".join(lines.seen)
 
@@ -287,18 +294,8 @@ def test_a_database_server_not_up_yet_is_waited_for_and_sigterm_ends_the_wait(pr
 def test_a_redis_not_up_yet_is_waited_for_and_sigterm_ends_the_wait(project):
     """After a reboot Redis may come up after korak: `korak run` tries again, one log line a
     try, rather than refusing (its unit would not restart it after a refusal's exit 2)."""
-    proc, lines = start_run(project, REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0",
-                            STAFF_CHAT_ID="-100123")
-    try:
-        lines.until(lambda line: "Redis not reachable yet" in line, timeout=60)
-        lines.until(lambda line: "Redis not reachable yet" in line, timeout=10)
-        assert proc.poll() is None  # still waiting
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=5)
-    finally:
-        stop(proc)
-    lines.during(1)
-    assert "Traceback" not in "\n".join(lines.seen)
+    waits_then_stops(project, "Redis not reachable yet",
+                     REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0")
 
 
 def test_a_redis_that_turns_korak_away_is_one_line(project, redis_url):
