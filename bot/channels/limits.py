@@ -222,7 +222,6 @@ class SharedLimits:
         self.prefix = prefix
         self.replicas = 1  # processes alive, as the last heartbeat counted them
         self.limiter = MovingWindowRateLimiter(self.storage)
-        self.total = RateLimitItemPerSecond(max(1, int(per_second)))
         # about one a second per chat, a few at once allowed
         self.chat = parse(f"{chat_burst}/{chat_burst} seconds")
         self.group = RateLimitItemPerMinute(group_per_minute)
@@ -252,12 +251,6 @@ class SharedLimits:
 
     def _chat(self, chat_id: int) -> tuple[Any, str]:
         return (self.group if chat_id < 0 else self.chat), f"chat:{chat_id}"
-
-    async def wait(self, chat_id: int) -> None:
-        """The moving windows alone, counted before the request: the chat's, and the bot's R
-        in any second. Sender waits with turn() instead, which counts where Telegram does."""
-        await _take(self.limiter, *self._chat(chat_id), self.sleep)
-        await _take(self.limiter, self.total, "bot", self.sleep)
 
     async def turn(self, chat_id: int,
                    before: Callable[[], Awaitable[Any]] | None = None) -> str:
